@@ -1,0 +1,49 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let strictSwift: [SwiftSetting] = [
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "swift-pmem",
+    products: [
+        .library(name: "PMem", targets: ["PMem"]),
+        .executable(name: "pmem-counter", targets: ["PMemCounterExample"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
+    ],
+    targets: [
+        // Layer 1: the C binding (libpmem2 from Debian's libpmem2-dev).
+        .systemLibrary(
+            name: "CPMem2",
+            pkgConfig: "libpmem2",
+            providers: [.apt(["libpmem2-dev"])]
+        ),
+        // Layers 2 and 3: mappings, persistence, I/O info, sealed files.
+        .target(
+            name: "PMem",
+            dependencies: [
+                "CPMem2",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        // Layer 5: examples.
+        .executableTarget(
+            name: "PMemCounterExample",
+            dependencies: ["PMem", .product(name: "SystemPackage", package: "swift-system")],
+            path: "examples/counter",
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "PMemTests",
+            dependencies: ["PMem", .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: strictSwift
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
