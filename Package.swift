@@ -23,11 +23,14 @@ let package = Package(
             pkgConfig: "libpmem2",
             providers: [.apt(["libpmem2-dev"])]
         ),
+        // Layer 1: Linux file-system calls and ioctl numbers Swift's Glibc lacks.
+        .systemLibrary(name: "CLinux"),
         // Layers 2 and 3: mappings, persistence, I/O info, sealed files.
         .target(
             name: "PMem",
             dependencies: [
                 "CPMem2",
+                "CLinux",
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
             swiftSettings: strictSwift

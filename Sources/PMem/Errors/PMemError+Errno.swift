@@ -1,0 +1,25 @@
+import SystemPackage
+
+extension PMemError {
+    /// The error for a failed system call: the code follows from the errno,
+    /// the message names the operation.
+    static func system(_ errno: Errno, _ operation: String, path: FilePath? = nil) -> PMemError {
+        PMemError(code(for: errno), "\(operation) failed: \(errno)", path: path, errno: errno)
+    }
+
+    static func code(for errno: Errno) -> Code {
+        switch errno {
+        case .noSuchFileOrDirectory: .fileNotFound
+        case .permissionDenied, .notPermitted: .permissionDenied
+        case .readOnlyFileSystem, .badFileDescriptor: .readOnly
+        case .noSpace, .fileTooLarge: .noSpace
+        case .fileExists: .fileExists
+        case .tooManySymbolicLinkLevels: .symbolicLink
+        case .isDirectory, .notDirectory, .operationNotSupportedByDevice: .notARegularFile
+        case .ioError: .ioFailure
+        case .notSupported, .notSupportedOnSocket, .noFunction, .inappropriateIOCTLForDevice: .notSupported
+        case .invalidArgument: .invalidArgument
+        default: .systemCallFailed
+        }
+    }
+}

@@ -1,0 +1,77 @@
+/// How durable the stores to a mapping really are.
+public enum PersistenceDomain: Sendable, Hashable, CustomStringConvertible {
+    /// DAX with `MAP_SYNC`: a userspace cache flush (or nothing, with eADR)
+    /// makes stores durable. Real persistence.
+    case mapSync
+    /// The page cache: `persist` calls `msync`. Real persistence, page granularity.
+    case msync
+    /// `PMEM2_FORCE_GRANULARITY` is set in the environment: libpmem2 uses the
+    /// persistence method of this granularity whatever the file is. For tests
+    /// and benchmarks only; **not durable** unless the file really is on DAX.
+    case forcedForTesting(StoreGranularity)
+
+    /// Whether a completed `persist` really makes data durable.
+    public var isDurable: Bool {
+        switch self {
+        case .mapSync, .msync: true
+        case .forcedForTesting: false
+        }
+    }
+
+    /// A short description, e.g. `"msync (page cache)"`.
+    public var description: String {
+        switch self {
+        case .mapSync: "MAP_SYNC (DAX, userspace flush)"
+        case .msync: "msync (page cache)"
+        case .forcedForTesting(let g): "forced \(g) granularity by PMEM2_FORCE_GRANULARITY (testing only, not durable)"
+        }
+    }
+}
+
+/// The I/O facts of a mapped object: the `F_IOINFO` report of the 2017
+/// O_ATOMIC series, for persistent memory.
+public struct IOInfo: Sendable, Hashable, CustomStringConvertible {
+    /// The alignment that mapping offsets and lengths must have (the page size
+    /// for files, the device alignment for device DAX).
+    public var mappingAlignment: Int
+    /// The store granularity of the mapping.
+    public var storeGranularity: StoreGranularity
+    /// The largest store the hardware makes failure-atomic: 8 bytes on x86.
+    public var hardwareAtomicUnit: Int
+    /// The alignment a store needs to be failure-atomic: 8 bytes on x86.
+    public var hardwareAtomicAlignment: Int
+    /// The largest write this object makes failure-atomic. For a plain mapping
+    /// it is the hardware unit; failure-atomic pools report their own.
+    public var maxAtomicWrite: Int
+    /// Whether persistence is real, and by which mechanism.
+    public var persistence: PersistenceDomain
+
+    /// The hardware failure-atomic unit of this CPU architecture (8 bytes, 8-aligned, on x86-64).
+    public static let hardwareAtomicUnit = 8
+
+    /// Creates an I/O report.
+    public init(
+        mappingAlignment: Int, storeGranularity: StoreGranularity,
+        hardwareAtomicUnit: Int = IOInfo.hardwareAtomicUnit,
+        hardwareAtomicAlignment: Int = IOInfo.hardwareAtomicUnit,
+        maxAtomicWrite: Int = IOInfo.hardwareAtomicUnit, persistence: PersistenceDomain
+    ) {
+        self.mappingAlignment = mappingAlignment
+        self.storeGranularity = storeGranularity
+        self.hardwareAtomicUnit = hardwareAtomicUnit
+        self.hardwareAtomicAlignment = hardwareAtomicAlignment
+        self.maxAtomicWrite = maxAtomicWrite
+        self.persistence = persistence
+    }
+
+    /// One line per fact, for logs and the command line.
+    public var description: String {
+        """
+        mapping alignment:     \(mappingAlignment) bytes
+        store granularity:     \(storeGranularity)
+        hardware atomic unit:  \(hardwareAtomicUnit) bytes, \(hardwareAtomicAlignment)-aligned
+        largest atomic write:  \(maxAtomicWrite) bytes
+        persistence:           \(persistence)\(persistence.isDurable ? "" : " -- NOT DURABLE")
+        """
+    }
+}

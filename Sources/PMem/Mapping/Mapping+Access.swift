@@ -1,0 +1,65 @@
+extension Mapping {
+    /// The address of `range` in the mapping, after checking that the range
+    /// lies inside it and, for writes, that the mapping is writable.
+    @inline(__always)
+    func address(of range: Range<Int>, writing: Bool) throws(PMemError) -> UnsafeMutableRawPointer {
+        guard range.lowerBound >= 0, range.upperBound <= count else {
+            throw PMemError(.outOfBounds, "the range \(range) lies outside the mapping's \(count) bytes",
+                            path: path, fileOffset: fileOffset + range.lowerBound)
+        }
+        if writing && access == .readOnly {
+            throw PMemError(.readOnly, "the mapping is read-only", path: path, fileOffset: fileOffset + range.lowerBound)
+        }
+        return base + range.lowerBound
+    }
+
+    /// Loads a value of type `T` from `offset` (any alignment).
+    ///
+    /// - Throws: ``PMemError/Code/outOfBounds`` if the value does not lie inside the mapping.
+    public func load<T: BitwiseCopyable>(_ type: T.Type = T.self, at offset: Int) throws(PMemError) -> T {
+        let (end, overflow) = offset.addingReportingOverflow(MemoryLayout<T>.size)
+        let p = try address(of: offset..<(overflow ? Int.max : end), writing: false)
+        return p.loadUnaligned(as: T.self)
+    }
+
+    /// Stores `value` at `offset` (any alignment). The store is not durable
+    /// until the range is persisted. An 8-byte store at an 8-aligned offset
+    /// is failure-atomic on x86; anything else may tear on power loss.
+    ///
+    /// - Throws: ``PMemError/Code/outOfBounds`` or ``PMemError/Code/readOnly``.
+    public func store<T: BitwiseCopyable>(_ value: T, at offset: Int) throws(PMemError) {
+        let (end, overflow) = offset.addingReportingOverflow(MemoryLayout<T>.size)
+        let p = try address(of: offset..<(overflow ? Int.max : end), writing: true)
+        p.storeBytes(of: value, as: T.self)
+    }
+
+    /// Calls `body` with the mapped bytes, read-only.
+    public func withUnsafeBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        try body(UnsafeRawBufferPointer(start: base, count: count))
+    }
+
+    /// Calls `body` with the mapped bytes, writable. Stores are not durable
+    /// until persisted.
+    ///
+    /// - Precondition: the mapping is `.readWrite` (writing a read-only
+    ///   mapping would fault).
+    public func withUnsafeMutableBytes<R, E: Error>(_ body: (UnsafeMutableRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        precondition(access == .readWrite, "withUnsafeMutableBytes on a read-only mapping")
+        return try body(UnsafeMutableRawBufferPointer(start: base, count: count))
+    }
+
+    /// Calls `body` with a bounds-checked `RawSpan` over the mapped bytes.
+    public func withBytes<R, E: Error>(_ body: (RawSpan) throws(E) -> R) throws(E) -> R {
+        try body(RawSpan(_unsafeBytes: UnsafeRawBufferPointer(start: base, count: count)))
+    }
+
+    /// Calls `body` with a bounds-checked `MutableRawSpan` over the mapped
+    /// bytes. Stores are not durable until persisted.
+    ///
+    /// - Precondition: the mapping is `.readWrite`.
+    public func withMutableBytes<R, E: Error>(_ body: (inout MutableRawSpan) throws(E) -> R) throws(E) -> R {
+        precondition(access == .readWrite, "withMutableBytes on a read-only mapping")
+        var span = MutableRawSpan(_unsafeBytes: UnsafeMutableRawBufferPointer(start: base, count: count))
+        return try body(&span)
+    }
+}

@@ -1,0 +1,137 @@
+// Every system call the library makes goes through this file, so that tests can
+// make any one of them fail (see `Syscalls.$injectedFault`) and exercise the
+// error paths that a healthy machine never takes.
+import Glibc
+import CLinux
+import SystemPackage
+
+/// The system calls that can be made to fail in tests.
+enum Syscall: String, Sendable {
+    case open, fstat, fstatfs, fsync, ftruncate, fallocate, pwrite, pread, ioctl
+    case getxattr, setxattr, removexattr, mmap, dup, fcntl, flock
+}
+
+/// One injected failure: the named call fails with `errno` instead of running.
+struct InjectedFault: Sendable {
+    var call: Syscall
+    var errno: Errno
+}
+
+enum Syscalls {
+    /// The failure to inject in the current task (tests only).
+    @TaskLocal static var injectedFault: InjectedFault?
+
+    @inline(__always)
+    private static func run<T>(_ call: Syscall, _ body: () -> T, failed: (T) -> Bool) -> Result<T, Errno> {
+        if let fault = injectedFault, fault.call == call { return .failure(fault.errno) }
+        while true {
+            let value = body()
+            if !failed(value) { return .success(value) }
+            let err = Errno(rawValue: Glibc.errno)
+            if err != .interrupted { return .failure(err) }
+        }
+    }
+
+    static func open(_ path: FilePath, _ flags: CInt, _ mode: mode_t = 0) -> Result<CInt, Errno> {
+        path.withPlatformString { cPath in
+            run(.open, { Glibc.open(cPath, flags | O_CLOEXEC, mode) }, failed: { $0 < 0 })
+        }
+    }
+
+    static func close(_ fd: CInt) { _ = Glibc.close(fd) }
+
+    static func fstat(_ fd: CInt) -> Result<stat, Errno> {
+        var st = stat()
+        return run(.fstat, { Glibc.fstat(fd, &st) }, failed: { $0 != 0 }).map { _ in st }
+    }
+
+    /// The file system's magic number (`statfs.f_type`).
+    static func fileSystemType(_ fd: CInt) -> Result<Int, Errno> {
+        var sfs = statfs()
+        return run(.fstatfs, { CLinux.fstatfs(fd, &sfs) }, failed: { $0 != 0 }).map { _ in Int(sfs.f_type) }
+    }
+
+    static func fsync(_ fd: CInt) -> Result<Void, Errno> {
+        run(.fsync, { Glibc.fsync(fd) }, failed: { $0 != 0 }).map { _ in () }
+    }
+
+    static func ftruncate(_ fd: CInt, _ size: Int) -> Result<Void, Errno> {
+        run(.ftruncate, { Glibc.ftruncate(fd, off_t(size)) }, failed: { $0 != 0 }).map { _ in () }
+    }
+
+    static func fallocate(_ fd: CInt, mode: CInt, offset: Int, length: Int) -> Result<Void, Errno> {
+        run(.fallocate, { CLinux.fallocate(fd, mode, off_t(offset), off_t(length)) }, failed: { $0 != 0 })
+            .map { _ in () }
+    }
+
+    /// Writes all of `buffer` at `offset`, continuing after short writes.
+    static func pwriteAll(_ fd: CInt, _ buffer: UnsafeRawBufferPointer, at offset: Int) -> Result<Void, Errno> {
+        var done = 0
+        while done < buffer.count {
+            let result = run(.pwrite, {
+                Glibc.pwrite(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
+            }, failed: { $0 < 0 })
+            switch result {
+            case .failure(let e): return .failure(e)
+            case .success(let n): done += n
+            }
+        }
+        return .success(())
+    }
+
+    static func pread(_ fd: CInt, _ buffer: UnsafeMutableRawBufferPointer, at offset: Int) -> Result<Int, Errno> {
+        run(.pread, { Glibc.pread(fd, buffer.baseAddress, buffer.count, off_t(offset)) }, failed: { $0 < 0 })
+    }
+
+    static func ioctl(_ fd: CInt, _ request: UInt, _ argument: UnsafeMutableRawPointer) -> Result<CInt, Errno> {
+        run(.ioctl, { Glibc.ioctl(fd, request, argument) }, failed: { $0 < 0 })
+    }
+
+    /// The value of extended attribute `name`, or `nil` when the file has none.
+    static func getxattr(_ fd: CInt, _ name: String) -> Result<[UInt8]?, Errno> {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let result = buffer.withUnsafeMutableBytes { b in
+            run(.getxattr, { CLinux.fgetxattr(fd, name, b.baseAddress, b.count) }, failed: { $0 < 0 })
+        }
+        switch result {
+        case .success(let n): return .success(Array(buffer[..<n]))
+        case .failure(.noData): return .success(nil)
+        case .failure(let e): return .failure(e)
+        }
+    }
+
+    static func setxattr(_ fd: CInt, _ name: String, _ value: [UInt8]) -> Result<Void, Errno> {
+        value.withUnsafeBytes { b in
+            run(.setxattr, { CLinux.fsetxattr(fd, name, b.baseAddress, b.count, 0) }, failed: { $0 != 0 })
+        }.map { _ in () }
+    }
+
+    /// Removes extended attribute `name`; succeeds when it was not there.
+    static func removexattr(_ fd: CInt, _ name: String) -> Result<Void, Errno> {
+        switch run(.removexattr, { CLinux.fremovexattr(fd, name) }, failed: { $0 != 0 }) {
+        case .success, .failure(.noData): .success(())
+        case .failure(let e): .failure(e)
+        }
+    }
+
+    static func dup(_ fd: CInt) -> Result<CInt, Errno> {
+        run(.dup, { Glibc.fcntl(fd, F_DUPFD_CLOEXEC, 0) }, failed: { $0 < 0 })
+    }
+
+    /// The access mode (`O_RDONLY`, `O_WRONLY`, `O_RDWR`) of an open descriptor.
+    static func accessMode(_ fd: CInt) -> Result<CInt, Errno> {
+        run(.fcntl, { Glibc.fcntl(fd, F_GETFL) }, failed: { $0 < 0 }).map { $0 & O_ACCMODE }
+    }
+
+    /// Whether a shared `MAP_SYNC` mapping of the file is possible, which is
+    /// exactly when the file lives on a DAX file system (Linux 4.15+).
+    static func supportsMapSync(_ fd: CInt, offset: Int, length: Int, writable: Bool) -> Bool {
+        if let fault = injectedFault, fault.call == .mmap { return false }
+        let mapSharedValidate: CInt = 0x03, mapSync: CInt = 0x80000
+        let prot = writable ? (PROT_READ | PROT_WRITE) : PROT_READ
+        guard let p = Glibc.mmap(nil, length, prot, mapSharedValidate | mapSync, fd, off_t(offset)),
+              p != MAP_FAILED else { return false }
+        _ = Glibc.munmap(p, length)
+        return true
+    }
+}
