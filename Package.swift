@@ -44,7 +44,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PMemTests",
-            dependencies: ["PMem", .product(name: "SystemPackage", package: "swift-system")],
+            dependencies: ["PMem", "CPMem2", "CLinux", .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: strictSwift
         ),
     ],

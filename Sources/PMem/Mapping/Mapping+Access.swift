@@ -1,24 +1,31 @@
 extension Mapping {
-    /// The address of `range` in the mapping, after checking that the range
-    /// lies inside it and, for writes, that the mapping is writable.
+    /// The address of `count` bytes at `offset` in the mapping, after
+    /// checking (without overflow) that they lie inside it and, for writes,
+    /// that the mapping is writable.
     @inline(__always)
-    func address(of range: Range<Int>, writing: Bool) throws(PMemError) -> UnsafeMutableRawPointer {
-        guard range.lowerBound >= 0, range.upperBound <= count else {
-            throw PMemError(.outOfBounds, "the range \(range) lies outside the mapping's \(count) bytes",
-                            path: path, fileOffset: fileOffset + range.lowerBound)
+    func address(at offset: Int, count length: Int, writing: Bool) throws(PMemError) -> UnsafeMutableRawPointer {
+        guard offset >= 0, length >= 0, offset <= count, length <= count - offset else {
+            throw PMemError(.outOfBounds, "\(length) bytes at offset \(offset) lie outside the mapping's \(count) bytes",
+                            path: path, fileOffset: offset >= 0 ? fileOffset + offset : nil)
         }
         if writing && access == .readOnly {
-            throw PMemError(.readOnly, "the mapping is read-only", path: path, fileOffset: fileOffset + range.lowerBound)
+            throw PMemError(.readOnly, "the mapping is read-only", path: path, fileOffset: fileOffset + offset)
         }
-        return base + range.lowerBound
+        return base + offset
+    }
+
+    @inline(__always)
+    func address(of range: Range<Int>, writing: Bool) throws(PMemError) -> UnsafeMutableRawPointer {
+        // `range.count` itself would trap for ranges such as Int.min..<1.
+        let (length, overflow) = range.upperBound.subtractingReportingOverflow(range.lowerBound)
+        return try address(at: range.lowerBound, count: overflow ? -1 : length, writing: writing)
     }
 
     /// Loads a value of type `T` from `offset` (any alignment).
     ///
     /// - Throws: ``PMemError/Code/outOfBounds`` if the value does not lie inside the mapping.
     public func load<T: BitwiseCopyable>(_ type: T.Type = T.self, at offset: Int) throws(PMemError) -> T {
-        let (end, overflow) = offset.addingReportingOverflow(MemoryLayout<T>.size)
-        let p = try address(of: offset..<(overflow ? Int.max : end), writing: false)
+        let p = try address(at: offset, count: MemoryLayout<T>.size, writing: false)
         return p.loadUnaligned(as: T.self)
     }
 
@@ -28,8 +35,7 @@ extension Mapping {
     ///
     /// - Throws: ``PMemError/Code/outOfBounds`` or ``PMemError/Code/readOnly``.
     public func store<T: BitwiseCopyable>(_ value: T, at offset: Int) throws(PMemError) {
-        let (end, overflow) = offset.addingReportingOverflow(MemoryLayout<T>.size)
-        let p = try address(of: offset..<(overflow ? Int.max : end), writing: true)
+        let p = try address(at: offset, count: MemoryLayout<T>.size, writing: true)
         p.storeBytes(of: value, as: T.self)
     }
 

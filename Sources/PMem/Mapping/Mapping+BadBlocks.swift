@@ -21,6 +21,11 @@ extension Mapping {
     /// Only files on persistent memory (fsdax or devdax) have a bad-block
     /// list; elsewhere this throws ``PMemError/Code/notSupported``.
     public func badBlocks() throws(PMemError) -> [BadBlock] {
+        // libpmem2 answers "none" for a file on an ordinary block device,
+        // which would read as a clean bill of health; say what is true instead.
+        guard isMapSync || isDeviceDAX else {
+            throw PMemError(.notSupported, "bad blocks are tracked only for persistent memory (fsdax or devdax); this file is not on DAX, so its device handles bad sectors itself", path: path)
+        }
         var context: OpaquePointer?
         let rc = pmem2_badblock_context_new(&context, source)
         guard rc == 0, context != nil else {

@@ -23,7 +23,7 @@ extension Mapping {
     /// Copies `source` into the mapping at `offset` with libpmem2's memcpy,
     /// which persists what it wrote unless `flags` say otherwise.
     public func copy(from source: UnsafeRawBufferPointer, to offset: Int, flags: MemoryFlags = []) throws(PMemError) {
-        let p = try address(of: offset..<(offset + source.count), writing: true)
+        let p = try address(at: offset, count: source.count, writing: true)
         guard let from = source.baseAddress else { return }
         _ = memcpyFn(p, from, source.count, flags.pmem2)
     }
@@ -39,8 +39,8 @@ extension Mapping {
     /// Moves `count` bytes inside the mapping (the ranges may overlap) with
     /// libpmem2's memmove, persisting them unless `flags` say otherwise.
     public func move(from sourceOffset: Int, to destinationOffset: Int, count: Int, flags: MemoryFlags = []) throws(PMemError) {
-        let from = try address(of: sourceOffset..<(sourceOffset + count), writing: false)
-        let to = try address(of: destinationOffset..<(destinationOffset + count), writing: true)
+        let from = try address(at: sourceOffset, count: count, writing: false)
+        let to = try address(at: destinationOffset, count: count, writing: true)
         _ = memmoveFn(to, from, count, flags.pmem2)
     }
 

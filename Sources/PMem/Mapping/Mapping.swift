@@ -46,6 +46,8 @@ public struct Mapping: ~Copyable, @unchecked Sendable {
     /// Whether the file supports `MAP_SYNC`, that is, lives on a DAX file system
     /// where the mapping's block map is synchronized at fault time.
     public let isMapSync: Bool
+    /// Whether the mapping is of a device-DAX character device rather than a file.
+    let isDeviceDAX: Bool
     /// The I/O facts of the mapping (alignment, granularity, atomic unit, persistence).
     public let ioInfo: IOInfo
 
@@ -211,6 +213,7 @@ public struct Mapping: ~Copyable, @unchecked Sendable {
         self.memmoveFn = pmem2_get_memmove_fn(map)!
         self.memcpyFn = pmem2_get_memcpy_fn(map)!
         self.memsetFn = pmem2_get_memset_fn(map)!
+        self.isDeviceDAX = type == S_IFCHR
         self.isMapSync = type == S_IFREG && Syscalls.supportsMapSync(
             fd, offset: range.lowerBound, length: alignment, writable: access == .readWrite)
 

@@ -1,0 +1,127 @@
+import Foundation
+import PMem
+import SystemPackage
+import Testing
+
+@Suite("Mapping: map, store, persist, unmap, reopen")
+struct MappingTests {
+    @Test("data stored and persisted through a mapping is in the file after unmap and reopen",
+          arguments: ["/var/tmp", "/dev/shm"])
+    func storePersistReopen(base: String) throws {
+        let scratch = Scratch(on: base)
+        let path = scratch.file("data", count: 8192)
+        do {
+            let map = try Mapping(path: path)
+            #expect(map.count == 8192)
+            #expect(map.storeGranularity == .page)
+            #expect(map.isMapSync == false)
+            try map.store(UInt64(0x0123_4567_89AB_CDEF), at: 4096)
+            try map.store(UInt8(0x5A), at: 8191)
+            try map.persist(4096..<8192)
+        }
+        // Unmapped: read the file with read(2), then map it again.
+        let bytes = readFile(path)
+        #expect(bytes[4096..<4104] == [0xEF, 0xCD, 0xAB, 0x89, 0x67, 0x45, 0x23, 0x01])
+        #expect(bytes[8191] == 0x5A)
+        #expect(bytes[0..<4096].allSatisfy { $0 == 0 })
+        let again = try Mapping(path: path, access: .readOnly)
+        #expect(try again.load(UInt64.self, at: 4096) == 0x0123_4567_89AB_CDEF)
+        #expect(try again.load(UInt8.self, at: 8191) == 0x5A)
+    }
+
+    @Test("the scratch folders are on ext4 and tmpfs, as the tests above claim")
+    func scratchFileSystems() {
+        #expect(Scratch(on: "/var/tmp").fileSystemMagic == Scratch.ext4Magic)
+        #expect(Scratch(on: "/dev/shm").fileSystemMagic == Scratch.tmpfsMagic)
+    }
+
+    @Test("a range of the file maps exactly that range")
+    func mapsAFileRange() throws {
+        let scratch = Scratch()
+        let path = scratch.file("ranged", count: 4 * 4096, byte: 0)
+        let fd = try FileDescriptor.open(path, .readWrite)
+        defer { try? fd.close() }
+        _ = try fd.writeAll(toAbsoluteOffset: 2 * 4096, [1, 2, 3])
+        let map = try Mapping(fileDescriptor: fd, fileRange: (2 * 4096)..<(3 * 4096))
+        #expect(map.count == 4096)
+        #expect(map.fileOffset == 8192)
+        #expect(try map.load(UInt8.self, at: 2) == 3)
+        try map.store(UInt8(9), at: 4095)
+        try map.persist(4095..<4096)
+        #expect(readFile(path)[3 * 4096 - 1] == 9)
+        #expect(readFile(path)[3 * 4096] == 0)
+    }
+
+    @Test("the address range spans the mapped bytes")
+    func addressRange() throws {
+        let scratch = Scratch(on: "/dev/shm")
+        let map = try Mapping(path: scratch.file("a", count: 12288))
+        #expect(map.addressRange.count == 12288)
+        let base = map.withUnsafeBytes { UInt(bitPattern: $0.baseAddress) }
+        #expect(map.addressRange.lowerBound == base)
+    }
+
+    @Test("the mapping owns a duplicate descriptor: closing the caller's does not break it")
+    func ownsItsDescriptor() throws {
+        let scratch = Scratch(on: "/dev/shm")
+        let fd = try FileDescriptor.open(scratch.file("d", count: 4096), .readWrite)
+        let map = try Mapping(fileDescriptor: fd)
+        try fd.close()
+        try map.store(UInt32(7), at: 0)
+        try map.persist(0..<4)
+        try map.deepFlush(0..<4096)
+        #expect(try map.load(UInt32.self, at: 0) == 7)
+    }
+
+    @Test("byte access through spans and buffers sees and makes the same bytes as typed access")
+    func spansAndBuffers() throws {
+        let scratch = Scratch(on: "/dev/shm")
+        let map = try Mapping(path: scratch.file("s", count: 4096))
+        map.withMutableBytes { span in
+            span.storeBytes(of: UInt16(0xBEEF), toByteOffset: 10, as: UInt16.self)
+        }
+        #expect(try map.load(UInt16.self, at: 10) == 0xBEEF)
+        let seen = map.withBytes { $0.unsafeLoadUnaligned(fromByteOffset: 10, as: UInt16.self) }
+        #expect(seen == 0xBEEF)
+        map.withUnsafeMutableBytes { $0[4095] = 1 }
+        #expect(map.withUnsafeBytes { $0[4095] } == 1)
+    }
+
+    @Test("copy, move and set write the bytes they name, with every flag combination",
+          arguments: [MemoryFlags(), .noDrain, .nonTemporal, .temporal, .writeCombining, .writeBack, .noFlush, [.nonTemporal, .noDrain]])
+    func copyMoveSet(flags: MemoryFlags) throws {
+        let scratch = Scratch(on: "/dev/shm")
+        let map = try Mapping(path: scratch.file("c", count: 8192))
+        let payload = (0..<3000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        try payload.withUnsafeBytes { try map.copy(from: $0, to: 100, flags: flags) }
+        try map.move(from: 100, to: 4100, count: 3000, flags: flags)
+        try map.set(0xAA, in: 7200..<8192, flags: flags)
+        map.drain()
+        map.withUnsafeBytes { bytes in
+            #expect(Array(bytes[100..<3100]) == payload)
+            #expect(Array(bytes[4100..<7100]) == payload)
+            #expect(bytes[7100..<7200].allSatisfy { $0 == 0 })
+            #expect(bytes[7200..<8192].allSatisfy { $0 == 0xAA })
+            #expect(bytes[0..<100].allSatisfy { $0 == 0 })
+        }
+    }
+
+    @Test("an overlapping move keeps the source bytes intact (memmove, not memcpy)")
+    func overlappingMove() throws {
+        let scratch = Scratch(on: "/dev/shm")
+        let map = try Mapping(path: scratch.file("m", count: 4096))
+        let payload: [UInt8] = Array(1...200)
+        try payload.withUnsafeBytes { try map.copy(from: $0, to: 0) }
+        try map.move(from: 0, to: 50, count: 200)
+        map.withUnsafeBytes { #expect(Array($0[50..<250]) == payload) }
+    }
+
+    @Test("copy from a RawSpan writes its bytes")
+    func copyFromSpan() throws {
+        let scratch = Scratch(on: "/dev/shm")
+        let map = try Mapping(path: scratch.file("r", count: 4096))
+        let payload: [UInt8] = [9, 8, 7, 6]
+        try map.copy(from: payload.span.bytes, to: 10)
+        #expect(try map.load(UInt32.self, at: 10) == UInt32(littleEndian: 0x0607_0809))
+    }
+}

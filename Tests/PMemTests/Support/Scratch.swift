@@ -1,0 +1,44 @@
+import CLinux
+import Foundation
+import SystemPackage
+
+/// A fresh directory for one test, removed when the test is done.
+final class Scratch {
+    let directory: FilePath
+
+    /// A directory under `base`: `/var/tmp` is on the machine's own file
+    /// system (ext4 here and in CI), `/dev/shm` is tmpfs.
+    init(on base: String = "/var/tmp", _ name: String = #function) {
+        let unique = "swift-pmem-test-\(getpid())-\(UUID().uuidString.prefix(8))"
+        directory = FilePath(base).appending(unique)
+        try! FileManager.default.createDirectory(atPath: directory.string, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: directory.string) }
+
+    func path(_ name: String) -> FilePath { directory.appending(name) }
+
+    /// Writes `count` bytes of `byte` to a new file and returns its path.
+    @discardableResult
+    func file(_ name: String, count: Int, byte: UInt8 = 0) -> FilePath {
+        let p = path(name)
+        FileManager.default.createFile(atPath: p.string, contents: Data(repeating: byte, count: count))
+        return p
+    }
+
+    /// The file system type of the directory (`statfs.f_type`).
+    var fileSystemMagic: Int {
+        var s = statfs()
+        _ = statfs(directory.string, &s)
+        return Int(s.f_type)
+    }
+
+    static let ext4Magic = 0xEF53
+    static let tmpfsMagic = 0x0102_1994
+    static let xfsMagic = 0x5846_5342
+}
+
+/// Reads a file with plain `read(2)`, bypassing any mapping.
+func readFile(_ path: FilePath) -> [UInt8] {
+    [UInt8](FileManager.default.contents(atPath: path.string) ?? Data())
+}
