@@ -1,6 +1,6 @@
 import CPMem2
 
-/// How ``Mapping/copy(from:to:flags:)``, ``Mapping/move(from:to:count:flags:)``
+/// How ``Mapping/copy(from:to:flags:)-(UnsafeRawBufferPointer,_,_)``, ``Mapping/move(from:to:count:flags:)``
 /// and ``Mapping/set(_:in:flags:)`` write and persist: libpmem2's `PMEM2_F_MEM_*` flags.
 ///
 /// With no flags the operation persists what it wrote before it returns.
