@@ -1,0 +1,166 @@
+import Glibc
+public import SystemPackage
+
+/// A block-map-immutable ("sealed") file: fully allocated, every extent
+/// written, none shared, no holes, and a seal recording its size and extent
+/// map that this library checks on every open.
+///
+/// Only for such a file is a userspace cache flush of a mapped range enough
+/// for durability: nothing in the file system has to change (allocate, convert
+/// an unwritten extent, break a reflink) when the mapping is written. This is
+/// the `S_IOMAP_IMMUTABLE` proposal of 2017, done in user space: the kernel
+/// does not enforce the seal, so the library records it (extended attribute
+/// `user.swift-pmem.seal`) and verifies it with `FIEMAP` at every open.
+///
+/// ```swift
+/// try SealedFile.create(at: "/mnt/pmem/pool", size: 64 << 20)
+/// let file = try SealedFile.open("/mnt/pmem/pool")
+/// let map = try file.map()
+/// ```
+///
+/// An open `SealedFile` owns its descriptor; mappings made from it stay valid
+/// after it is gone.
+public struct SealedFile: ~Copyable {
+    let descriptor: CInt
+    /// The path the file was opened from.
+    public let path: FilePath
+    /// What the open found: size, file system, extents (verified or not).
+    public let report: SealReport
+
+    /// The file's verified physical extents, for DMA users; empty where
+    /// extents cannot be verified (tmpfs). See ``PhysicalExtent`` for the caveat.
+    public var physicalExtents: [PhysicalExtent] { report.physicalExtents }
+
+    /// Opens a sealed file, checking the seal: the record is intact, the size
+    /// is the sealed size, every extent is written, unshared and in place,
+    /// and the extent map is the one recorded at sealing.
+    ///
+    /// - Throws: ``PMemError`` with ``PMemError/Code/notSealed``,
+    ///   ``PMemError/Code/sealRecordCorrupt``, ``PMemError/Code/sizeChanged``,
+    ///   ``PMemError/Code/extentMapChanged`` or the extent problem found.
+    public static func open(_ path: FilePath, access: MappingAccess = .readWrite) throws(PMemError) -> SealedFile {
+        let fd = try openFile(path, access == .readWrite ? O_RDWR : O_RDONLY)
+        do {
+            let report = try checkSeal(fd, path: path)
+            return SealedFile(descriptor: fd, path: path, report: report)
+        } catch {
+            Syscalls.close(fd)
+            throw error
+        }
+    }
+
+    /// Maps the sealed file (see ``Mapping/init(path:access:fileRange:requiredGranularity:)``).
+    /// The mapping is made from the descriptor whose seal was checked.
+    public func map(
+        access: MappingAccess = .readWrite,
+        fileRange: Range<Int>? = nil,
+        requiredGranularity: StoreGranularity = .page
+    ) throws(PMemError) -> Mapping {
+        let fd: CInt
+        switch Syscalls.dup(descriptor) {
+        case .success(let value): fd = value
+        case .failure(let errno): throw PMemError.system(errno, "duplicating the descriptor", path: path)
+        }
+        return try Mapping(ownedDescriptor: fd, path: path, access: access, fileRange: fileRange,
+                           requiredGranularity: requiredGranularity)
+    }
+
+    deinit { Syscalls.close(descriptor) }
+}
+
+extension SealedFile {
+    /// The page size: sealed files are a whole number of pages, so that every
+    /// byte of the file can be mapped.
+    static var pageSize: Int { Int(sysconf(Int32(_SC_PAGESIZE))) }
+
+    static func openFile(_ path: FilePath, _ flags: CInt, _ mode: mode_t = 0) throws(PMemError) -> CInt {
+        switch Syscalls.open(path, flags, mode) {
+        case .success(let fd): return fd
+        case .failure(let errno): throw PMemError.system(errno, "opening the file", path: path)
+        }
+    }
+
+    /// The size of a regular file, checked to be sealable (non-empty, whole pages).
+    static func sealableSize(_ fd: CInt, path: FilePath) throws(PMemError) -> Int {
+        let st: stat
+        switch Syscalls.fstat(fd) {
+        case .success(let value): st = value
+        case .failure(let errno): throw PMemError.system(errno, "reading the file's status", path: path)
+        }
+        guard st.st_mode & S_IFMT == S_IFREG else {
+            throw PMemError(.notARegularFile, "only regular files can be sealed", path: path)
+        }
+        let size = Int(st.st_size)
+        guard size > 0 else { throw PMemError(.emptyFile, "an empty file cannot be sealed", path: path) }
+        guard size % pageSize == 0 else {
+            throw PMemError(.unalignedLength, "the file size \(size) is not a multiple of the page size \(pageSize), so its last page could not be mapped whole",
+                            path: path, requiredAlignment: pageSize)
+        }
+        return size
+    }
+
+    static func fileSystemMagic(_ fd: CInt, path: FilePath) throws(PMemError) -> Int {
+        switch Syscalls.fileSystemType(fd) {
+        case .success(let magic): return magic
+        case .failure(let errno): throw PMemError.system(errno, "identifying the file system (statfs)", path: path)
+        }
+    }
+
+    /// Reads and checks the extents of an open file: the report, the
+    /// normalized map (nil where FIEMAP is missing) and its digest.
+    static func inspectExtents(_ fd: CInt, size: Int, path: FilePath) throws(PMemError) -> (SealReport, ExtentMap?, Int) {
+        let magic = try fileSystemMagic(fd, path: path)
+        let name = FileSystemKind.name(magic)
+        guard let map = try ExtentMap.read(fd, size: size, path: path) else {
+            let report = SealReport(
+                size: size, fileSystem: name,
+                extents: .unverifiable(reason: "extents cannot be verified here: \(name) does not support FIEMAP, so its block map cannot be listed or checked"),
+                isSealed: false)
+            return (report, nil, magic)
+        }
+        try map.check(size: size, path: path)
+        let report = SealReport(size: size, fileSystem: name, extents: .verified(map.extents), isSealed: false)
+        return (report, map, magic)
+    }
+
+    /// The seal record of an open file, or nil when it has none.
+    static func readRecord(_ fd: CInt, path: FilePath) throws(PMemError) -> SealRecord? {
+        switch Syscalls.getxattr(fd, SealRecord.attributeName) {
+        case .success(nil): return nil
+        case .success(let bytes?): return try SealRecord.decode(bytes, path: path)
+        case .failure(let errno) where errno == .notSupported:
+            return nil
+        case .failure(let errno): throw PMemError.system(errno, "reading the seal record", path: path)
+        }
+    }
+
+    /// Everything ``open(_:access:)`` checks, on an open descriptor.
+    static func checkSeal(_ fd: CInt, path: FilePath) throws(PMemError) -> SealReport {
+        guard let record = try readRecord(fd, path: path) else {
+            throw PMemError(.notSealed, "the file is not sealed; seal it with SealedFile.seal (or create it with SealedFile.create)", path: path)
+        }
+        let st: stat
+        switch Syscalls.fstat(fd) {
+        case .success(let value): st = value
+        case .failure(let errno): throw PMemError.system(errno, "reading the file's status", path: path)
+        }
+        let size = Int(st.st_size)
+        guard size == record.fileSize else {
+            throw PMemError(.sizeChanged, "the file was sealed at \(record.fileSize) bytes and is now \(size) bytes: it was truncated or extended since sealing, so its block map changed; unseal it, restore its contents and seal it again",
+                            path: path, fileOffset: min(size, record.fileSize))
+        }
+        var (report, map, _) = try inspectExtents(fd, size: size, path: path)
+        report.isSealed = true
+        if record.extentsVerified {
+            guard let map else {
+                throw PMemError(.notSupported, "the seal was made with verified extents, but this file system cannot list them now (no FIEMAP); the seal cannot be checked here", path: path)
+            }
+            let digest = map.digest(size: size)
+            guard digest == record.digest, map.extents.count == record.extentCount else {
+                throw PMemError(.extentMapChanged, "the file's extent map is not the one recorded at sealing (\(record.extentCount) extents, digest \(record.digest); now \(map.extents.count) extents, digest \(digest)): its blocks were moved (defragmented, copied, restored) since sealing",
+                                path: path)
+            }
+        }
+        return report
+    }
+}

@@ -1,0 +1,264 @@
+import CLinux
+import Glibc
+@testable import PMem
+import SystemPackage
+import Testing
+
+/// The machine's own file system (ext4 under /var/tmp here and in CI).
+@Suite("Sealed files on ext4")
+struct SealedFileTests {
+    @Test("create seals a fully written file; verify and open pass and list extents covering it")
+    func createThenVerify() throws {
+        let scratch = Scratch()
+        try #require(scratch.fileSystemMagic == Scratch.ext4Magic)
+        let path = scratch.path("pool")
+        let created = try SealedFile.create(at: path, size: 4 << 20)
+        #expect(created.isSealed)
+        #expect(created.fileSystem == "ext4")
+        #expect(created.extents.isVerified)
+
+        let verified = try SealedFile.verify(path)
+        #expect(verified.isSealed)
+        #expect(verified.physicalExtents == created.physicalExtents)
+        let extents = verified.physicalExtents
+        #expect(extents.first?.logicalOffset == 0)
+        #expect(extents.reduce(0) { $0 + $1.length } >= 4 << 20)
+        for e in extents { #expect(e.flags.isDisjoint(with: [.unwritten, .shared, .delayedAllocation])) }
+
+        let file = try SealedFile.open(path)
+        #expect(file.physicalExtents == extents)
+        let map = try file.map()
+        #expect(map.count == 4 << 20)
+        try map.store(UInt64(99), at: 8)
+        try map.persist(8..<16)
+        // Writing in place does not change the block map: still sealed and intact.
+        _ = try SealedFile.open(path)
+    }
+
+    @Test("create makes the file 0600, reports progress up to the size, and refuses to clobber or follow links")
+    func createRules() throws {
+        let scratch = Scratch()
+        let path = scratch.path("pool")
+        var reports: [SealProgress] = []
+        try SealedFile.create(at: path, size: 3 << 20) { reports.append($0) }
+        var st = stat()
+        #expect(stat(path.string, &st) == 0)
+        #expect(st.st_mode & 0o777 == 0o600)
+        #expect(reports.first == SealProgress(bytesWritten: 0, totalBytes: 3 << 20))
+        #expect(reports.last == SealProgress(bytesWritten: 3 << 20, totalBytes: 3 << 20))
+        #expect(zip(reports, reports.dropFirst()).allSatisfy { $0.bytesWritten < $1.bytesWritten })
+
+        let exists = #expect(throws: PMemError.self) { try SealedFile.create(at: path, size: 4096) }
+        #expect(exists?.code == .fileExists)
+        #expect(try SealedFile.verify(path).size == 3 << 20) // untouched
+
+        let link = scratch.path("link")
+        #expect(symlink(scratch.path("target").string, link.string) == 0)
+        let linked = #expect(throws: PMemError.self) { try SealedFile.create(at: link, size: 4096, replaceExisting: true) }
+        #expect(linked?.code == .symbolicLink)
+        #expect(access(scratch.path("target").string, F_OK) != 0)
+
+        try SealedFile.create(at: path, size: 8192, replaceExisting: true)
+        #expect(try SealedFile.verify(path).size == 8192)
+    }
+
+    @Test("create rejects a size that is not a positive multiple of the page size", arguments: [0, -4096, 5000])
+    func createBadSize(size: Int) throws {
+        let scratch = Scratch()
+        let error = #expect(throws: PMemError.self) { try SealedFile.create(at: scratch.path("p"), size: size) }
+        #expect(error?.code == .unalignedLength)
+        #expect(error?.requiredAlignment == 4096)
+        #expect(access(scratch.path("p").string, F_OK) != 0)
+    }
+
+    @Test("a failed create (disk full) leaves no file behind")
+    func createFailureCleansUp() throws {
+        let scratch = Scratch()
+        let path = scratch.path("full")
+        let error = Syscalls.$injectedFault.withValue(InjectedFault(call: .fallocate, errno: .noSpace)) {
+            #expect(throws: PMemError.self) { try SealedFile.create(at: path, size: 1 << 20) }
+        }
+        #expect(error?.code == .noSpace)
+        #expect(access(path.string, F_OK) != 0)
+    }
+
+    @Test("a sparse file is refused: hole at offset 0")
+    func sparseFile() throws {
+        let scratch = Scratch()
+        let path = scratch.path("sparse")
+        let fd = try FileDescriptor.open(path, .readWrite, options: [.create], permissions: .ownerReadWrite)
+        try fd.resize(to: 1 << 20)
+        try fd.close()
+        let error = #expect(throws: PMemError.self) { try SealedFile.seal(path) }
+        #expect(error?.code == .hole)
+        #expect(error?.fileOffset == 0)
+        #expect(try SealedFile.readRecordForTest(path) == nil)
+    }
+
+    @Test("a file with a punched hole is refused at the hole's offset")
+    func punchedHole() throws {
+        let scratch = Scratch()
+        let path = scratch.file("holey", count: 1 << 20, byte: 7)
+        let fd = try FileDescriptor.open(path, .readWrite)
+        #expect(fallocate(fd.rawValue, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 65536, 8192) == 0)
+        try fd.close()
+        let error = #expect(throws: PMemError.self) { try SealedFile.seal(path) }
+        #expect(error?.code == .hole)
+        #expect(error?.fileOffset == 65536)
+    }
+
+    @Test("a freshly fallocated file is refused: unwritten extent at offset 0")
+    func fallocatedFile() throws {
+        let scratch = Scratch()
+        let path = scratch.path("prealloc")
+        let fd = try FileDescriptor.open(path, .readWrite, options: [.create], permissions: .ownerReadWrite)
+        #expect(fallocate(fd.rawValue, 0, 0, 1 << 20) == 0)
+        try fd.close()
+        let error = #expect(throws: PMemError.self) { try SealedFile.seal(path) }
+        #expect(error?.code == .unwrittenExtent)
+        #expect(error?.fileOffset == 0)
+    }
+
+    @Test("a written file is sealed by seal(); an empty or odd-sized one is refused")
+    func sealExisting() throws {
+        let scratch = Scratch()
+        let path = scratch.file("written", count: 1 << 20, byte: 3)
+        let report = try SealedFile.seal(path)
+        #expect(report.isSealed && report.extents.isVerified)
+        let map = try SealedFile.open(path).map(access: .readOnly)
+        #expect(try map.load(UInt8.self, at: 12345) == 3) // sealing keeps the contents
+
+        let empty = #expect(throws: PMemError.self) { try SealedFile.seal(scratch.file("empty", count: 0)) }
+        #expect(empty?.code == .emptyFile)
+        let odd = #expect(throws: PMemError.self) { try SealedFile.seal(scratch.file("odd", count: 5000)) }
+        #expect(odd?.code == .unalignedLength)
+        let dir = #expect(throws: PMemError.self) { try SealedFile.seal(scratch.directory) }
+        #expect(dir?.code == .notARegularFile)
+    }
+
+    @Test("unseal removes the seal durably; the file then opens as notSealed and can be sealed again")
+    func unsealPersists() throws {
+        let scratch = Scratch()
+        let path = scratch.path("pool")
+        try SealedFile.create(at: path, size: 1 << 20)
+        try SealedFile.unseal(path)
+        #expect(try SealedFile.readRecordForTest(path) == nil)
+        let error = #expect(throws: PMemError.self) { _ = try SealedFile.open(path) }
+        #expect(error?.code == .notSealed)
+        #expect(try SealedFile.verify(path).isSealed == false)
+        try SealedFile.unseal(path) // unsealing twice is fine
+        try SealedFile.seal(path)
+        _ = try SealedFile.open(path)
+    }
+
+    @Test("a sealed file that was truncated or extended is refused with sizeChanged", arguments: [512 << 10, 2 << 20])
+    func sizeChanged(newSize: Int) throws {
+        let scratch = Scratch()
+        let path = scratch.path("pool")
+        try SealedFile.create(at: path, size: 1 << 20)
+        let fd = try FileDescriptor.open(path, .readWrite)
+        try fd.resize(to: Int64(newSize))
+        try fd.close()
+        let error = #expect(throws: PMemError.self) { _ = try SealedFile.open(path) }
+        #expect(error?.code == .sizeChanged)
+        #expect(error?.message.contains("sealed at 1048576 bytes and is now \(newSize)") == true)
+    }
+
+    @Test("a seal whose extent digest no longer matches is refused with extentMapChanged")
+    func extentMapChanged() throws {
+        let scratch = Scratch()
+        let path = scratch.path("pool")
+        try SealedFile.create(at: path, size: 1 << 20)
+        var record = try #require(try SealedFile.readRecordForTest(path))
+        record.digest ^= 1 // as if the blocks had moved since sealing
+        try SealedFile.writeRecordForTest(record.encoded(), path)
+        let error = #expect(throws: PMemError.self) { _ = try SealedFile.open(path) }
+        #expect(error?.code == .extentMapChanged)
+    }
+
+    @Test("a damaged seal record is sealRecordCorrupt, never trusted",
+          arguments: [("checksum", 20), ("magic", 0), ("version", 8)])
+    func corruptRecord(field: String, byte: Int) throws {
+        let scratch = Scratch()
+        let path = scratch.path("pool")
+        try SealedFile.create(at: path, size: 1 << 20)
+        var bytes = try #require(try SealedFile.readRecordForTest(path)).encoded()
+        bytes[byte] ^= 0x40
+        try SealedFile.writeRecordForTest(bytes, path)
+        let error = #expect(throws: PMemError.self) { _ = try SealedFile.open(path) }
+        #expect(error?.code == .sealRecordCorrupt, "damaged \(field)")
+        try SealedFile.writeRecordForTest(Array(bytes.prefix(10)), path)
+        #expect(throws: PMemError.self) { _ = try SealedFile.open(path) }
+    }
+
+    @Test("opening a missing file is fileNotFound")
+    func openMissing() throws {
+        let scratch = Scratch()
+        let error = #expect(throws: PMemError.self) { _ = try SealedFile.open(scratch.path("none")) }
+        #expect(error?.code == .fileNotFound)
+    }
+}
+
+@Suite("Sealed files on tmpfs (no FIEMAP)")
+struct SealedFileTmpfsTests {
+    @Test("tmpfs says plainly that extents cannot be verified, and never claims a verified seal")
+    func cannotVerify() throws {
+        let scratch = Scratch(on: "/dev/shm")
+        try #require(scratch.fileSystemMagic == Scratch.tmpfsMagic)
+        let path = scratch.path("pool")
+        let report = try SealedFile.create(at: path, size: 1 << 20)
+        #expect(report.fileSystem == "tmpfs")
+        #expect(report.extents.isVerified == false)
+        #expect(report.physicalExtents.isEmpty)
+        guard case .unverifiable(let reason) = report.extents else { Issue.record("claimed verified"); return }
+        #expect(reason.contains("extents cannot be verified here"))
+        #expect(report.description.contains("NOT VERIFIED"))
+        let record = try #require(try SealedFile.readRecordForTest(path))
+        #expect(record.extentsVerified == false)
+        // Opening still checks what it can: the record and the size.
+        let file = try SealedFile.open(path)
+        #expect(file.report.extents.isVerified == false)
+        let fd = try FileDescriptor.open(path, .readWrite)
+        try fd.resize(to: 2 << 20)
+        try fd.close()
+        #expect(throws: PMemError.self) { _ = try SealedFile.open(path) }
+    }
+}
+
+@Suite("Seal record format")
+struct SealRecordTests {
+    @Test("a record survives encode and decode, and is 64 bytes with the documented fields")
+    func roundTrip() throws {
+        let record = SealRecord(extentsVerified: true, fileSize: 1 << 30, extentCount: 3, digest: 0xDEAD_BEEF,
+                                fileSystemMagic: 0xEF53, sealedAt: 1_800_000_000)
+        let bytes = record.encoded()
+        #expect(bytes.count == 64)
+        #expect(Array(bytes[0..<8]) == Array("PMEMSEAL".utf8))
+        #expect(bytes[8] == 1 && bytes[9] == 0)
+        #expect(try SealRecord.decode(bytes, path: nil) == record)
+    }
+
+    @Test("CRC-32C matches the standard check value and is the same sliced or bytewise")
+    func crc32c() {
+        #expect(CRC32C.checksum(Array("123456789".utf8)) == 0xE306_9283)
+        let data = (0..<1000).map { UInt8(truncatingIfNeeded: $0 * 31) }
+        let whole = CRC32C.checksum(data)
+        let pieces = data.indices.reduce(UInt32(0)) { crc, i in CRC32C.checksum([data[i]], continuing: crc) }
+        #expect(whole == pieces)
+    }
+}
+
+extension SealedFile {
+    static func readRecordForTest(_ path: FilePath) throws -> SealRecord? {
+        let fd = try FileDescriptor.open(path, .readOnly)
+        defer { try? fd.close() }
+        return try readRecord(fd.rawValue, path: path)
+    }
+
+    static func writeRecordForTest(_ bytes: [UInt8], _ path: FilePath) throws {
+        let fd = try FileDescriptor.open(path, .readOnly)
+        defer { try? fd.close() }
+        let rc = bytes.withUnsafeBytes { fsetxattr(fd.rawValue, SealRecord.attributeName, $0.baseAddress, $0.count, 0) }
+        #expect(rc == 0)
+    }
+}
