@@ -1,0 +1,74 @@
+import Foundation
+import SystemPackage
+import Testing
+
+/// A small file system on a loop device, for one test: made with `mkfs`,
+/// mounted under /var/tmp, unmounted and removed at the end. Needs root and
+/// loop devices; without them the test is cancelled with the reason printed.
+final class LoopMount {
+    let image: String
+    let mountPoint: FilePath
+    private(set) var isMounted = false
+
+    /// Makes and mounts the file system, or cancels the calling test.
+    init(mkfs: [String], sizeMiB: Int = 320) throws {
+        let id = "swift-pmem-loop-\(getpid())-\(UUID().uuidString.prefix(8))"
+        image = "/var/tmp/\(id).img"
+        mountPoint = FilePath("/var/tmp/\(id).mnt")
+        if getuid() != 0 { try Self.skip("loop mounts need root (uid \(getuid()))") }
+        guard FileManager.default.createFile(atPath: image, contents: nil),
+              truncate(image, off_t(sizeMiB) << 20) == 0 else { try Self.skip("cannot make the image \(image)") }
+        try FileManager.default.createDirectory(atPath: mountPoint.string, withIntermediateDirectories: true)
+        if let failure = Self.run(mkfs + [image]) {
+            cleanUp()
+            try Self.skip("\(mkfs[0]) failed: \(failure)")
+        }
+        do { try mount() } catch {
+            cleanUp()
+            try Self.skip("cannot mount a loop device: \(error)")
+        }
+    }
+
+    static func skip(_ reason: String) throws -> Never {
+        let message = "SKIPPED: \(reason)"
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+        try Test.cancel(Comment(rawValue: message))
+    }
+
+    struct CommandFailed: Error, CustomStringConvertible { var description: String }
+
+    func mount() throws {
+        if let failure = Self.run(["mount", "-o", "loop", image, mountPoint.string]) { throw CommandFailed(description: failure) }
+        isMounted = true
+    }
+
+    func unmount() throws {
+        if let failure = Self.run(["umount", mountPoint.string]) { throw CommandFailed(description: failure) }
+        isMounted = false
+    }
+
+    func path(_ name: String) -> FilePath { mountPoint.appending(name) }
+
+    private func cleanUp() {
+        if isMounted { _ = Self.run(["umount", mountPoint.string]) }
+        try? FileManager.default.removeItem(atPath: mountPoint.string)
+        try? FileManager.default.removeItem(atPath: image)
+    }
+
+    deinit { cleanUp() }
+
+    /// Runs a command from PATH; nil on success, else what went wrong.
+    static func run(_ arguments: [String]) -> String? {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = arguments
+        process.environment = ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"]
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        do { try process.run() } catch { return "\(arguments[0]): \(error)" }
+        process.waitUntilExit()
+        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        return process.terminationStatus == 0 ? nil : "\(arguments.joined(separator: " ")): exit \(process.terminationStatus): \(text)"
+    }
+}
