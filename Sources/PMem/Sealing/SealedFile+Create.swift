@@ -16,6 +16,7 @@ extension SealedFile {
     /// - If anything fails, the file this call created is removed again.
     ///
     /// - Parameters:
+    ///   - path: Where to create the file.
     ///   - size: A positive multiple of the page size.
     ///   - permissions: The new file's mode (before the umask); owner
     ///     read-write (0600) unless asked otherwise.
