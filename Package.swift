@@ -10,11 +10,13 @@ let package = Package(
     name: "swift-pmem",
     products: [
         .library(name: "PMem", targets: ["PMem"]),
+        .executable(name: "pmemctl", targets: ["pmemctl"]),
         .executable(name: "pmem-counter", targets: ["PMemCounterExample"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
         // Layer 1: the C binding (libpmem2 from Debian's libpmem2-dev).
@@ -35,7 +37,16 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
-        // Layer 5: examples.
+        // Layer 5: the command-line tool and the examples.
+        .executableTarget(
+            name: "pmemctl",
+            dependencies: [
+                "PMem",
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSwift
+        ),
         .executableTarget(
             name: "PMemCounterExample",
             dependencies: ["PMem", .product(name: "SystemPackage", package: "swift-system")],

@@ -41,7 +41,7 @@ extension SealedFile {
                 throw PMemError(.symbolicLink, "the path is a symbolic link; sealed files are never created through one", path: path)
             }
             if !replaceExisting {
-                throw PMemError(.fileExists, "the file exists; pass replaceExisting: true to replace it", path: path, errno: .fileExists)
+                throw PMemError(.fileExists, "the file exists, and replacing it was not asked for (replaceExisting, or --replace for pmemctl)", path: path, errno: .fileExists)
             }
         }
         let flags = O_RDWR | O_CREAT | O_NOFOLLOW | (replaceExisting ? 0 : O_EXCL)
