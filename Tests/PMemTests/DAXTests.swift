@@ -1,0 +1,89 @@
+import Foundation
+import Glibc
+import PMem
+import SystemPackage
+import Testing
+
+/// Real fsdax: these run inside `scripts/dax-vm` (which `scripts/test` runs),
+/// where an ext4 or xfs on emulated persistent memory is mounted -o dax and
+/// SWIFT_PMEM_DAX_DIR names it. Outside it they are skipped, saying so.
+enum DAX {
+    static var directory: String? { ProcessInfo.processInfo.environment["SWIFT_PMEM_DAX_DIR"] }
+    static var device: String? { ProcessInfo.processInfo.environment["SWIFT_PMEM_DAX_DEVICE"] }
+    static var fileSystem: String { ProcessInfo.processInfo.environment["SWIFT_PMEM_DAX_FS"] ?? "ext4" }
+}
+
+@Suite("Real DAX (MAP_SYNC) file systems", .serialized,
+       .enabled(if: DAX.directory != nil, "needs an fsdax mount: scripts/test runs this suite inside scripts/dax-vm"))
+struct DAXTests {
+    let scratch = Scratch(on: DAX.directory ?? "/nonexistent")
+
+    @Test("a file on fsdax maps with MAP_SYNC, cache-line granularity and real persistence")
+    func mapSync() throws {
+        let path = scratch.file("plain", count: 2 << 20)
+        let map = try Mapping(path: path, requiredGranularity: .cacheLine)
+        #expect(map.isMapSync == true)
+        #expect(map.storeGranularity <= .cacheLine)
+        #expect(map.ioInfo.persistence == .mapSync)
+        #expect(map.ioInfo.persistence.isDurable)
+        #expect(map.ioInfo.hardwareAtomicUnit == 8)
+        try map.store(UInt64(0xDA7A), at: 64)
+        try map.persist(64..<72)
+        let payload = [UInt8](repeating: 0x5C, count: 100_000)
+        try payload.withUnsafeBytes { try map.copy(from: $0, to: 4096, flags: .nonTemporal) }
+        try map.deepFlush(0..<(2 << 20))
+        #expect(readFile(path)[64] == 0x7A)
+        #expect(Array(readFile(path)[4096..<104_096]) == payload)
+    }
+
+    @Test("the bad-block list of a file on pmem can be read (and is empty on fresh emulated pmem)")
+    func badBlocks() throws {
+        let map = try Mapping(path: scratch.file("bb", count: 1 << 20))
+        #expect(try map.badBlocks() == [])
+    }
+
+    @Test("a sealed file on fsdax verifies, and its physical extents are where its bytes are on /dev/pmem0")
+    func sealedExtentsAreTheDeviceBytes() throws {
+        let path = scratch.path("pool")
+        let report = try SealedFile.create(at: path, size: 4 << 20)
+        #expect(report.extents.isVerified)
+        #expect(report.fileSystem == DAX.fileSystem)
+        let file = try SealedFile.open(path)
+        let map = try file.map(requiredGranularity: .cacheLine)
+        #expect(map.isMapSync == true)
+        // Write a distinct word at the start of every 64 KiB through the mapping...
+        for offset in stride(from: 0, to: 4 << 20, by: 65536) {
+            try map.store(UInt64(0xC0DE_0000_0000) | UInt64(offset), at: offset)
+        }
+        try map.persist(0..<(4 << 20))
+        // ...and read it back from the device at the physical offsets the seal reports.
+        let device = try FileDescriptor.open(FilePath(try #require(DAX.device)), .readOnly)
+        defer { try? device.close() }
+        for extent in file.physicalExtents {
+            for offset in stride(from: extent.logicalOffset, to: extent.logicalOffset + extent.length, by: 65536)
+            where offset < 4 << 20 {
+                var word: UInt64 = 0
+                let n = try withUnsafeMutableBytes(of: &word) {
+                    try device.read(fromAbsoluteOffset: Int64(extent.physicalOffset + offset - extent.logicalOffset), into: $0)
+                }
+                #expect(n == 8)
+                #expect(word == 0xC0DE_0000_0000 | UInt64(offset), "file offset \(offset)")
+            }
+        }
+    }
+
+    @Test("the seal survives unmount and mount of the DAX file system")
+    func sealSurvivesRemount() throws {
+        let path = scratch.path("remount")
+        let report = try SealedFile.create(at: path, size: 1 << 20)
+        let directory = try #require(DAX.directory)
+        let device = try #require(DAX.device)
+        // mount(2) itself: Foundation's Process cannot start in the minimal VM.
+        try #require(umount(directory) == 0, "umount: errno \(errno)")
+        try #require(mount(device, directory, DAX.fileSystem, 0, "dax") == 0, "mount -o dax: errno \(errno)")
+        let file = try SealedFile.open(path)
+        #expect(file.physicalExtents == report.physicalExtents)
+        let map = try file.map()
+        #expect(map.isMapSync == true)
+    }
+}
