@@ -191,6 +191,47 @@ struct SealedFileTests {
         #expect(throws: PMemError.self) { _ = try SealedFile.open(path) }
     }
 
+    @Test("a fragmented file is read across FIEMAP batches, every extent listed and none lost")
+    func manyExtents() throws {
+        let scratch = Scratch()
+        let path = scratch.path("fragmented")
+        let other = scratch.path("interleaved")
+        // Allocating one block at a time for two files in turn interleaves
+        // their blocks on the device, so neither file's extents can merge.
+        let a = try FileDescriptor.open(path, .readWrite, options: [.create], permissions: .ownerReadWrite)
+        let b = try FileDescriptor.open(other, .readWrite, options: [.create], permissions: .ownerReadWrite)
+        for i in 0..<600 {
+            #expect(fallocate(a.rawValue, 0, off_t(i * 4096), 4096) == 0)
+            _ = fsync(a.rawValue)
+            #expect(fallocate(b.rawValue, 0, off_t(i * 4096), 4096) == 0)
+            _ = fsync(b.rawValue)
+        }
+        _ = try a.writeAll(toAbsoluteOffset: 0, [UInt8](repeating: 1, count: 600 * 4096))
+        try a.close()
+        try b.close()
+        let report = try SealedFile.seal(path)
+        let extents = report.physicalExtents
+        try #require(extents.count > 8, "the allocator merged the blocks into \(extents.count) extents")
+        #expect(extents.reduce(0) { $0 + $1.length } == 600 * 4096)
+        // Four extents per FIEMAP call: the same list, in many calls.
+        let fd = try FileDescriptor.open(path, .readOnly)
+        defer { try? fd.close() }
+        let batched = try #require(try ExtentMap.read(fd.rawValue, size: 600 * 4096, path: path, batch: 4))
+        #expect(batched.extents == extents)
+        #expect(zip(extents, extents.dropFirst()).allSatisfy { $0.logicalOffset + $0.length == $1.logicalOffset })
+        #expect(try SealedFile.open(path).physicalExtents == extents)
+    }
+
+    @Test("a seal record larger than any this library writes is sealRecordCorrupt")
+    func oversizedRecord() throws {
+        let scratch = Scratch(on: "/dev/shm") // ext4 cannot store a value this large
+        let path = scratch.path("pool")
+        try SealedFile.create(at: path, size: 1 << 20)
+        try SealedFile.writeRecordForTest([UInt8](repeating: 0x41, count: 5000), path)
+        let error = #expect(throws: PMemError.self) { _ = try SealedFile.open(path) }
+        #expect(error?.code == .sealRecordCorrupt)
+    }
+
     @Test("opening a missing file is fileNotFound")
     func openMissing() throws {
         let scratch = Scratch()

@@ -74,6 +74,9 @@ extension PMemError {
         public static let unalignedExtent = Code("unalignedExtent")
         /// Data is stored inline in the file system's metadata, not in blocks.
         public static let inlineData = Code("inlineData")
+        /// The file is copy-on-write (btrfs without `FS_NOCOW_FL`): every write
+        /// would move its blocks. Create it with ``SealedFile/create(at:size:permissions:replaceExisting:progress:)``.
+        public static let copyOnWrite = Code("copyOnWrite")
         /// The file's size differs from the size recorded in its seal.
         public static let sizeChanged = Code("sizeChanged")
         /// The file's extent map differs from the one recorded in its seal.

@@ -10,8 +10,8 @@ struct ExtentMap: Sendable, Equatable {
     /// Reads the extents covering `[0, size)` with `FIEMAP_FLAG_SYNC` (which
     /// writes back dirty data first, so no delayed allocation is left).
     /// Returns `nil` when the file system has no `FIEMAP` (tmpfs, 9p, …).
-    static func read(_ fd: CInt, size: Int, path: FilePath?) throws(PMemError) -> ExtentMap? {
-        let batch = 256
+    /// `batch` is how many extents one `FIEMAP` call may return.
+    static func read(_ fd: CInt, size: Int, path: FilePath?, batch: Int = 256) throws(PMemError) -> ExtentMap? {
         let headerSize = MemoryLayout<fiemap>.size
         let extentSize = MemoryLayout<fiemap_extent>.size
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: headerSize + batch * extentSize, alignment: 8)

@@ -50,7 +50,8 @@ public struct ExtentFlags: OptionSet, Sendable, Hashable, CustomStringConvertibl
 /// One extent of a file: where a run of the file's bytes lives on the device.
 ///
 /// For DMA users: ``physicalOffset`` is the byte offset on the block device
-/// that holds the file system (for fsdax, on `/dev/pmemN`). The kernel does
+/// that holds the file system (for fsdax, on `/dev/pmemN`) on ext4 and xfs;
+/// on btrfs it is an offset in btrfs's own logical address space. The kernel does
 /// **not** enforce that a sealed file's extents stay put; the seal is a
 /// promise this library checks on every open. On DAX, `MAP_SYNC` keeps a
 /// mapping safe at fault time; a device doing DMA has no such guard, so

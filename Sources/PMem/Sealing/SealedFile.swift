@@ -1,3 +1,4 @@
+import CLinux
 import Glibc
 public import SystemPackage
 
@@ -111,6 +112,9 @@ extension SealedFile {
     static func inspectExtents(_ fd: CInt, size: Int, path: FilePath) throws(PMemError) -> (SealReport, ExtentMap?, Int) {
         let magic = try fileSystemMagic(fd, path: path)
         let name = FileSystemKind.name(magic)
+        if magic == FileSystemKind.btrfs, try !isNoCopyOnWrite(fd, path: path) {
+            throw PMemError(.copyOnWrite, "the file is copy-on-write on btrfs, so every write would move its blocks; only files made no-CoW (FS_NOCOW_FL) while still empty can be sealed: create it with SealedFile.create", path: path)
+        }
         guard let map = try ExtentMap.read(fd, size: size, path: path) else {
             let report = SealReport(
                 size: size, fileSystem: name,
@@ -123,6 +127,15 @@ extension SealedFile {
         return (report, map, magic)
     }
 
+    /// Whether btrfs's no-copy-on-write attribute (`chattr +C`) is set.
+    static func isNoCopyOnWrite(_ fd: CInt, path: FilePath) throws(PMemError) -> Bool {
+        var attributes: CInt = 0
+        if case .failure(let errno) = Syscalls.ioctl(fd, clinux_FS_IOC_GETFLAGS, &attributes) {
+            throw PMemError.system(errno, "reading the file's attributes (FS_IOC_GETFLAGS)", path: path)
+        }
+        return attributes & CInt(FS_NOCOW_FL) != 0
+    }
+
     /// The seal record of an open file, or nil when it has none.
     static func readRecord(_ fd: CInt, path: FilePath) throws(PMemError) -> SealRecord? {
         switch Syscalls.getxattr(fd, SealRecord.attributeName) {
@@ -130,6 +143,8 @@ extension SealedFile {
         case .success(let bytes?): return try SealRecord.decode(bytes, path: path)
         case .failure(let errno) where errno == .notSupported:
             return nil
+        case .failure(.outOfRange):
+            throw PMemError(.sealRecordCorrupt, "the seal record (\(SealRecord.attributeName)) is larger than any record this library writes", path: path)
         case .failure(let errno): throw PMemError.system(errno, "reading the seal record", path: path)
         }
     }
