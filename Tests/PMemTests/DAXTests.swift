@@ -24,7 +24,7 @@ struct DAXTests {
         let map = try Mapping(path: path, requiredGranularity: .cacheLine)
         #expect(map.isMapSync == true)
         #expect(map.storeGranularity <= .cacheLine)
-        #expect(map.ioInfo.persistence == .mapSync)
+        #expect(map.ioInfo.persistence == .dax)
         #expect(map.ioInfo.persistence.isDurable)
         #expect(map.ioInfo.hardwareAtomicUnit == 8)
         try map.store(UInt64(0xDA7A), at: 64)

@@ -1,5 +1,5 @@
 // A persistent counter: each run adds one to a 64-bit counter kept in a
-// file and makes the new value durable before printing it.
+// sealed file and makes the new value durable before printing it.
 //
 //   swift run pmem-counter [FILE]
 //
@@ -9,19 +9,20 @@ import Glibc
 import PMem
 import SystemPackage
 
-let environment = ProcessInfoLite()
 let path: FilePath = CommandLine.arguments.count > 1
     ? FilePath(CommandLine.arguments[1])
-    : FilePath(environment.pmemDirectory).appending("swift-pmem-counter")
+    : FilePath(pmemDirectory()).appending("swift-pmem-counter")
 
 do {
-    // A new file gets one page of zeros; an existing one is reused.
-    let fd = try FileDescriptor.open(path, .readWrite, options: [.create], permissions: [.ownerReadWrite])
-    if try fd.seek(offset: 0, from: .end) == 0 {
-        try fd.writeAll(toAbsoluteOffset: 0, [UInt8](repeating: 0, count: 4096))
+    // First run: a one-page file, fully allocated, written and sealed, so
+    // that a store through the mapping never has to change its block map.
+    if access(path.string, F_OK) != 0 {
+        let report = try SealedFile.create(at: path, size: 4096)
+        print("created \(path)\n\(report)")
     }
-    let map = try Mapping(fileDescriptor: fd)
-    try fd.close()
+    // Every run: check the seal, then map.
+    let file = try SealedFile.open(path)
+    let map = try file.map()
 
     // The counter is 8 bytes at offset 0: an aligned 8-byte store is
     // failure-atomic on x86, so after a crash it is the old or the new value.
@@ -36,10 +37,8 @@ do {
     exit(1)
 }
 
-/// Where the demo keeps its file.
-struct ProcessInfoLite {
-    var pmemDirectory: String {
-        if let dir = getenv("PMEM_DIR"), dir.pointee != 0 { return String(cString: dir) }
-        return "/dev/shm"
-    }
+/// Where the demo keeps its file: $PMEM_DIR, else /dev/shm.
+func pmemDirectory() -> String {
+    if let dir = getenv("PMEM_DIR"), dir.pointee != 0 { return String(cString: dir) }
+    return "/dev/shm"
 }

@@ -1,8 +1,9 @@
 /// How durable the stores to a mapping really are.
 public enum PersistenceDomain: Sendable, Hashable, CustomStringConvertible {
-    /// DAX with `MAP_SYNC`: a userspace cache flush (or nothing, with eADR)
+    /// DAX: a file on an fsdax file system mapped with `MAP_SYNC`, or a
+    /// device-DAX device. A userspace cache flush (or nothing, with eADR)
     /// makes stores durable. Real persistence.
-    case mapSync
+    case dax
     /// The page cache: `persist` calls `msync`. Real persistence, page granularity.
     case msync
     /// `PMEM2_FORCE_GRANULARITY` is set in the environment: libpmem2 uses the
@@ -13,7 +14,7 @@ public enum PersistenceDomain: Sendable, Hashable, CustomStringConvertible {
     /// Whether a completed `persist` really makes data durable.
     public var isDurable: Bool {
         switch self {
-        case .mapSync, .msync: true
+        case .dax, .msync: true
         case .forcedForTesting: false
         }
     }
@@ -21,7 +22,7 @@ public enum PersistenceDomain: Sendable, Hashable, CustomStringConvertible {
     /// A short description, e.g. `"msync (page cache)"`.
     public var description: String {
         switch self {
-        case .mapSync: "MAP_SYNC (DAX, userspace flush)"
+        case .dax: "DAX (MAP_SYNC or device DAX; userspace flush)"
         case .msync: "msync (page cache)"
         case .forcedForTesting(let g): "forced \(g) granularity by PMEM2_FORCE_GRANULARITY (testing only, not durable)"
         }

@@ -223,7 +223,7 @@ public struct Mapping: ~Copyable, @unchecked Sendable {
         } else if storeGranularity == .page {
             persistence = .msync
         } else {
-            persistence = .mapSync
+            persistence = .dax
         }
         self.ioInfo = IOInfo(mappingAlignment: alignment, storeGranularity: storeGranularity, persistence: persistence)
         succeeded = true
