@@ -44,6 +44,16 @@ struct MappingErrorTests {
         #expect(error?.fileOffset == 100)
     }
 
+    @Test("an unaligned mapping length is refused up front with the required alignment")
+    func unalignedLength() throws {
+        let scratch = Scratch()
+        let path = scratch.file("f", count: 3 * 4096)
+        let error = #expect(throws: PMemError.self) { _ = try Mapping(path: path, fileRange: 4096..<(4096 + 100)) }
+        #expect(error?.code == .unalignedLength)
+        #expect(error?.requiredAlignment == 4096)
+        #expect(error?.libpmem2 == nil)
+    }
+
     @Test("a range past the end of the file is outOfBounds")
     func rangePastEnd() throws {
         let scratch = Scratch()

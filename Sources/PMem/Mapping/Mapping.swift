@@ -170,6 +170,11 @@ public struct Mapping: ~Copyable, @unchecked Sendable {
             throw PMemError(.unalignedOffset, "the mapping offset \(range.lowerBound) is not a multiple of the required alignment \(alignment)",
                             path: path, fileOffset: range.lowerBound, requiredAlignment: alignment)
         }
+        if range.count % alignment != 0 {
+            let what = fileRange == nil ? "the file size" : "the mapping length"
+            throw PMemError(.unalignedLength, "\(what) \(range.count) is not a multiple of the required alignment \(alignment); map an aligned range, or give the file an aligned size",
+                            path: path, fileOffset: range.lowerBound, requiredAlignment: alignment)
+        }
 
         rc = pmem2_config_new(&config)
         guard rc == 0, let config else { throw PMemError.libpmem2(rc, "creating a mapping configuration", path: path) }
@@ -188,9 +193,6 @@ public struct Mapping: ~Copyable, @unchecked Sendable {
             switch error.code {
             case .granularityNotSupported:
                 error.message = "\(requiredGranularity) granularity was required, but the file is not on DAX (MAP_SYNC is not available), so its store granularity is page. Put the file on a file system mounted -o dax on /dev/pmemN (the kernel option memmap=SIZE!OFFSET emulates one from RAM), or, for tests only, emulate the cache-flush path with PMEM2_FORCE_GRANULARITY=CACHE_LINE (not durable)."
-            case .unalignedLength:
-                error.message = "the mapping length \(range.count) is not a multiple of the required alignment \(alignment)"
-                error.requiredAlignment = alignment
             case .permissionDenied where access == .readWrite:
                 error.message = "the file cannot be mapped for writing: \(error.message)"
             default: break
