@@ -1,9 +1,11 @@
 // Layer 1: the Linux file-system interfaces that Swift's Glibc module does not
-// export (statfs, xattr, fallocate, FIEMAP). Only declarations and the ioctl
-// request numbers, whose _IOWR() macros Swift cannot import.
+// export (statfs, xattr, fallocate, FIEMAP, O_TMPFILE). Only declarations and
+// constants, such as the ioctl request numbers whose _IOWR() macros Swift
+// cannot import.
 #ifndef SWIFT_PMEM_CLINUX_SHIMS_H
 #define SWIFT_PMEM_CLINUX_SHIMS_H
 
+#include <fcntl.h>
 #include <sys/types.h>
 #include <sys/statfs.h>
 #include <sys/xattr.h>
@@ -14,6 +16,9 @@
 
 // Declared by <fcntl.h> only under _GNU_SOURCE.
 extern int fallocate(int fd, int mode, off_t offset, off_t len);
+
+// O_TMPFILE is declared by <fcntl.h> only under _GNU_SOURCE.
+static const int clinux_O_TMPFILE = __O_TMPFILE;
 
 static const unsigned long clinux_FS_IOC_FIEMAP = FS_IOC_FIEMAP;
 static const unsigned long clinux_FICLONE = FICLONE;

@@ -62,13 +62,27 @@ struct GranularityTests {
         }
     }
 
-    @Test("PMEM2_FORCE_GRANULARITY=PAGE is reported as forced too, not as real msync")
+    @Test("PMEM2_FORCE_GRANULARITY=PAGE still persists with msync, which is real persistence")
     func forcedPage() async {
         await #expect(processExitsWith: .success) {
             setenv("PMEM2_FORCE_GRANULARITY", "PAGE", 1)
             let scratch = Scratch(on: "/dev/shm")
             let map = try Mapping(path: scratch.file("forced", count: 4096))
-            guard map.storeGranularity == .page, map.ioInfo.persistence == .forcedForTesting(.page) else { exit(2) }
+            guard map.storeGranularity == .page, map.ioInfo.persistence == .msync,
+                  map.ioInfo.persistence.isDurable else { exit(2) }
+        }
+    }
+
+    @Test("any spelling libpmem2 accepts (CACHELINE too) is caught: cache line off DAX is forced, not durable")
+    func forcedOtherSpelling() async {
+        await #expect(processExitsWith: .success) {
+            setenv("PMEM2_FORCE_GRANULARITY", "CACHELINE", 1)
+            let scratch = Scratch(on: "/dev/shm")
+            let map = try Mapping(path: scratch.file("forced", count: 4096))
+            // libpmem2 1.12 accepts this spelling too and flushes cache lines.
+            guard map.storeGranularity == .cacheLine,
+                  map.ioInfo.persistence == .forcedForTesting(.cacheLine),
+                  !map.ioInfo.persistence.isDurable else { exit(2) }
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import PMem
 import SystemPackage
 import Testing
@@ -61,29 +62,43 @@ struct MappingTests {
         #expect(map.addressRange.lowerBound == base)
     }
 
-    @Test("the mapping owns a duplicate descriptor: closing the caller's does not break it")
+    @Test("the mapping works on its own duplicate descriptor: the caller's stays open and usable after the mapping is gone")
     func ownsItsDescriptor() throws {
         let scratch = Scratch(on: "/dev/shm")
         let fd = try FileDescriptor.open(scratch.file("d", count: 4096), .readWrite)
-        let map = try Mapping(fileDescriptor: fd)
-        try fd.close()
-        try map.store(UInt32(7), at: 0)
-        try map.persist(0..<4)
-        try map.deepFlush(0..<4096)
-        #expect(try map.load(UInt32.self, at: 0) == 7)
+        defer { try? fd.close() }
+        do {
+            let map = try Mapping(fileDescriptor: fd)
+            try map.store(UInt32(7), at: 0)
+            try map.persist(0..<4)
+        } // the mapping's deinit closes its descriptor, not the caller's
+        #expect(fcntl(fd.rawValue, F_GETFD) >= 0)
+        var word: UInt32 = 0
+        _ = try withUnsafeMutableBytes(of: &word) { try fd.read(fromAbsoluteOffset: 0, into: $0) }
+        #expect(word == 7)
+    }
+
+    @Test("the mutable byte accessors refuse a read-only mapping without calling the closure")
+    func mutableAccessorsOnReadOnly() throws {
+        let scratch = Scratch(on: "/dev/shm")
+        let map = try Mapping(path: scratch.file("ro", count: 4096), access: .readOnly)
+        var called = false
+        #expect(throws: PMemError.self) { try map.withUnsafeMutableBytes { _ in called = true } }
+        #expect(throws: PMemError.self) { try map.withMutableBytes { _ in called = true } }
+        #expect(called == false)
     }
 
     @Test("byte access through spans and buffers sees and makes the same bytes as typed access")
     func spansAndBuffers() throws {
         let scratch = Scratch(on: "/dev/shm")
         let map = try Mapping(path: scratch.file("s", count: 4096))
-        map.withMutableBytes { span in
+        try map.withMutableBytes { span in
             span.storeBytes(of: UInt16(0xBEEF), toByteOffset: 10, as: UInt16.self)
         }
         #expect(try map.load(UInt16.self, at: 10) == 0xBEEF)
         let seen = map.withBytes { $0.unsafeLoadUnaligned(fromByteOffset: 10, as: UInt16.self) }
         #expect(seen == 0xBEEF)
-        map.withUnsafeMutableBytes { $0[4095] = 1 }
+        try map.withUnsafeMutableBytes { $0[4095] = 1 }
         #expect(map.withUnsafeBytes { $0[4095] } == 1)
     }
 

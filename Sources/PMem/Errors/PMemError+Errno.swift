@@ -11,14 +11,14 @@ extension PMemError {
         switch errno {
         case .noSuchFileOrDirectory: .fileNotFound
         case .permissionDenied, .notPermitted: .permissionDenied
-        case .readOnlyFileSystem, .badFileDescriptor: .readOnly
-        case .noSpace, .fileTooLarge: .noSpace
+        case .readOnlyFileSystem: .readOnly
+        case .noSpace, .diskQuotaExceeded: .noSpace
         case .fileExists: .fileExists
         case .tooManySymbolicLinkLevels: .symbolicLink
         case .isDirectory, .notDirectory, .operationNotSupportedByDevice: .notARegularFile
         case .ioError: .ioFailure
-        case .notSupported, .notSupportedOnSocket, .noFunction, .inappropriateIOCTLForDevice: .notSupported
-        case .invalidArgument: .invalidArgument
+        case .notSupported, .noFunction, .inappropriateIOCTLForDevice: .notSupported
+        case .invalidArgument, .badFileDescriptor, .fileTooLarge: .invalidArgument
         default: .systemCallFailed
         }
     }

@@ -6,9 +6,11 @@ public enum PersistenceDomain: Sendable, Hashable, CustomStringConvertible {
     case dax
     /// The page cache: `persist` calls `msync`. Real persistence, page granularity.
     case msync
-    /// `PMEM2_FORCE_GRANULARITY` is set in the environment: libpmem2 uses the
-    /// persistence method of this granularity whatever the file is. For tests
-    /// and benchmarks only; **not durable** unless the file really is on DAX.
+    /// A granularity finer than the file really has, forced with
+    /// `PMEM2_FORCE_GRANULARITY`: cache-line or byte granularity on a file
+    /// that is not on DAX (or byte granularity forced on DAX, where eADR may
+    /// be missing). libpmem2 then skips `msync`. For tests and benchmarks
+    /// only; **not durable**.
     case forcedForTesting(StoreGranularity)
 
     /// Whether a completed `persist` really makes data durable.

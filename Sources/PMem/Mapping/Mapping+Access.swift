@@ -5,8 +5,9 @@ extension Mapping {
     @inline(__always)
     func address(at offset: Int, count length: Int, writing: Bool) throws(PMemError) -> UnsafeMutableRawPointer {
         guard offset >= 0, length >= 0, offset <= count, length <= count - offset else {
+            let (inFile, overflow) = fileOffset.addingReportingOverflow(offset)
             throw PMemError(.outOfBounds, "\(length) bytes at offset \(offset) lie outside the mapping's \(count) bytes",
-                            path: path, fileOffset: offset >= 0 ? fileOffset + offset : nil)
+                            path: path, fileOffset: offset >= 0 && !overflow ? inFile : nil)
         }
         if writing && access == .readOnly {
             throw PMemError(.readOnly, "the mapping is read-only", path: path, fileOffset: fileOffset + offset)
@@ -47,11 +48,11 @@ extension Mapping {
     /// Calls `body` with the mapped bytes, writable. Stores are not durable
     /// until persisted.
     ///
-    /// - Precondition: the mapping is `.readWrite` (writing a read-only
-    ///   mapping would fault).
-    public func withUnsafeMutableBytes<R, E: Error>(_ body: (UnsafeMutableRawBufferPointer) throws(E) -> R) throws(E) -> R {
-        precondition(access == .readWrite, "withUnsafeMutableBytes on a read-only mapping")
-        return try body(UnsafeMutableRawBufferPointer(start: base, count: count))
+    /// - Throws: ``PMemError/Code/readOnly`` for a read-only mapping (without
+    ///   calling `body`), or what `body` throws.
+    public func withUnsafeMutableBytes<R>(_ body: (UnsafeMutableRawBufferPointer) throws -> R) throws -> R {
+        let start = try address(at: 0, count: count, writing: true)
+        return try body(UnsafeMutableRawBufferPointer(start: start, count: count))
     }
 
     /// Calls `body` with a bounds-checked `RawSpan` over the mapped bytes.
@@ -62,10 +63,11 @@ extension Mapping {
     /// Calls `body` with a bounds-checked `MutableRawSpan` over the mapped
     /// bytes. Stores are not durable until persisted.
     ///
-    /// - Precondition: the mapping is `.readWrite`.
-    public func withMutableBytes<R, E: Error>(_ body: (inout MutableRawSpan) throws(E) -> R) throws(E) -> R {
-        precondition(access == .readWrite, "withMutableBytes on a read-only mapping")
-        var span = MutableRawSpan(_unsafeBytes: UnsafeMutableRawBufferPointer(start: base, count: count))
+    /// - Throws: ``PMemError/Code/readOnly`` for a read-only mapping (without
+    ///   calling `body`), or what `body` throws.
+    public func withMutableBytes<R>(_ body: (inout MutableRawSpan) throws -> R) throws -> R {
+        let start = try address(at: 0, count: count, writing: true)
+        var span = MutableRawSpan(_unsafeBytes: UnsafeMutableRawBufferPointer(start: start, count: count))
         return try body(&span)
     }
 }

@@ -134,12 +134,7 @@ public struct Mapping: ~Copyable, @unchecked Sendable {
             }
         }
 
-        let st: stat
-        switch Syscalls.fstat(fd) {
-        case .success(let value): st = value
-        case .failure(let errno): throw PMemError.system(errno, "reading the file's status", path: path)
-        }
-        let type = st.st_mode & S_IFMT
+        let type = try Syscalls.status(fd, path: path).st_mode & S_IFMT
         if type == S_IFDIR {
             throw PMemError(.notARegularFile, "is a directory; only regular files and DAX devices can be mapped", path: path)
         }
@@ -219,11 +214,14 @@ public struct Mapping: ~Copyable, @unchecked Sendable {
         self.isMapSync = type == S_IFREG && Syscalls.supportsMapSync(
             fd, offset: range.lowerBound, length: alignment, writable: access == .readWrite)
 
+        // Decided from what the mapping is, not from how the variable is spelled.
         let persistence: PersistenceDomain
-        if let forced = StoreGranularity.forcedByEnvironment {
-            persistence = .forcedForTesting(forced)
-        } else if storeGranularity == .page {
-            persistence = .msync
+        if storeGranularity == .page {
+            persistence = .msync // libpmem2 persists with msync: durable on any file
+        } else if !(isMapSync || isDeviceDAX) {
+            persistence = .forcedForTesting(storeGranularity) // finer than page off DAX: only by force
+        } else if storeGranularity == .byte && getenv("PMEM2_FORCE_GRANULARITY") != nil {
+            persistence = .forcedForTesting(.byte) // flushes skipped, maybe without eADR
         } else {
             persistence = .dax
         }

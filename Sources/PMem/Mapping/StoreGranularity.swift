@@ -1,5 +1,4 @@
 import CPMem2
-import Glibc
 
 /// The smallest unit in which stores to a mapping become durable, and hence
 /// which flush a writer must issue (libpmem2's "store granularity").
@@ -36,18 +35,6 @@ public enum StoreGranularity: Int, Sendable, Hashable, Comparable, CustomStringC
         case .byte: PMEM2_GRANULARITY_BYTE
         case .cacheLine: PMEM2_GRANULARITY_CACHE_LINE
         case .page: PMEM2_GRANULARITY_PAGE
-        }
-    }
-
-    /// The value of `PMEM2_FORCE_GRANULARITY` in this process, read the way
-    /// libpmem2 reads it (case-insensitively) at each `pmem2_map_new`.
-    static var forcedByEnvironment: StoreGranularity? {
-        guard let raw = getenv("PMEM2_FORCE_GRANULARITY") else { return nil }
-        switch String(cString: raw).uppercased() {
-        case "BYTE": return .byte
-        case "CACHE_LINE": return .cacheLine
-        case "PAGE": return .page
-        default: return nil
         }
     }
 }

@@ -28,8 +28,7 @@ struct ExtentMap: Sendable, Equatable {
             header.pointee.fm_extent_count = UInt32(batch)
             switch Syscalls.ioctl(fd, clinux_FS_IOC_FIEMAP, buffer) {
             case .success: break
-            case .failure(let errno) where errno == .notSupported || errno == .inappropriateIOCTLForDevice
-                || errno == .notSupportedOnSocket:
+            case .failure(let errno) where errno == .notSupported || errno == .inappropriateIOCTLForDevice:
                 return nil
             case .failure(let errno):
                 throw PMemError.system(errno, "reading the extent map (FIEMAP)", path: path)

@@ -68,12 +68,18 @@ struct SealRecord: Sendable, Equatable {
             let stored = UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 60, as: UInt32.self))
             let actual = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: p[0..<60]))
             guard stored == actual else { return .failure(Damage(reason: "checksum mismatch (stored \(stored), computed \(actual))")) }
+            let recordSize = UInt16(littleEndian: p.loadUnaligned(fromByteOffset: 10, as: UInt16.self))
+            guard recordSize == size else { return .failure(Damage(reason: "the record says it is \(recordSize) bytes, not \(size)")) }
             let flags = UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 12, as: UInt32.self))
             guard flags & ~1 == 0 else { return .failure(Damage(reason: "unknown flags \(flags)")) }
+            guard p[48..<60].allSatisfy({ $0 == 0 }) else { return .failure(Damage(reason: "reserved bytes are not zero")) }
+            guard let fileSize = Int(exactly: UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 16, as: UInt64.self))),
+                  let extentCount = Int(exactly: UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 24, as: UInt64.self)))
+            else { return .failure(Damage(reason: "the file size or extent count is out of range")) }
             return .success(SealRecord(
                 extentsVerified: flags & 1 != 0,
-                fileSize: Int(UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 16, as: UInt64.self))),
-                extentCount: Int(UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 24, as: UInt64.self))),
+                fileSize: fileSize,
+                extentCount: extentCount,
                 digest: UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 32, as: UInt32.self)),
                 fileSystemMagic: UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 36, as: UInt32.self)),
                 sealedAt: Int64(littleEndian: p.loadUnaligned(fromByteOffset: 40, as: Int64.self))))

@@ -4,24 +4,29 @@ public import SystemPackage
 
 extension SealedFile {
     /// Creates a file of `size` bytes that is fully allocated and fully
-    /// written, makes it and its directory entry durable, and seals it.
+    /// written, seals it, and only then gives it its name.
     ///
+    /// - The file is built without a name (`O_TMPFILE`) in the target's
+    ///   directory and linked into place when it is complete and sealed, so a
+    ///   failure (or a crash) at any step leaves the path as it was: nothing
+    ///   half-written appears, and a file being replaced survives intact.
     /// - On btrfs the file is made no-copy-on-write (`FS_NOCOW_FL`) while it
     ///   is still empty, as btrfs requires.
     /// - `fallocate` reserves the space up front (a full disk fails before any
     ///   writing); every byte is then written with zeros, because `fallocate`
     ///   leaves unwritten extents on ext4 and xfs.
-    /// - The last path component is never followed if it is a symbolic link,
-    ///   and an existing file is replaced only when `replaceExisting` is true.
-    /// - If anything fails, the file this call created is removed again.
+    /// - The last path component is never followed if it is a symbolic link;
+    ///   an existing regular file is replaced (atomically, by `rename`) only
+    ///   when `replaceExisting` is true; anything else there is refused.
+    /// - The file, its seal and the directory entry are durable on return.
     ///
     /// - Parameters:
     ///   - path: Where to create the file.
     ///   - size: A positive multiple of the page size.
     ///   - permissions: The new file's mode (before the umask); owner
     ///     read-write (0600) unless asked otherwise.
-    ///   - replaceExisting: Replace (truncate and rewrite) an existing file.
-    ///   - progress: Called after each chunk written, and once at the end.
+    ///   - replaceExisting: Replace an existing regular file.
+    ///   - progress: Called before writing, after each MiB written, and at the end.
     /// - Returns: The report of sealing the new file.
     @discardableResult
     public static func create(
@@ -35,43 +40,60 @@ extension SealedFile {
             throw PMemError(.unalignedLength, "the size of a sealed file must be a positive multiple of the page size \(pageSize), not \(size)",
                             path: path, requiredAlignment: pageSize)
         }
-        var st = stat()
-        if lstat(path.string, &st) == 0 {
-            if st.st_mode & S_IFMT == S_IFLNK {
+        try checkTarget(path, replacing: replaceExisting)
+        var directory = path
+        directory.removeLastComponent()
+        if directory.isEmpty { directory = "." }
+
+        let fd: CInt
+        switch Syscalls.openAnonymous(in: directory, mode_t(permissions.rawValue)) {
+        case .success(let value): fd = value
+        case .failure(let errno) where errno == .notSupported || errno == .isDirectory:
+            throw PMemError(.notSupported, "this file system cannot create unnamed files (O_TMPFILE), which creating a sealed file needs so that a failure leaves nothing half-made; use ext4, xfs, btrfs or tmpfs",
+                            path: directory, errno: errno)
+        case .failure(let errno):
+            throw PMemError.system(errno, "creating the new file in its directory (O_TMPFILE)", path: directory)
+        }
+        defer { Syscalls.close(fd) }
+        try allocateAndWrite(fd, size: size, path: path, progress: progress)
+        let report = try seal(fd, path: path)
+        try publish(fd, at: path, in: directory, replacing: replaceExisting)
+        try syncDirectory(directory)
+        return report
+    }
+
+    /// Refuses a symbolic link, an existing file (unless replacing), and
+    /// anything but a regular file.
+    private static func checkTarget(_ path: FilePath, replacing: Bool) throws(PMemError) {
+        switch Syscalls.lstat(path) {
+        case .failure(let errno):
+            throw PMemError.system(errno, "looking at the path", path: path)
+        case .success(nil):
+            return
+        case .success(let st?):
+            let type = st.st_mode & S_IFMT
+            if type == S_IFLNK {
                 throw PMemError(.symbolicLink, "the path is a symbolic link; sealed files are never created through one", path: path)
             }
-            if !replaceExisting {
-                throw PMemError(.fileExists, "the file exists, and replacing it was not asked for (replaceExisting, or --replace for pmemctl)", path: path, errno: .fileExists)
+            if !replacing {
+                throw PMemError(.fileExists, "the file exists, and replacing it was not asked for (replaceExisting, or --replace for pmemctl)",
+                                path: path, errno: .fileExists)
             }
-        }
-        let flags = O_RDWR | O_CREAT | O_NOFOLLOW | (replaceExisting ? 0 : O_EXCL)
-        let fd = try openFile(path, flags, mode_t(permissions.rawValue))
-        do {
-            defer { Syscalls.close(fd) }
-            try allocateAndWrite(fd, size: size, path: path, progress: progress)
-            try syncDirectory(of: path)
-            return try seal(fd, path: path)
-        } catch {
-            _ = unlink(path.string)
-            throw error
+            if type != S_IFREG {
+                throw PMemError(.notARegularFile, "only a regular file can be replaced by a sealed file", path: path)
+            }
         }
     }
 
     private static func allocateAndWrite(
         _ fd: CInt, size: Int, path: FilePath, progress: ((SealProgress) -> Void)?
     ) throws(PMemError) {
-        // A replaced file starts over: no old blocks, no old seal.
-        if case .failure(let errno) = Syscalls.ftruncate(fd, 0) {
-            throw PMemError.system(errno, "emptying the file", path: path)
-        }
-        if case .failure(let errno) = Syscalls.removexattr(fd, SealRecord.attributeName), errno != .notSupported {
-            throw PMemError.system(errno, "removing the old seal", path: path)
-        }
         if try fileSystemMagic(fd, path: path) == FileSystemKind.btrfs {
-            try disableCopyOnWrite(fd, path: path)
+            let attributes = try Syscalls.attributes(fd, path: path)
+            try Syscalls.setAttributes(fd, attributes | CInt(FS_NOCOW_FL), path: path)
         }
         switch Syscalls.fallocate(fd, mode: 0, offset: 0, length: size) {
-        case .success, .failure(.notSupported), .failure(.notSupportedOnSocket): break
+        case .success, .failure(.notSupported): break
         case .failure(let errno):
             throw PMemError.system(errno, "allocating \(size) bytes (fallocate)", path: path)
         }
@@ -89,31 +111,36 @@ extension SealedFile {
             written += n
             progress?(SealProgress(bytesWritten: written, totalBytes: size))
         }
-        if case .failure(let errno) = Syscalls.fsync(fd) {
-            throw PMemError.system(errno, "making the file's blocks durable (fsync)", path: path)
-        }
+        // seal() makes the blocks durable (fsync) before it looks at them.
     }
 
-    private static func disableCopyOnWrite(_ fd: CInt, path: FilePath) throws(PMemError) {
-        var attributes: CInt = 0
-        if case .failure(let errno) = Syscalls.ioctl(fd, clinux_FS_IOC_GETFLAGS, &attributes) {
-            throw PMemError.system(errno, "reading the file's attributes (btrfs no-CoW)", path: path)
-        }
-        attributes |= CInt(FS_NOCOW_FL)
-        if case .failure(let errno) = Syscalls.ioctl(fd, clinux_FS_IOC_SETFLAGS, &attributes) {
-            throw PMemError.system(errno, "making the file no-copy-on-write (btrfs)", path: path)
+    /// Gives the finished, sealed file its name: a link where nothing is, or
+    /// a link under a temporary name and a `rename` over the file replaced.
+    private static func publish(_ fd: CInt, at path: FilePath, in directory: FilePath, replacing: Bool) throws(PMemError) {
+        switch Syscalls.linkAnonymous(fd, to: path) {
+        case .success:
+            return
+        case .failure(.fileExists) where replacing:
+            let temporary = directory.appending(".\(path.lastComponent?.string ?? "sealed").swift-pmem-\(UInt32.random(in: 0...UInt32.max))")
+            if case .failure(let errno) = Syscalls.linkAnonymous(fd, to: temporary) {
+                throw PMemError.system(errno, "naming the new file", path: temporary)
+            }
+            if case .failure(let errno) = Syscalls.rename(temporary, path) {
+                _ = Syscalls.unlink(temporary)
+                throw PMemError.system(errno, "putting the new file in place of the old one (rename)", path: path)
+            }
+        case .failure(.fileExists):
+            throw PMemError(.fileExists, "a file appeared at the path while the sealed file was being made; it was left alone",
+                            path: path, errno: .fileExists)
+        case .failure(let errno):
+            throw PMemError.system(errno, "naming the new file (linkat)", path: path)
         }
     }
 
     /// Makes the new directory entry durable.
-    private static func syncDirectory(of path: FilePath) throws(PMemError) {
-        var directory = path
-        directory.removeLastComponent()
-        if directory.isEmpty { directory = "." }
+    private static func syncDirectory(_ directory: FilePath) throws(PMemError) {
         let fd = try openFile(directory, O_RDONLY | O_DIRECTORY)
         defer { Syscalls.close(fd) }
-        if case .failure(let errno) = Syscalls.fsync(fd) {
-            throw PMemError.system(errno, "making the directory entry durable (fsync of the directory)", path: directory)
-        }
+        try Syscalls.sync(fd, path: directory, "making the directory entry durable")
     }
 }

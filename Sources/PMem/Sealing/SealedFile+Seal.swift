@@ -25,9 +25,7 @@ extension SealedFile {
     static func seal(_ fd: CInt, path: FilePath) throws(PMemError) -> SealReport {
         let size = try sealableSize(fd, path: path)
         // Write back dirty data (and its allocation) before looking at extents.
-        if case .failure(let errno) = Syscalls.fsync(fd) {
-            throw PMemError.system(errno, "writing the file back before sealing (fsync)", path: path)
-        }
+        try Syscalls.sync(fd, path: path, "writing the file back before sealing")
         var (report, map, magic) = try inspectExtents(fd, size: size, path: path)
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
@@ -35,12 +33,15 @@ extension SealedFile {
             extentsVerified: map != nil, fileSize: size, extentCount: map?.extents.count ?? 0,
             digest: map?.digest(size: size) ?? 0, fileSystemMagic: UInt32(truncatingIfNeeded: magic),
             sealedAt: Int64(now.tv_sec))
-        if case .failure(let errno) = Syscalls.setxattr(fd, SealRecord.attributeName, record.encoded()) {
+        switch Syscalls.setxattr(fd, SealRecord.attributeName, record.encoded()) {
+        case .success: break
+        case .failure(.notSupported):
+            throw PMemError(.notSupported, "this file system cannot store the seal record: it has no user extended attributes (tmpfs has them from Linux 6.6 on)",
+                            path: path, errno: .notSupported)
+        case .failure(let errno):
             throw PMemError.system(errno, "recording the seal (extended attribute \(SealRecord.attributeName))", path: path)
         }
-        if case .failure(let errno) = Syscalls.fsync(fd) {
-            throw PMemError.system(errno, "making the seal durable (fsync)", path: path)
-        }
+        try Syscalls.sync(fd, path: path, "making the seal durable")
         report.isSealed = true
         return report
     }
@@ -53,8 +54,8 @@ extension SealedFile {
     public static func verify(_ path: FilePath) throws(PMemError) -> SealReport {
         let fd = try openFile(path, O_RDONLY)
         defer { Syscalls.close(fd) }
-        if try readRecord(fd, path: path) != nil {
-            return try checkSeal(fd, path: path)
+        if let record = try readRecord(fd, path: path) {
+            return try checkSeal(fd, record: record, path: path)
         }
         let size = try sealableSize(fd, path: path)
         return try inspectExtents(fd, size: size, path: path).0
@@ -69,8 +70,6 @@ extension SealedFile {
             if errno == .notSupported { return }
             throw PMemError.system(errno, "removing the seal", path: path)
         }
-        if case .failure(let errno) = Syscalls.fsync(fd) {
-            throw PMemError.system(errno, "making the unseal durable (fsync)", path: path)
-        }
+        try Syscalls.sync(fd, path: path, "making the unseal durable")
     }
 }

@@ -23,6 +23,8 @@ public import SystemPackage
 /// after it is gone.
 public struct SealedFile: ~Copyable {
     let descriptor: CInt
+    /// The access the file was opened with, and the default for ``map(access:fileRange:requiredGranularity:)``.
+    public let access: MappingAccess
     /// The path the file was opened from.
     public let path: FilePath
     /// What the open found: size, file system, extents (verified or not).
@@ -42,8 +44,8 @@ public struct SealedFile: ~Copyable {
     public static func open(_ path: FilePath, access: MappingAccess = .readWrite) throws(PMemError) -> SealedFile {
         let fd = try openFile(path, access == .readWrite ? O_RDWR : O_RDONLY)
         do {
-            let report = try checkSeal(fd, path: path)
-            return SealedFile(descriptor: fd, path: path, report: report)
+            let report = try checkSeal(fd, record: readRecord(fd, path: path), path: path)
+            return SealedFile(descriptor: fd, access: access, path: path, report: report)
         } catch {
             Syscalls.close(fd)
             throw error
@@ -51,9 +53,10 @@ public struct SealedFile: ~Copyable {
     }
 
     /// Maps the sealed file (see ``Mapping/init(path:access:fileRange:requiredGranularity:)``).
-    /// The mapping is made from the descriptor whose seal was checked.
+    /// The mapping is made from the descriptor whose seal was checked; its
+    /// access defaults to the access the file was opened with.
     public func map(
-        access: MappingAccess = .readWrite,
+        access: MappingAccess? = nil,
         fileRange: Range<Int>? = nil,
         requiredGranularity: StoreGranularity = .page
     ) throws(PMemError) -> Mapping {
@@ -62,7 +65,7 @@ public struct SealedFile: ~Copyable {
         case .success(let value): fd = value
         case .failure(let errno): throw PMemError.system(errno, "duplicating the descriptor", path: path)
         }
-        return try Mapping(ownedDescriptor: fd, path: path, access: access, fileRange: fileRange,
+        return try Mapping(ownedDescriptor: fd, path: path, access: access ?? self.access, fileRange: fileRange,
                            requiredGranularity: requiredGranularity)
     }
 
@@ -83,11 +86,7 @@ extension SealedFile {
 
     /// The size of a regular file, checked to be sealable (non-empty, whole pages).
     static func sealableSize(_ fd: CInt, path: FilePath) throws(PMemError) -> Int {
-        let st: stat
-        switch Syscalls.fstat(fd) {
-        case .success(let value): st = value
-        case .failure(let errno): throw PMemError.system(errno, "reading the file's status", path: path)
-        }
+        let st = try Syscalls.status(fd, path: path)
         guard st.st_mode & S_IFMT == S_IFREG else {
             throw PMemError(.notARegularFile, "only regular files can be sealed", path: path)
         }
@@ -112,7 +111,7 @@ extension SealedFile {
     static func inspectExtents(_ fd: CInt, size: Int, path: FilePath) throws(PMemError) -> (SealReport, ExtentMap?, Int) {
         let magic = try fileSystemMagic(fd, path: path)
         let name = FileSystemKind.name(magic)
-        if magic == FileSystemKind.btrfs, try !isNoCopyOnWrite(fd, path: path) {
+        if magic == FileSystemKind.btrfs, try Syscalls.attributes(fd, path: path) & CInt(FS_NOCOW_FL) == 0 {
             throw PMemError(.copyOnWrite, "the file is copy-on-write on btrfs, so every write would move its blocks; only files made no-CoW (FS_NOCOW_FL) while still empty can be sealed: create it with SealedFile.create", path: path)
         }
         guard let map = try ExtentMap.read(fd, size: size, path: path) else {
@@ -127,39 +126,26 @@ extension SealedFile {
         return (report, map, magic)
     }
 
-    /// Whether btrfs's no-copy-on-write attribute (`chattr +C`) is set.
-    static func isNoCopyOnWrite(_ fd: CInt, path: FilePath) throws(PMemError) -> Bool {
-        var attributes: CInt = 0
-        if case .failure(let errno) = Syscalls.ioctl(fd, clinux_FS_IOC_GETFLAGS, &attributes) {
-            throw PMemError.system(errno, "reading the file's attributes (FS_IOC_GETFLAGS)", path: path)
-        }
-        return attributes & CInt(FS_NOCOW_FL) != 0
-    }
-
     /// The seal record of an open file, or nil when it has none.
     static func readRecord(_ fd: CInt, path: FilePath) throws(PMemError) -> SealRecord? {
         switch Syscalls.getxattr(fd, SealRecord.attributeName) {
         case .success(nil): return nil
         case .success(let bytes?): return try SealRecord.decode(bytes, path: path)
-        case .failure(let errno) where errno == .notSupported:
-            return nil
+        case .failure(.notSupported):
+            return nil // no user xattrs here, so no seal
         case .failure(.outOfRange):
             throw PMemError(.sealRecordCorrupt, "the seal record (\(SealRecord.attributeName)) is larger than any record this library writes", path: path)
         case .failure(let errno): throw PMemError.system(errno, "reading the seal record", path: path)
         }
     }
 
-    /// Everything ``open(_:access:)`` checks, on an open descriptor.
-    static func checkSeal(_ fd: CInt, path: FilePath) throws(PMemError) -> SealReport {
-        guard let record = try readRecord(fd, path: path) else {
+    /// Everything ``open(_:access:)`` checks, on an open descriptor whose
+    /// seal record (if any) has been read.
+    static func checkSeal(_ fd: CInt, record: SealRecord?, path: FilePath) throws(PMemError) -> SealReport {
+        guard let record else {
             throw PMemError(.notSealed, "the file is not sealed; seal it with SealedFile.seal (or create it with SealedFile.create)", path: path)
         }
-        let st: stat
-        switch Syscalls.fstat(fd) {
-        case .success(let value): st = value
-        case .failure(let errno): throw PMemError.system(errno, "reading the file's status", path: path)
-        }
-        let size = Int(st.st_size)
+        let size = Int(try Syscalls.status(fd, path: path).st_size)
         guard size == record.fileSize else {
             throw PMemError(.sizeChanged, "the file was sealed at \(record.fileSize) bytes and is now \(size) bytes: it was truncated or extended since sealing, so its block map changed; unseal it, restore its contents and seal it again",
                             path: path, fileOffset: min(size, record.fileSize))

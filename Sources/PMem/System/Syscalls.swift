@@ -1,6 +1,6 @@
-// Every system call the library makes goes through this file, so that tests can
-// make any one of them fail (see `Syscalls.$injectedFault`) and exercise the
-// error paths that a healthy machine never takes.
+// Every file-system call the library makes goes through this file, so that
+// tests can make any one of them fail (see `Syscalls.$injectedFault`) and
+// exercise the error paths that a healthy machine never takes.
 import Glibc
 import CLinux
 import SystemPackage
@@ -8,7 +8,8 @@ import SystemPackage
 /// The system calls that can be made to fail in tests.
 enum Syscall: String, Sendable {
     case open, fstat, fstatfs, fsync, ftruncate, fallocate, pwrite, pread, ioctl
-    case getxattr, setxattr, removexattr, mmap, dup, fcntl, flock
+    case getxattr, setxattr, removexattr, mmap, dup, fcntl
+    case lstat, unlink, link, rename
 }
 
 /// One injected failure: the named call fails with `errno` instead of running.
@@ -39,6 +40,46 @@ enum Syscalls {
     }
 
     static func close(_ fd: CInt) { _ = Glibc.close(fd) }
+
+    /// An unnamed regular file in `directory` (`O_TMPFILE`): it has no name,
+    /// so nothing is left behind if the process dies before ``linkAnonymous``.
+    static func openAnonymous(in directory: FilePath, _ mode: mode_t) -> Result<CInt, Errno> {
+        directory.withPlatformString { cPath in
+            run(.open, { Glibc.open(cPath, clinux_O_TMPFILE | O_RDWR | O_CLOEXEC, mode) }, failed: { $0 < 0 })
+        }
+    }
+
+    /// Gives an `O_TMPFILE` file the name `path`; fails with `EEXIST` if
+    /// the name is taken (never replaces anything).
+    static func linkAnonymous(_ fd: CInt, to path: FilePath) -> Result<Void, Errno> {
+        path.withPlatformString { cPath in
+            run(.link, { Glibc.linkat(AT_FDCWD, "/proc/self/fd/\(fd)", AT_FDCWD, cPath, AT_SYMLINK_FOLLOW) },
+                failed: { $0 != 0 })
+        }.map { _ in () }
+    }
+
+    /// The status of `path` itself (not of a symbolic link's target), or
+    /// `nil` when nothing is there.
+    static func lstat(_ path: FilePath) -> Result<stat?, Errno> {
+        var st = stat()
+        let result = path.withPlatformString { cPath in run(.lstat, { Glibc.lstat(cPath, &st) }, failed: { $0 != 0 }) }
+        switch result {
+        case .success: return .success(st)
+        case .failure(.noSuchFileOrDirectory): return .success(nil)
+        case .failure(let e): return .failure(e)
+        }
+    }
+
+    static func unlink(_ path: FilePath) -> Result<Void, Errno> {
+        path.withPlatformString { cPath in run(.unlink, { Glibc.unlink(cPath) }, failed: { $0 != 0 }) }.map { _ in () }
+    }
+
+    /// Renames `from` to `to`, atomically replacing whatever `to` named.
+    static func rename(_ from: FilePath, _ to: FilePath) -> Result<Void, Errno> {
+        from.withPlatformString { a in
+            to.withPlatformString { b in run(.rename, { Glibc.rename(a, b) }, failed: { $0 != 0 }) }
+        }.map { _ in () }
+    }
 
     static func fstat(_ fd: CInt) -> Result<stat, Errno> {
         var st = stat()
