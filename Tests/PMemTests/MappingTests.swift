@@ -1,6 +1,6 @@
 import Foundation
 import Glibc
-import PMem
+@testable import PMem
 import SystemPackage
 import Testing
 
@@ -32,8 +32,8 @@ struct MappingTests {
 
     @Test("the scratch folders are on ext4 and tmpfs, as the tests above claim")
     func scratchFileSystems() {
-        #expect(Scratch(on: "/var/tmp").fileSystemMagic == Scratch.ext4Magic)
-        #expect(Scratch(on: "/dev/shm").fileSystemMagic == Scratch.tmpfsMagic)
+        #expect(Scratch(on: "/var/tmp").fileSystemMagic == FileSystemKind.ext4)
+        #expect(Scratch(on: "/dev/shm").fileSystemMagic == FileSystemKind.tmpfs)
     }
 
     @Test("a range of the file maps exactly that range")

@@ -1,6 +1,7 @@
 import CLinux
 import Glibc
 @testable import PMem
+import Foundation
 import SystemPackage
 import Testing
 
@@ -9,8 +10,7 @@ import Testing
 struct SealedFileTests {
     @Test("create seals a fully written file; verify and open pass and list extents covering it")
     func createThenVerify() throws {
-        let scratch = Scratch()
-        try #require(scratch.fileSystemMagic == Scratch.ext4Magic)
+        let scratch = try Scratch.ext4()
         let path = scratch.path("pool")
         let created = try SealedFile.create(at: path, size: 4 << 20)
         #expect(created.isSealed)
@@ -37,7 +37,7 @@ struct SealedFileTests {
 
     @Test("create makes the file 0600, reports progress up to the size, and refuses to clobber or follow links")
     func createRules() throws {
-        let scratch = Scratch()
+        let scratch = try Scratch.ext4()
         let path = scratch.path("pool")
         var reports: [SealProgress] = []
         try SealedFile.create(at: path, size: 3 << 20) { reports.append($0) }
@@ -64,7 +64,7 @@ struct SealedFileTests {
 
     @Test("create rejects a size that is not a positive multiple of the page size", arguments: [0, -4096, 5000])
     func createBadSize(size: Int) throws {
-        let scratch = Scratch()
+        let scratch = try Scratch.ext4()
         let error = #expect(throws: PMemError.self) { try SealedFile.create(at: scratch.path("p"), size: size) }
         #expect(error?.code == .unalignedLength)
         #expect(error?.requiredAlignment == 4096)
@@ -73,7 +73,7 @@ struct SealedFileTests {
 
     @Test("a failed create (disk full) leaves no file behind")
     func createFailureCleansUp() throws {
-        let scratch = Scratch()
+        let scratch = try Scratch.ext4()
         let path = scratch.path("full")
         let error = Syscalls.$injectedFault.withValue(InjectedFault(call: .fallocate, errno: .noSpace)) {
             #expect(throws: PMemError.self) { try SealedFile.create(at: path, size: 1 << 20) }
@@ -84,7 +84,7 @@ struct SealedFileTests {
 
     @Test("a sparse file is refused: hole at offset 0")
     func sparseFile() throws {
-        let scratch = Scratch()
+        let scratch = try Scratch.ext4()
         let path = scratch.path("sparse")
         let fd = try FileDescriptor.open(path, .readWrite, options: [.create], permissions: .ownerReadWrite)
         try fd.resize(to: 1 << 20)
@@ -97,7 +97,7 @@ struct SealedFileTests {
 
     @Test("a file with a punched hole is refused at the hole's offset")
     func punchedHole() throws {
-        let scratch = Scratch()
+        let scratch = try Scratch.ext4()
         let path = scratch.file("holey", count: 1 << 20, byte: 7)
         let fd = try FileDescriptor.open(path, .readWrite)
         #expect(fallocate(fd.rawValue, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 65536, 8192) == 0)
@@ -109,7 +109,7 @@ struct SealedFileTests {
 
     @Test("a freshly fallocated file is refused: unwritten extent at offset 0")
     func fallocatedFile() throws {
-        let scratch = Scratch()
+        let scratch = try Scratch.ext4()
         let path = scratch.path("prealloc")
         let fd = try FileDescriptor.open(path, .readWrite, options: [.create], permissions: .ownerReadWrite)
         #expect(fallocate(fd.rawValue, 0, 0, 1 << 20) == 0)
@@ -121,7 +121,7 @@ struct SealedFileTests {
 
     @Test("a written file is sealed by seal(); an empty or odd-sized one is refused")
     func sealExisting() throws {
-        let scratch = Scratch()
+        let scratch = try Scratch.ext4()
         let path = scratch.file("written", count: 1 << 20, byte: 3)
         let report = try SealedFile.seal(path)
         #expect(report.isSealed && report.extents.isVerified)
@@ -138,7 +138,7 @@ struct SealedFileTests {
 
     @Test("unseal removes the seal durably; the file then opens as notSealed and can be sealed again")
     func unsealPersists() throws {
-        let scratch = Scratch()
+        let scratch = try Scratch.ext4()
         let path = scratch.path("pool")
         try SealedFile.create(at: path, size: 1 << 20)
         try SealedFile.unseal(path)
@@ -153,7 +153,7 @@ struct SealedFileTests {
 
     @Test("a sealed file that was truncated or extended is refused with sizeChanged", arguments: [512 << 10, 2 << 20])
     func sizeChanged(newSize: Int) throws {
-        let scratch = Scratch()
+        let scratch = try Scratch.ext4()
         let path = scratch.path("pool")
         try SealedFile.create(at: path, size: 1 << 20)
         let fd = try FileDescriptor.open(path, .readWrite)
@@ -166,7 +166,7 @@ struct SealedFileTests {
 
     @Test("a seal whose extent digest no longer matches is refused with extentMapChanged")
     func extentMapChanged() throws {
-        let scratch = Scratch()
+        let scratch = try Scratch.ext4()
         let path = scratch.path("pool")
         try SealedFile.create(at: path, size: 1 << 20)
         var record = try #require(try SealedFile.readRecordForTest(path))
@@ -179,7 +179,7 @@ struct SealedFileTests {
     @Test("a damaged seal record is sealRecordCorrupt, never trusted",
           arguments: [("checksum", 20), ("magic", 0), ("version", 8)])
     func corruptRecord(field: String, byte: Int) throws {
-        let scratch = Scratch()
+        let scratch = try Scratch.ext4()
         let path = scratch.path("pool")
         try SealedFile.create(at: path, size: 1 << 20)
         var bytes = try #require(try SealedFile.readRecordForTest(path)).encoded()
@@ -193,7 +193,7 @@ struct SealedFileTests {
 
     @Test("a fragmented file is read across FIEMAP batches, every extent listed and none lost")
     func manyExtents() throws {
-        let scratch = Scratch()
+        let scratch = try Scratch.ext4()
         let path = scratch.path("fragmented")
         let other = scratch.path("interleaved")
         // Allocating one block at a time for two files in turn interleaves
@@ -232,9 +232,81 @@ struct SealedFileTests {
         #expect(error?.code == .sealRecordCorrupt)
     }
 
+    @Test("a failed replace leaves the old sealed file exactly as it was, and no stray files",
+          arguments: [Syscall.pwrite, .fallocate, .setxattr, .rename])
+    func failedReplaceKeepsTheOldFile(failing call: Syscall) throws {
+        let scratch = try Scratch.ext4()
+        let path = scratch.path("pool")
+        try SealedFile.create(at: path, size: 1 << 20)
+        do {
+            let map = try SealedFile.open(path).map()
+            try map.store(UInt64(0xA11CE), at: 512)
+            try map.persist(512..<520)
+        }
+        let error = Syscalls.$injectedFault.withValue(InjectedFault(call: call, errno: .ioError)) {
+            #expect(throws: PMemError.self) { try SealedFile.create(at: path, size: 2 << 20, replaceExisting: true) }
+        }
+        #expect(error?.code == .ioFailure)
+        let old = try SealedFile.open(path, access: .readOnly)
+        #expect(old.report.size == 1 << 20)
+        #expect(try old.map().load(UInt64.self, at: 512) == 0xA11CE)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.directory.string) == ["pool"])
+    }
+
+    @Test("a successful replace swaps in a new sealed file and leaves no temporary name behind")
+    func replaceSwapsAtomically() throws {
+        let scratch = try Scratch.ext4()
+        let path = scratch.path("pool")
+        try SealedFile.create(at: path, size: 1 << 20)
+        var before = stat()
+        _ = stat(path.string, &before)
+        try SealedFile.create(at: path, size: 2 << 20, replaceExisting: true)
+        var after = stat()
+        _ = stat(path.string, &after)
+        #expect(before.st_ino != after.st_ino)
+        #expect(try SealedFile.open(path).report.size == 2 << 20)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.directory.string) == ["pool"])
+    }
+
+    @Test("create never replaces what is not a regular file, even when asked to replace")
+    func replaceRefusesNonRegular() throws {
+        let scratch = try Scratch.ext4()
+        let fifo = scratch.path("fifo")
+        #expect(mkfifo(fifo.string, 0o600) == 0)
+        let error = #expect(throws: PMemError.self) { try SealedFile.create(at: fifo, size: 4096, replaceExisting: true) }
+        #expect(error?.code == .notARegularFile)
+        var st = stat()
+        #expect(lstat(fifo.string, &st) == 0 && st.st_mode & S_IFMT == S_IFIFO)
+        let dir = #expect(throws: PMemError.self) { try SealedFile.create(at: scratch.directory, size: 4096, replaceExisting: true) }
+        #expect(dir?.code == .notARegularFile)
+    }
+
+    @Test("a file system without user xattrs gets notSupported from create, and no file appears")
+    func noExtendedAttributes() throws {
+        let scratch = try Scratch.ext4()
+        let path = scratch.path("pool")
+        let error = Syscalls.$injectedFault.withValue(InjectedFault(call: .setxattr, errno: .notSupported)) {
+            #expect(throws: PMemError.self) { try SealedFile.create(at: path, size: 4096) }
+        }
+        #expect(error?.code == .notSupported)
+        #expect(error?.message.contains("extended attributes") == true)
+        #expect(access(path.string, F_OK) != 0)
+    }
+
+    @Test("a sealed file opened read-only maps read-only by default")
+    func readOnlyOpenMapsReadOnly() throws {
+        let scratch = try Scratch.ext4()
+        let path = scratch.path("pool")
+        try SealedFile.create(at: path, size: 4096)
+        let map = try SealedFile.open(path, access: .readOnly).map()
+        #expect(map.access == .readOnly)
+        let error = #expect(throws: PMemError.self) { try map.store(UInt8(1), at: 0) }
+        #expect(error?.code == .readOnly)
+    }
+
     @Test("opening a missing file is fileNotFound")
     func openMissing() throws {
-        let scratch = Scratch()
+        let scratch = try Scratch.ext4()
         let error = #expect(throws: PMemError.self) { _ = try SealedFile.open(scratch.path("none")) }
         #expect(error?.code == .fileNotFound)
     }
@@ -245,7 +317,7 @@ struct SealedFileTmpfsTests {
     @Test("tmpfs says plainly that extents cannot be verified, and never claims a verified seal")
     func cannotVerify() throws {
         let scratch = Scratch(on: "/dev/shm")
-        try #require(scratch.fileSystemMagic == Scratch.tmpfsMagic)
+        try #require(scratch.fileSystemMagic == FileSystemKind.tmpfs)
         let path = scratch.path("pool")
         let report = try SealedFile.create(at: path, size: 1 << 20)
         #expect(report.fileSystem == "tmpfs")
@@ -277,6 +349,19 @@ struct SealRecordTests {
         #expect(Array(bytes[0..<8]) == Array("PMEMSEAL".utf8))
         #expect(bytes[8] == 1 && bytes[9] == 0)
         #expect(try SealRecord.decode(bytes, path: nil) == record)
+    }
+
+    @Test("a record with a valid checksum but impossible fields is still corrupt",
+          arguments: [("record size", 10, UInt8(65)), ("unknown flag", 12, UInt8(2)), ("reserved byte", 50, UInt8(1)),
+                      ("file size above Int.max", 23, UInt8(0x80)), ("version", 8, UInt8(2))])
+    func craftedRecord(field: String, offset: Int, value: UInt8) throws {
+        var bytes = SealRecord(extentsVerified: true, fileSize: 4096, extentCount: 1, digest: 7,
+                               fileSystemMagic: 0xEF53, sealedAt: 0).encoded()
+        bytes[offset] = value
+        let crc = bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[0..<60])) }
+        withUnsafeBytes(of: crc.littleEndian) { bytes.replaceSubrange(60..<64, with: $0) }
+        let error = #expect(throws: PMemError.self, "\(field)") { _ = try SealRecord.decode(bytes, path: nil) }
+        #expect(error?.code == .sealRecordCorrupt)
     }
 
     @Test("CRC-32C matches the standard check value and is the same sliced or bytewise")

@@ -1,12 +1,14 @@
 /// The file systems sealing treats specially, by `statfs.f_type`.
 enum FileSystemKind {
+    static let ext4 = 0xEF53
+    static let xfs = 0x5846_5342
     static let btrfs = 0x9123_683E
     static let tmpfs = 0x0102_1994
 
     static func name(_ magic: Int) -> String {
         switch magic {
-        case 0xEF53: "ext4"
-        case 0x5846_5342: "xfs"
+        case ext4: "ext4"
+        case xfs: "xfs"
         case btrfs: "btrfs"
         case tmpfs: "tmpfs"
         case 0x0102_1997: "9p"

@@ -1,6 +1,8 @@
 import CLinux
 import Foundation
+@testable import PMem
 import SystemPackage
+import Testing
 
 /// A fresh directory for one test, removed when the test is done.
 final class Scratch {
@@ -33,9 +35,15 @@ final class Scratch {
         return Int(s.f_type)
     }
 
-    static let ext4Magic = 0xEF53
-    static let tmpfsMagic = 0x0102_1994
-    static let xfsMagic = 0x5846_5342
+    /// A scratch directory on ext4 (the machine's own file system), or the
+    /// calling test is cancelled, saying why.
+    static func ext4(_ name: String = #function) throws -> Scratch {
+        let scratch = Scratch(on: "/var/tmp", name)
+        if scratch.fileSystemMagic != FileSystemKind.ext4 {
+            try Test.cancel("needs /var/tmp on ext4; it is \(FileSystemKind.name(scratch.fileSystemMagic))")
+        }
+        return scratch
+    }
 }
 
 /// Reads a file with plain `read(2)`, bypassing any mapping.
