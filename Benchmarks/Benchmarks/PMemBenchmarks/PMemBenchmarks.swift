@@ -46,7 +46,7 @@ let benchmarks: @Sendable () -> Void = {
         let path = scratchFile("/dev/shm", "raw8", size: 1 << 20)
         defer { remove(path) }
         let map = try Mapping(path: path)
-        let base = map.withUnsafeMutableBytes { $0.baseAddress! }
+        let base = try map.withUnsafeMutableBytes { $0.baseAddress! }
         benchmark.startMeasurement()
         for i in benchmark.scaledIterations {
             base.storeBytes(of: UInt64(i), toByteOffset: 64, as: UInt64.self)
