@@ -364,6 +364,30 @@ struct SealRecordTests {
         #expect(error?.code == .sealRecordCorrupt)
     }
 
+    @Test("10,000 random records with valid checksums: each is decoded or refused as corrupt, never a trap")
+    func randomRecords() {
+        var generator = SystemRandomNumberGenerator()
+        let valid = SealRecord(extentsVerified: true, fileSize: 4096, extentCount: 1, digest: 7,
+                               fileSystemMagic: 0xEF53, sealedAt: 0).encoded()
+        var decoded = 0
+        for _ in 0..<10_000 {
+            var bytes = valid
+            for _ in 0..<Int.random(in: 1...4, using: &generator) {
+                bytes[Int.random(in: 8..<60, using: &generator)] = UInt8.random(in: 0...255, using: &generator)
+            }
+            let crc = bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[0..<60])) }
+            withUnsafeBytes(of: crc.littleEndian) { bytes.replaceSubrange(60..<64, with: $0) }
+            do {
+                let record = try SealRecord.decode(bytes, path: nil)
+                #expect(record.encoded() == bytes) // what decodes, re-encodes identically
+                decoded += 1
+            } catch {
+                #expect(error.code == .sealRecordCorrupt)
+            }
+        }
+        #expect(decoded > 0)
+    }
+
     @Test("CRC-32C matches the standard check value and is the same sliced or bytewise")
     func crc32c() {
         #expect(CRC32C.checksum(Array("123456789".utf8)) == 0xE306_9283)
