@@ -15,6 +15,25 @@ func scratchFile(_ directory: String, _ name: String, size: Int) -> FilePath {
 
 func remove(_ path: FilePath) { _ = unlink(path.string) }
 
+/// Runs `body` with the path of a new 64 MiB sealed file on ext4 (/var/tmp).
+func withSealedFile(_ name: String, _ body: (FilePath) throws -> Void) throws {
+    let path = FilePath("/var/tmp").appending("swift-pmem-bench-\(getpid())-\(name)")
+    try SealedFile.create(at: path, size: 64 << 20, replaceExisting: true)
+    defer { remove(path) }
+    try body(path)
+}
+
+/// Runs `body` with a mapping of a new 1 MiB file in /dev/shm, optionally
+/// with the cache-flush path forced (the variable is read when mapping).
+func withScratchMapping(_ name: String, forcedCacheLine: Bool = false, _ body: (borrowing Mapping) throws -> Void) throws {
+    let path = scratchFile("/dev/shm", name, size: 1 << 20)
+    defer { remove(path) }
+    if forcedCacheLine { setenv("PMEM2_FORCE_GRANULARITY", "CACHE_LINE", 1) }
+    let map = try Mapping(path: path)
+    unsetenv("PMEM2_FORCE_GRANULARITY")
+    try body(map)
+}
+
 let benchmarks: @Sendable () -> Void = {
     // Each sample runs 1000 iterations; results are per iteration.
     Benchmark.defaultConfiguration = .init(
@@ -32,67 +51,56 @@ let benchmarks: @Sendable () -> Void = {
     // MARK: 8-byte store + persist: page cache (msync) vs raw msync vs forced cache line
 
     Benchmark("store+persist 8 B, page granularity (msync)") { benchmark in
-        let path = scratchFile("/dev/shm", "page8", size: 1 << 20)
-        defer { remove(path) }
-        let map = try Mapping(path: path)
-        benchmark.startMeasurement()
-        for i in benchmark.scaledIterations {
-            try map.store(UInt64(i), at: 64)
-            try map.persist(64..<72)
+        try withScratchMapping("page8") { map in
+            benchmark.startMeasurement()
+            for i in benchmark.scaledIterations {
+                try map.store(UInt64(i), at: 64)
+                try map.persist(64..<72)
+            }
         }
     }
 
     Benchmark("peer: store + raw msync(MS_SYNC) of the page") { benchmark in
-        let path = scratchFile("/dev/shm", "raw8", size: 1 << 20)
-        defer { remove(path) }
-        let map = try Mapping(path: path)
-        let base = try map.withUnsafeMutableBytes { $0.baseAddress! }
-        benchmark.startMeasurement()
-        for i in benchmark.scaledIterations {
-            base.storeBytes(of: UInt64(i), toByteOffset: 64, as: UInt64.self)
-            _ = msync(base, 4096, MS_SYNC)
+        try withScratchMapping("raw8") { map in
+            let base = try map.withUnsafeMutableBytes { $0.baseAddress! }
+            benchmark.startMeasurement()
+            for i in benchmark.scaledIterations {
+                base.storeBytes(of: UInt64(i), toByteOffset: 64, as: UInt64.self)
+                _ = msync(base, 4096, MS_SYNC)
+            }
         }
     }
 
     Benchmark("store+persist 8 B, forced cache line (clwb/clflushopt + sfence)") { benchmark in
-        setenv("PMEM2_FORCE_GRANULARITY", "CACHE_LINE", 1)
-        defer { unsetenv("PMEM2_FORCE_GRANULARITY") }
-        let path = scratchFile("/dev/shm", "cl8", size: 1 << 20)
-        defer { remove(path) }
-        let map = try Mapping(path: path)
-        benchmark.startMeasurement()
-        for i in benchmark.scaledIterations {
-            try map.store(UInt64(i), at: 64)
-            try map.persist(64..<72)
+        try withScratchMapping("cl8", forcedCacheLine: true) { map in
+            benchmark.startMeasurement()
+            for i in benchmark.scaledIterations {
+                try map.store(UInt64(i), at: 64)
+                try map.persist(64..<72)
+            }
         }
     }
 
     // MARK: 4 KiB persist and 64 KiB copies on the cache-flush path
 
     Benchmark("persist 4 KiB, forced cache line") { benchmark in
-        setenv("PMEM2_FORCE_GRANULARITY", "CACHE_LINE", 1)
-        defer { unsetenv("PMEM2_FORCE_GRANULARITY") }
-        let path = scratchFile("/dev/shm", "cl4k", size: 1 << 20)
-        defer { remove(path) }
-        let map = try Mapping(path: path)
-        benchmark.startMeasurement()
-        for i in benchmark.scaledIterations {
-            try map.set(UInt8(truncatingIfNeeded: i), in: 4096..<8192, flags: .noFlush)
-            try map.persist(4096..<8192)
+        try withScratchMapping("cl4k", forcedCacheLine: true) { map in
+            benchmark.startMeasurement()
+            for i in benchmark.scaledIterations {
+                try map.set(UInt8(truncatingIfNeeded: i), in: 4096..<8192, flags: .noFlush)
+                try map.persist(4096..<8192)
+            }
         }
     }
 
     for (name, flags) in [("non-temporal", MemoryFlags.nonTemporal), ("temporal", MemoryFlags.temporal)] {
         Benchmark("copy 64 KiB, \(name), forced cache line", configuration: .init(metrics: [.wallClock, .throughput], scalingFactor: .kilo, maxDuration: .seconds(2), maxIterations: 100)) { benchmark in
-            setenv("PMEM2_FORCE_GRANULARITY", "CACHE_LINE", 1)
-            defer { unsetenv("PMEM2_FORCE_GRANULARITY") }
-            let path = scratchFile("/dev/shm", "copy-\(name)", size: 1 << 20)
-            defer { remove(path) }
-            let map = try Mapping(path: path)
-            let source = [UInt8](repeating: 0xA5, count: 65536)
-            benchmark.startMeasurement()
-            for _ in benchmark.scaledIterations {
-                try source.withUnsafeBytes { try map.copy(from: $0, to: 0, flags: flags) }
+            try withScratchMapping("copy-\(name)", forcedCacheLine: true) { map in
+                let source = [UInt8](repeating: 0xA5, count: 65536)
+                benchmark.startMeasurement()
+                for _ in benchmark.scaledIterations {
+                    try source.withUnsafeBytes { try map.copy(from: $0, to: 0, flags: flags) }
+                }
             }
         }
     }
@@ -100,29 +108,25 @@ let benchmarks: @Sendable () -> Void = {
     // MARK: Opening: plain map vs sealed open (FIEMAP check) on ext4
 
     Benchmark("open+map 64 MiB file, plain (ext4)", configuration: opens) { benchmark in
-        let path = scratchFile("/var/tmp", "plain-open", size: 0)
-        remove(path)
-        try SealedFile.create(at: path, size: 64 << 20)
-        defer { remove(path) }
-        benchmark.startMeasurement()
-        for _ in benchmark.scaledIterations {
-            let map = try Mapping(path: path)
-            blackHole(map.count)
+        try withSealedFile("plain-open") { path in
+            benchmark.startMeasurement()
+            for _ in benchmark.scaledIterations {
+                let map = try Mapping(path: path)
+                blackHole(map.count)
+            }
+            benchmark.stopMeasurement() // not the unlink of 64 MiB afterwards
         }
-        benchmark.stopMeasurement() // not the unlink of 64 MiB in the defer
     }
 
     Benchmark("open+map 64 MiB file, sealed: record + size + FIEMAP digest check (ext4)", configuration: opens) { benchmark in
-        let path = scratchFile("/var/tmp", "sealed-open", size: 0)
-        remove(path)
-        try SealedFile.create(at: path, size: 64 << 20)
-        defer { remove(path) }
-        benchmark.startMeasurement()
-        for _ in benchmark.scaledIterations {
-            let map = try SealedFile.open(path).map()
-            blackHole(map.count)
+        try withSealedFile("sealed-open") { path in
+            benchmark.startMeasurement()
+            for _ in benchmark.scaledIterations {
+                let map = try SealedFile.open(path).map()
+                blackHole(map.count)
+            }
+            benchmark.stopMeasurement()
         }
-        benchmark.stopMeasurement()
     }
 
     // MARK: Creating: sealed create vs writing zeros and fsync
