@@ -9,6 +9,7 @@
 #include <sys/types.h>
 #include <sys/statfs.h>
 #include <sys/xattr.h>
+#include <sys/file.h>
 #include <linux/fs.h>
 #include <linux/fiemap.h>
 #include <linux/falloc.h>
@@ -19,6 +20,9 @@ extern int fallocate(int fd, int mode, off_t offset, off_t len);
 
 // O_TMPFILE is declared by <fcntl.h> only under _GNU_SOURCE.
 static const int clinux_O_TMPFILE = __O_TMPFILE;
+
+// flock(2): Swift sees only `struct flock` under that name.
+static inline int clinux_flock(int fd, int operation) { return flock(fd, operation); }
 
 static const unsigned long clinux_FS_IOC_FIEMAP = FS_IOC_FIEMAP;
 static const unsigned long clinux_FICLONE = FICLONE;

@@ -82,6 +82,19 @@ extension PMemError {
         /// The file's extent map differs from the one recorded in its seal.
         public static let extentMapChanged = Code("extentMapChanged")
 
+        // MARK: Failure-atomic pools
+
+        /// The file is not a pool (it has no pool header).
+        public static let notAPool = Code("notAPool")
+        /// The pool's metadata failed a checksum or a consistency check.
+        public static let poolCorrupt = Code("poolCorrupt")
+        /// Another process (or another open in this one) has the pool open.
+        public static let poolBusy = Code("poolBusy")
+        /// An earlier update failed after it was committed; reopening the pool runs the recovery that finishes it.
+        public static let needsRecovery = Code("needsRecovery")
+        /// The update is larger than the pool can make failure-atomic.
+        public static let updateTooLarge = Code("updateTooLarge")
+
         // MARK: Anything else
 
         /// A system call failed in a way no more specific code covers; see ``PMemError/errno``.

@@ -36,6 +36,18 @@ extension SealedFile {
         replaceExisting: Bool = false,
         progress: ((SealProgress) -> Void)? = nil
     ) throws(PMemError) -> SealReport {
+        try create(at: path, size: size, permissions: permissions, replaceExisting: replaceExisting,
+                   progress: progress, initialize: nil)
+    }
+
+    /// ``create(at:size:permissions:replaceExisting:progress:)``, with
+    /// `initialize` called on the written, still unnamed file before it is
+    /// sealed (pools write their header there, so that a pool file never
+    /// appears without one).
+    static func create(
+        at path: FilePath, size: Int, permissions: FilePermissions, replaceExisting: Bool,
+        progress: ((SealProgress) -> Void)?, initialize: ((CInt) throws(PMemError) -> Void)?
+    ) throws(PMemError) -> SealReport {
         guard size > 0, size % pageSize == 0 else {
             throw PMemError(.unalignedLength, "the size of a sealed file must be a positive multiple of the page size \(pageSize), not \(size)",
                             path: path, requiredAlignment: pageSize)
@@ -56,6 +68,7 @@ extension SealedFile {
         }
         defer { Syscalls.close(fd) }
         try allocateAndWrite(fd, size: size, path: path, progress: progress)
+        try initialize?(fd)
         let report = try seal(fd, path: path)
         try publish(fd, at: path, in: directory, replacing: replaceExisting)
         try syncDirectory(directory)

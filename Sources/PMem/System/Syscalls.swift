@@ -9,7 +9,7 @@ import SystemPackage
 enum Syscall: String, Sendable {
     case open, fstat, fstatfs, fsync, ftruncate, fallocate, pwrite, pread, ioctl
     case getxattr, setxattr, removexattr, mmap, dup, fcntl
-    case lstat, unlink, link, rename
+    case lstat, unlink, link, rename, flock
 }
 
 /// One injected failure: the named call fails with `errno` instead of running.
@@ -162,6 +162,34 @@ enum Syscalls {
     /// The access mode (`O_RDONLY`, `O_WRONLY`, `O_RDWR`) of an open descriptor.
     static func accessMode(_ fd: CInt) -> Result<CInt, Errno> {
         run(.fcntl, { Glibc.fcntl(fd, F_GETFL) }, failed: { $0 < 0 }).map { $0 & O_ACCMODE }
+    }
+
+    /// Takes an exclusive advisory lock on the open file without waiting.
+    static func lockExclusive(_ fd: CInt) -> Result<Void, Errno> {
+        run(.flock, { clinux_flock(fd, LOCK_EX | LOCK_NB) }, failed: { $0 != 0 }).map { _ in () }
+    }
+
+    /// Reserves `length` bytes of address space, inaccessible until mapped over.
+    static func reserveAddressSpace(_ length: Int) -> Result<UnsafeMutableRawPointer, Errno> {
+        if let fault = injectedFault, fault.call == .mmap { return .failure(fault.errno) }
+        guard let p = Glibc.mmap(nil, length, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0),
+              p != MAP_FAILED else { return .failure(Errno(rawValue: Glibc.errno)) }
+        return .success(p)
+    }
+
+    /// Maps `length` bytes of the file at `offset` over `address` (which must
+    /// already be mapped), replacing the old pages in one step: a concurrent
+    /// reader sees the old or the new pages, never a hole.
+    static func mapFixed(_ address: UnsafeMutableRawPointer, _ length: Int, _ fd: CInt, offset: Int, sync: Bool) -> Result<Void, Errno> {
+        if let fault = injectedFault, fault.call == .mmap { return .failure(fault.errno) }
+        let flags = sync ? (0x03 /* MAP_SHARED_VALIDATE */ | 0x80000 /* MAP_SYNC */ | MAP_FIXED) : (MAP_SHARED | MAP_FIXED)
+        guard let p = Glibc.mmap(address, length, PROT_READ | PROT_WRITE, flags, fd, off_t(offset)),
+              p != MAP_FAILED else { return .failure(Errno(rawValue: Glibc.errno)) }
+        return .success(())
+    }
+
+    static func unmap(_ address: UnsafeMutableRawPointer, _ length: Int) {
+        _ = Glibc.munmap(address, length)
     }
 
     /// Whether a shared `MAP_SYNC` mapping of the file is possible, which is

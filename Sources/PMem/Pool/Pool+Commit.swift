@@ -1,0 +1,198 @@
+extension Pool {
+    /// Writes `bytes` at logical `offset`, failure-atomically, durable on
+    /// return (O_ATOMIC | O_DSYNC): after a crash either all of them are in
+    /// the pool or none.
+    ///
+    /// - Throws: ``PMemError/Code/outOfBounds`` past the capacity,
+    ///   ``PMemError/Code/updateTooLarge`` beyond ``maxAtomicWrite``; both
+    ///   before anything changes.
+    public func write(_ bytes: [UInt8], at offset: Int) throws(PMemError) {
+        try commit([(offset, bytes)])
+    }
+
+    /// Writes the bytes of `buffer` at logical `offset`, failure-atomically.
+    public func write(_ buffer: UnsafeRawBufferPointer, at offset: Int) throws(PMemError) {
+        try commit([(offset, Array(buffer))])
+    }
+
+    /// Runs `body` to collect writes, then commits them all at once
+    /// (failure-atomic msync): durable and all-or-nothing on return. If
+    /// `body` throws, nothing is written.
+    public func transaction<E: Error>(_ body: (inout PoolTransaction) throws(E) -> Void) throws {
+        var transaction = PoolTransaction()
+        try body(&transaction)
+        try commit(transaction.writes)
+    }
+
+    /// One piece of a write that falls in one logical chunk.
+    private struct Piece {
+        var offset: Int
+        var bytes: ArraySlice<UInt8>
+    }
+
+    func commit(_ writes: [(offset: Int, bytes: [UInt8])]) throws(PMemError) {
+        var requested = 0
+        for w in writes {
+            guard w.offset >= 0, w.offset <= capacity, w.bytes.count <= capacity - w.offset else {
+                throw PMemError(.outOfBounds, "\(w.bytes.count) bytes at offset \(w.offset) lie outside the pool's \(capacity) bytes",
+                                path: path, fileOffset: w.offset >= 0 ? w.offset : nil)
+            }
+            requested += w.bytes.count
+        }
+        let writes = writes.filter { !$0.bytes.isEmpty }
+        guard !writes.isEmpty else { return }
+        if writes.count == 1, writes[0].bytes.count <= 8, writes[0].offset % 8 + writes[0].bytes.count <= 8 {
+            return storeInPlace(writes[0].bytes, at: writes[0].offset)
+        }
+
+        // Plan: the pieces of each chunk, in write order; chunks wholly
+        // covered are remapped, the rest logged while the lane has room.
+        let chunk = layout.chunkSize
+        var pieces: [Int: [Piece]] = [:]
+        for w in writes {
+            var done = 0
+            while done < w.bytes.count {
+                let logical = (w.offset + done) / chunk
+                let n = min(w.bytes.count - done, chunk - (w.offset + done) % chunk)
+                pieces[logical, default: []].append(Piece(offset: w.offset + done, bytes: w.bytes[done..<(done + n)]))
+                done += n
+            }
+        }
+        var remapped = pieces.keys.filter { covers(pieces[$0]!, chunk: $0) }
+        var logged = pieces.keys.filter { !covers(pieces[$0]!, chunk: $0) }.sorted()
+        func logSize(_ l: Int) -> Int { pieces[l]!.reduce(0) { $0 + CommitRecord.entryHeadSize + PoolLayout.alignUp($1.bytes.count, 8) } }
+        var bodySize = logged.reduce(0) { $0 + logSize($1) } + remapped.count * CommitRecord.entryHeadSize
+        while bodySize > layout.laneSize - PoolLayout.commitRecordSize, let biggest = logged.max(by: { logSize($0) < logSize($1) }) {
+            // Too much for the lane: copy this chunk out and remap it instead.
+            logged.removeAll { $0 == biggest }
+            remapped.append(biggest)
+            bodySize += CommitRecord.entryHeadSize - logSize(biggest)
+        }
+        remapped.sort()
+        guard remapped.count <= layout.spareChunks else {
+            throw PMemError(.updateTooLarge, "the update needs \(remapped.count) spare chunks of \(chunk) bytes and the pool has \(layout.spareChunks): its largest atomic write is \(maxAtomicWrite) bytes",
+                            path: path)
+        }
+
+        guard !needsRecovery.load(ordering: .relaxed) else {
+            throw PMemError(.needsRecovery, "an earlier update failed after it was committed; close and reopen the pool so that recovery finishes it", path: path)
+        }
+        let touched = Set(pieces.keys)
+        let (lane, spares) = locks.acquire(touched, spares: remapped.count)
+        var replaced: [Int] = []
+        var stage = 0 // 0: nothing durable, 1: committed, 2: retired
+        defer {
+            switch stage {
+            case 0: locks.release(touched, lane: lane, freed: spares) // never named anywhere
+            case 1: // Committed but not finished: only recovery may finish it.
+                needsRecovery.store(true, ordering: .relaxed)
+                locks.release(touched, lane: lane, freed: [])
+            default: locks.release(touched, lane: lane, freed: replaced)
+            }
+        }
+
+        // 1. New contents of remapped chunks into spare chunks; the log body.
+        var entries: [LogEntry] = []
+        for (i, logical) in remapped.enumerated() {
+            let destination = file.base + layout.chunkOffset(spares[i])
+            if !covers(pieces[logical]!, chunk: logical) {
+                _ = file.memcpyFn(destination, view + logical * chunk, chunk, MemoryFlags.noDrain.pmem2)
+                counters.remapBytes.add(chunk, ordering: .relaxed)
+            }
+            for piece in pieces[logical]! {
+                piece.bytes.withUnsafeBytes { src in
+                    _ = file.memcpyFn(destination + piece.offset - logical * chunk, src.baseAddress!, src.count, MemoryFlags.noDrain.pmem2)
+                }
+                counters.remapBytes.add(piece.bytes.count, ordering: .relaxed)
+            }
+            entries.append(.pageTable(logical: logical, physical: spares[i]))
+        }
+        for logical in logged {
+            for piece in pieces[logical]! { entries.append(.data(offset: piece.offset, bytes: Array(piece.bytes))) }
+        }
+        let record = file.base + layout.laneOffset(lane)
+        let body = UnsafeMutableRawBufferPointer(start: record + PoolLayout.commitRecordSize, count: layout.laneSize - PoolLayout.commitRecordSize)
+        var length = 0
+        for entry in entries { length = entry.encode(into: body, at: length) }
+        file.flushFn(body.baseAddress!, length)
+        fence()
+        try Self.simulateCrash(at: .afterLogBody)
+
+        // 2. The commit record: from here on the update survives a crash.
+        let header = CommitRecord(
+            sequence: nextSequence.add(1, ordering: .relaxed).newValue, entryCount: entries.count, bodyLength: length,
+            bodyCRC: CRC32C.checksum(UnsafeRawBufferPointer(rebasing: body[0..<length]))).encoded()
+        header.withUnsafeBytes { _ = file.memcpyFn(record, $0.baseAddress!, $0.count, MemoryFlags.noDrain.pmem2) }
+        fence()
+        stage = 1
+        counters.logBytes.add(length + PoolLayout.commitRecordSize, ordering: .relaxed)
+        try Self.simulateCrash(at: .afterCommitRecord)
+
+        // 3. Apply; 4. remap the view; 5. retire.
+        let applied = try Self.apply(entries, file: file, layout: layout, path: path)
+        fence()
+        counters.appliedBytes.add(applied, ordering: .relaxed)
+        try Self.simulateCrash(at: .afterApply)
+        for (i, logical) in remapped.enumerated() {
+            replaced.append(pageTable[logical])
+            pageTable[logical] = spares[i]
+            try mapChunks(logical, count: 1, physical: spares[i])
+        }
+        Self.retire(lane: lane, file: file, layout: layout)
+        stage = 2
+        counters.fences.add(1, ordering: .relaxed)
+        counters.remaps.add(remapped.count, ordering: .relaxed)
+        counters.commits.add(1, ordering: .relaxed)
+        counters.bytesRequested.add(requested, ordering: .relaxed)
+    }
+
+    /// Whether the pieces cover every byte of the chunk.
+    private func covers(_ pieces: [Piece], chunk logical: Int) -> Bool {
+        let ranges = pieces.map { $0.offset..<($0.offset + $0.bytes.count) }.sorted { $0.lowerBound < $1.lowerBound }
+        var next = logical * layout.chunkSize
+        for r in ranges {
+            if r.lowerBound > next { return false }
+            next = max(next, r.upperBound)
+        }
+        return next >= (logical + 1) * layout.chunkSize
+    }
+
+    /// At most 8 bytes inside one aligned 8-byte word: merged into the word
+    /// and stored with one 8-byte store, which the hardware makes atomic.
+    private func storeInPlace(_ bytes: [UInt8], at offset: Int) {
+        let logical = offset / layout.chunkSize
+        let (lane, _) = locks.acquire([logical], spares: 0)
+        defer { locks.release([logical], lane: lane, freed: []) }
+        let word = view + (offset & ~7)
+        var value = word.load(as: UInt64.self)
+        withUnsafeMutableBytes(of: &value) { w in
+            for (i, byte) in bytes.enumerated() { w[offset & 7 + i] = byte }
+        }
+        word.storeBytes(of: value, as: UInt64.self)
+        file.persistFn(word, 8)
+        counters.fences.add(1, ordering: .relaxed)
+        counters.inPlaceBytes.add(8, ordering: .relaxed)
+        counters.commits.add(1, ordering: .relaxed)
+        counters.bytesRequested.add(bytes.count, ordering: .relaxed)
+    }
+
+    func fence() {
+        file.drainFn()
+        counters.fences.add(1, ordering: .relaxed)
+    }
+}
+
+/// Points in a commit (and in recovery) where tests stop the code as a crash
+/// would: nothing after the point runs, nothing before it is undone.
+enum CrashPoint: Sendable {
+    case afterLogBody, afterCommitRecord, afterApply, duringRecovery
+}
+
+extension Pool {
+    /// The crash point for the current task (tests only; nil otherwise).
+    @TaskLocal static var crashPoint: CrashPoint?
+
+    static func simulateCrash(at point: CrashPoint) throws(PMemError) {
+        if crashPoint == point { throw PMemError(.ioFailure, "simulated crash at \(point)") }
+    }
+}

@@ -1,0 +1,65 @@
+import SystemPackage
+
+extension Pool {
+    /// Replays every lane whose commit record is valid, then retires it
+    /// (docs/FORMAT.md, "Recovery argument"). Idempotent: a crash in here is
+    /// recovered by the next open.
+    static func recover(_ file: borrowing Mapping, layout: PoolLayout, path: FilePath) throws(PMemError) {
+        for lane in 0..<layout.laneCount {
+            let record = file.base + layout.laneOffset(lane)
+            let header = UnsafeRawBufferPointer(start: record, count: PoolLayout.commitRecordSize)
+            guard let commit = CommitRecord.decode(header, maxBody: layout.laneSize - PoolLayout.commitRecordSize) else { continue }
+            let body = UnsafeRawBufferPointer(start: record + PoolLayout.commitRecordSize, count: commit.bodyLength)
+            guard CRC32C.checksum(body) == commit.bodyCRC,
+                  let entries = LogEntry.decodeBody(body, count: commit.entryCount, layout: layout) else {
+                // The body was made durable before its record; a valid record
+                // over a bad body is damage, not a crash.
+                throw PMemError(.poolCorrupt, "lane \(lane) holds a committed record whose log body is damaged",
+                                path: path, fileOffset: layout.laneOffset(lane))
+            }
+            _ = try apply(entries, file: file, layout: layout, path: path)
+            file.drainFn()
+            try simulateCrash(at: .duringRecovery)
+            retire(lane: lane, file: file, layout: layout)
+        }
+    }
+
+    /// Applies log entries: page-table entries first, then data into the
+    /// chunks the page table now names. Flushes; the caller fences.
+    /// Returns the data bytes applied.
+    static func apply(_ entries: [LogEntry], file: borrowing Mapping, layout: PoolLayout, path: FilePath) throws(PMemError) -> Int {
+        for case .pageTable(let logical, let physical) in entries {
+            let slot = file.base + PoolLayout.pageTableOffset + 8 * logical
+            slot.storeBytes(of: PageTableEntry.encode(logical: logical, physical: physical).littleEndian, as: UInt64.self)
+            file.flushFn(slot, 8)
+        }
+        var applied = 0
+        for case .data(let offset, let bytes) in entries {
+            var done = 0
+            while done < bytes.count {
+                let logical = (offset + done) / layout.chunkSize
+                let inChunk = (offset + done) % layout.chunkSize
+                let n = min(bytes.count - done, layout.chunkSize - inChunk)
+                let word = UInt64(littleEndian: (file.base + PoolLayout.pageTableOffset + 8 * logical).load(as: UInt64.self))
+                guard let physical = PageTableEntry.decode(word, logical: logical), physical < layout.physicalChunks else {
+                    throw PMemError(.poolCorrupt, "page-table entry \(logical) is damaged", path: path,
+                                    fileOffset: PoolLayout.pageTableOffset + 8 * logical)
+                }
+                let destination = file.base + layout.chunkOffset(physical) + inChunk
+                bytes.withUnsafeBytes { src in
+                    _ = file.memcpyFn(destination, src.baseAddress! + done, n, MemoryFlags.noDrain.pmem2)
+                }
+                done += n
+            }
+            applied += bytes.count
+        }
+        return applied
+    }
+
+    /// Marks a lane idle: zero the magic (one 8-byte store), flush, fence.
+    static func retire(lane: Int, file: borrowing Mapping, layout: PoolLayout) {
+        let magic = file.base + layout.laneOffset(lane)
+        magic.storeBytes(of: UInt64(0), as: UInt64.self)
+        file.persistFn(magic, 8)
+    }
+}

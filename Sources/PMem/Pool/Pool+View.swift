@@ -1,0 +1,51 @@
+extension Pool {
+    /// Maps every logical chunk into the view, one mapping per run of
+    /// consecutive physical chunks.
+    func mapView() throws(PMemError) {
+        var l = 0
+        while l < layout.logicalChunks {
+            var run = 1
+            while l + run < layout.logicalChunks && pageTable[l + run] == pageTable[l] + run { run += 1 }
+            try mapChunks(l, count: run, physical: pageTable[l])
+            l += run
+        }
+    }
+
+    /// Maps `count` logical chunks from `logical` on to the physical chunks
+    /// from `physical` on, over whatever the view had there, in one step.
+    func mapChunks(_ logical: Int, count: Int, physical: Int) throws(PMemError) {
+        let address = view + logical * layout.chunkSize
+        if case .failure(let errno) = Syscalls.mapFixed(address, count * layout.chunkSize, descriptor,
+                                                        offset: layout.chunkOffset(physical), sync: viewUsesMapSync) {
+            throw PMemError.system(errno, "mapping chunks into the pool's view (mmap MAP_FIXED)", path: path)
+        }
+    }
+
+    /// The number of mappings the view is made of now (from /proc/self/maps),
+    /// for checking the documented bound.
+    var viewMappingCount: Int {
+        let start = UInt(bitPattern: view), end = start + UInt(layout.capacity)
+        guard let text = try? readWholeFile("/proc/self/maps") else { return -1 }
+        return text.split(separator: "\n").filter { line in
+            guard let dash = line.firstIndex(of: "-"), let low = UInt(line[..<dash], radix: 16) else { return false }
+            return low >= start && low < end
+        }.count
+    }
+}
+
+import Glibc
+
+/// A whole file, read with read(2) (for /proc files, whose size reads as 0).
+func readWholeFile(_ path: String) throws -> String {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { throw PMemError(.fileNotFound, "cannot open \(path)") }
+    defer { close(fd) }
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n <= 0 { break }
+        bytes += chunk[0..<n]
+    }
+    return String(decoding: bytes, as: UTF8.self)
+}

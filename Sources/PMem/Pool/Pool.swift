@@ -1,0 +1,201 @@
+import Glibc
+import Synchronization
+public import SystemPackage
+
+/// A failure-atomic file: `capacity` bytes, directly mapped, updated with
+/// writes and transactions that are all-or-nothing across a crash.
+///
+/// ```swift
+/// let pool = try Pool.create(at: "/mnt/pmem/pool", capacity: 64 << 20)
+/// try pool.write(Array("hello".utf8), at: 4096)      // atomic and durable on return
+/// try pool.transaction { tx in                        // many writes, one commit
+///     tx.write([1, 2, 3], at: 0)
+///     tx.write([UInt8](repeating: 7, count: 3 << 20), at: 10 << 20)
+/// }
+/// let first = try pool.load(UInt8.self, at: 0)
+/// ```
+///
+/// Each update takes the cheapest all-or-nothing path per chunk: an 8-byte
+/// store in place, a redo-log lane for partial chunks, or writing spare
+/// chunks and remapping them into the view. The on-media format and the
+/// recovery argument are in `docs/FORMAT.md`.
+///
+/// One process may have a pool open at a time (an advisory lock); a second
+/// open fails with ``PMemError/Code/poolBusy``. A `Pool` may be shared between
+/// threads: commits on disjoint chunks run in parallel, overlapping ones wait.
+/// Readers of the view are not isolated from a concurrent commit (see
+/// docs/FORMAT.md, "What a concurrent reader sees").
+public final class Pool: @unchecked Sendable {
+    /// The pool file.
+    public let path: FilePath
+    let layout: PoolLayout
+    /// The whole file, mapped by libpmem2: metadata and physical chunks.
+    let file: Mapping
+    /// A descriptor of our own, for the view's mappings and the lock.
+    let descriptor: CInt
+    /// The logical contents: `capacity` bytes of address space.
+    let view: UnsafeMutableRawPointer
+    let viewUsesMapSync: Bool
+    let locks: ChunkLocks
+    let counters = PoolCounters()
+    let nextSequence = Atomic<UInt64>(1)
+    /// Set when a commit failed after its record was durable: the in-memory
+    /// state is behind the media until recovery runs at the next open.
+    let needsRecovery = Atomic<Bool>(false)
+    /// The in-memory page table; entry `L` changes only under the lock of chunk `L`.
+    let pageTable: UnsafeMutableBufferPointer<Int>
+
+    /// The logical size of the pool in bytes.
+    public var capacity: Int { layout.capacity }
+    /// The size of the chunks that are remapped as a whole.
+    public var chunkSize: Int { layout.chunkSize }
+    /// Spare capacity: the bytes of spare chunks, and the largest atomic write.
+    public var spareCapacity: Int { layout.spareChunks * layout.chunkSize }
+    /// The largest single write (or transaction) the pool makes failure-atomic.
+    public var maxAtomicWrite: Int { spareCapacity }
+    /// The number of redo-log lanes (commits that can run at once).
+    public var laneCount: Int { layout.laneCount }
+    /// What the pool has done since it was opened.
+    public var statistics: PoolStatistics { counters.snapshot }
+
+    /// The I/O facts of the pool: those of its file, with the pool's own
+    /// largest atomic write.
+    public var ioInfo: IOInfo {
+        var info = file.ioInfo
+        info.maxAtomicWrite = maxAtomicWrite
+        return info
+    }
+
+    /// The byte ranges of the pool file that hold metadata: header, page
+    /// table, lanes (as `pmempool info` shows a layout).
+    public var metadataRanges: [Range<Int>] {
+        [0..<PoolLayout.headerSize,
+         PoolLayout.pageTableOffset..<(PoolLayout.pageTableOffset + layout.logicalChunks * 8),
+         layout.lanesOffset..<(layout.lanesOffset + layout.laneCount * layout.laneSize)]
+    }
+
+    /// Creates a pool in a new sealed file (see ``SealedFile``) and opens it.
+    ///
+    /// - Parameters:
+    ///   - capacity: Logical bytes, a positive multiple of `chunkSize`.
+    ///   - chunkSize: A power of two, at least the page size. 2 MiB (the
+    ///     default) matches huge pages on DAX.
+    ///   - spareCapacity: Bytes of spare chunks, which bound the largest
+    ///     atomic write; by default a quarter of the capacity, at least two chunks.
+    ///   - lanes: Commits that can run at once (1...1024).
+    ///   - permissions: The file's mode; 0600 by default.
+    ///   - progress: Reports the writing of the file.
+    public static func create(
+        at path: FilePath, capacity: Int, chunkSize: Int = 2 << 20, spareCapacity: Int? = nil,
+        lanes: Int = 4, permissions: FilePermissions = .ownerReadWrite,
+        progress: ((SealProgress) -> Void)? = nil
+    ) throws(PMemError) -> Pool {
+        let page = SealedFile.pageSize
+        guard chunkSize >= page, chunkSize & (chunkSize - 1) == 0 else {
+            throw PMemError(.invalidArgument, "the chunk size must be a power of two of at least \(page) bytes, not \(chunkSize)", path: path)
+        }
+        guard capacity > 0, capacity % chunkSize == 0, capacity / chunkSize <= Int(UInt32.max) / 2 else {
+            throw PMemError(.unalignedLength, "the capacity must be a positive multiple of the chunk size \(chunkSize), not \(capacity)",
+                            path: path, requiredAlignment: chunkSize)
+        }
+        let spare = spareCapacity ?? max(2 * chunkSize, capacity / 4 / chunkSize * chunkSize)
+        guard spare >= chunkSize, spare % chunkSize == 0, spare / chunkSize <= Int(UInt32.max) / 2 else {
+            throw PMemError(.unalignedLength, "the spare capacity must be a positive multiple of the chunk size \(chunkSize), not \(spare)",
+                            path: path, requiredAlignment: chunkSize)
+        }
+        guard (1...1024).contains(lanes) else {
+            throw PMemError(.invalidArgument, "a pool has 1 to 1024 lanes, not \(lanes)", path: path)
+        }
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        let layout = PoolLayout(capacity: capacity, chunkSize: chunkSize, spareChunks: spare / chunkSize,
+                                laneCount: lanes, createdAt: Int64(now.tv_sec))
+        try SealedFile.create(at: path, size: layout.fileSize, permissions: permissions, replaceExisting: false,
+                              progress: progress) { (fd) throws(PMemError) in
+            try writeInitialMetadata(fd, layout: layout, path: path)
+        }
+        return try Pool(opening: path)
+    }
+
+    /// The header and an identity page table, written before the file has a
+    /// name; lanes and chunks are already zero.
+    private static func writeInitialMetadata(_ fd: CInt, layout: PoolLayout, path: FilePath) throws(PMemError) {
+        var table = [UInt64](repeating: 0, count: layout.logicalChunks)
+        for l in 0..<layout.logicalChunks { table[l] = PageTableEntry.encode(logical: l, physical: l).littleEndian }
+        let header = layout.encoded()
+        for (bytes, offset) in [(table.withUnsafeBytes { Array($0) }, PoolLayout.pageTableOffset), (header, 0)] {
+            if case .failure(let errno) = bytes.withUnsafeBytes({ Syscalls.pwriteAll(fd, $0, at: offset) }) {
+                throw PMemError.system(errno, "writing the pool's metadata", path: path)
+            }
+        }
+    }
+
+    /// Opens a pool: checks its seal and header, recovers any committed but
+    /// unfinished update, checks the page table, and maps the view.
+    public static func open(at path: FilePath) throws(PMemError) -> Pool {
+        try Pool(opening: path)
+    }
+
+    init(opening path: FilePath) throws(PMemError) {
+        self.path = path
+        let sealed = try SealedFile.open(path)
+        let fd: CInt
+        switch Syscalls.dup(sealed.descriptor) {
+        case .success(let value): fd = value
+        case .failure(let errno): throw PMemError.system(errno, "duplicating the descriptor", path: path)
+        }
+        var ready = false
+        defer { if !ready { Syscalls.close(fd) } }
+        switch Syscalls.lockExclusive(fd) {
+        case .success: break
+        case .failure(.wouldBlock):
+            throw PMemError(.poolBusy, "the pool is open in another process (or already open in this one); a pool has one opener at a time", path: path)
+        case .failure(let errno): throw PMemError.system(errno, "locking the pool (flock)", path: path)
+        }
+        let file = try sealed.map()
+        let layout = try file.withUnsafeBytes { (bytes) throws(PMemError) in
+            try PoolLayout.decode(bytes, fileSize: file.count, path: path)
+        }
+        try Self.recover(file, layout: layout, path: path)
+        let table = try Self.readPageTable(file, layout: layout, path: path)
+
+        let view: UnsafeMutableRawPointer
+        switch Syscalls.reserveAddressSpace(layout.capacity) {
+        case .success(let p): view = p
+        case .failure(let errno): throw PMemError.system(errno, "reserving address space for the view", path: path)
+        }
+        self.layout = layout
+        self.descriptor = fd
+        self.view = view
+        self.viewUsesMapSync = file.isMapSync
+        self.file = file
+        self.locks = ChunkLocks(lanes: layout.laneCount,
+                                free: Set(0..<layout.physicalChunks).subtracting(table).sorted())
+        self.pageTable = UnsafeMutableBufferPointer.allocate(capacity: layout.logicalChunks)
+        _ = pageTable.initialize(from: table)
+        ready = true
+        try mapView()
+    }
+
+    deinit {
+        Syscalls.unmap(view, layout.capacity)
+        pageTable.deallocate()
+        Syscalls.close(descriptor)
+    }
+
+    /// Reads and checks the page table: every entry intact, in range, and no
+    /// physical chunk named twice.
+    static func readPageTable(_ file: borrowing Mapping, layout: PoolLayout, path: FilePath) throws(PMemError) -> [Int] {
+        var table = [Int](repeating: 0, count: layout.logicalChunks)
+        var seen = Set<Int>()
+        for l in 0..<layout.logicalChunks {
+            let word = UInt64(littleEndian: (file.base + PoolLayout.pageTableOffset + 8 * l).load(as: UInt64.self))
+            guard let p = PageTableEntry.decode(word, logical: l), p < layout.physicalChunks, seen.insert(p).inserted else {
+                throw PMemError(.poolCorrupt, "page-table entry \(l) is damaged, out of range or names a chunk twice",
+                                path: path, fileOffset: PoolLayout.pageTableOffset + 8 * l)
+            }
+            table[l] = p
+        }
+        return table
+    }
+}

@@ -1,0 +1,291 @@
+import Foundation
+import Glibc
+@testable import PMem
+import SystemPackage
+import Testing
+
+/// A small pool for tests: 16 chunks of 64 KiB, 4 spare, 4 lanes.
+func smallPool(_ scratch: Scratch, _ name: String = "pool", spare: Int = 4 * 65536) throws -> Pool {
+    try Pool.create(at: scratch.path(name), capacity: 16 * 65536, chunkSize: 65536, spareCapacity: spare)
+}
+
+@Suite("Failure-atomic pools: writes, transactions, reopen")
+struct PoolTests {
+    @Test("writes of 1 byte to several chunks, aligned and unaligned, across chunk boundaries; reopen sees exactly them",
+          arguments: ["/var/tmp", "/dev/shm"])
+    func writesAndReopen(base: String) throws {
+        let scratch = Scratch(on: base)
+        let chunk = 65536
+        var model = [UInt8](repeating: 0, count: 16 * chunk)
+        let writes: [(Int, Int)] = [
+            (0, 1), (7, 1), (8, 8), (13, 3), (chunk - 3, 7), (2 * chunk, chunk), (3 * chunk + 100, 2 * chunk),
+            (5 * chunk - 1, 2), (6 * chunk, 3 * chunk), (15 * chunk + 1, chunk - 1),
+        ]
+        do {
+            let pool = try smallPool(scratch)
+            #expect(pool.capacity == 16 * chunk)
+            #expect(pool.maxAtomicWrite == 4 * chunk)
+            for (i, (offset, count)) in writes.enumerated() {
+                let bytes = (0..<count).map { UInt8(truncatingIfNeeded: $0 &+ i &* 31 &+ 1) }
+                try pool.write(bytes, at: offset)
+                model.replaceSubrange(offset..<(offset + count), with: bytes)
+                #expect(pool.withUnsafeBytes { Array($0) } == model, "after write \(i)")
+            }
+            let stats = pool.statistics
+            #expect(stats.commits == writes.count)
+            #expect(stats.inPlaceBytes > 0 && stats.logBytes > 0 && stats.remapBytes > 0 && stats.remaps > 0)
+        }
+        let reopened = try Pool.open(at: scratch.path("pool"))
+        #expect(reopened.withUnsafeBytes { Array($0) } == model)
+    }
+
+    @Test("a transaction of several ranges commits them together; later writes win where they overlap")
+    func transactions() throws {
+        let scratch = Scratch(on: "/dev/shm")
+        do {
+            let pool = try smallPool(scratch)
+            try pool.transaction { tx in
+                tx.write([1, 2, 3], at: 10)
+                tx.write([UInt8](repeating: 9, count: 65536), at: 65536)     // a whole chunk: remapped
+                tx.write([UInt8](repeating: 4, count: 100), at: 200_000)      // partial: logged
+                tx.write([7], at: 11)                                         // overrides the 2
+                tx.store(UInt64(0xFEED), at: 65536 + 8)                       // inside the remapped chunk
+            }
+            #expect(try pool.read(at: 10, count: 3) == [1, 7, 3])
+            #expect(try pool.load(UInt64.self, at: 65536 + 8) == 0xFEED)
+            #expect(try pool.read(at: 65536, count: 8) == [UInt8](repeating: 9, count: 8))
+            #expect(try pool.read(at: 200_000, count: 100) == [UInt8](repeating: 4, count: 100))
+            #expect(pool.statistics.commits == 1)
+        }
+        let pool = try Pool.open(at: scratch.path("pool"))
+        #expect(try pool.read(at: 10, count: 3) == [1, 7, 3])
+        #expect(try pool.load(UInt64.self, at: 65536 + 8) == 0xFEED)
+    }
+
+    @Test("a transaction whose body throws writes nothing")
+    func abortedTransaction() throws {
+        struct Abort: Error {}
+        let scratch = Scratch(on: "/dev/shm")
+        let pool = try smallPool(scratch)
+        #expect(throws: Abort.self) {
+            try pool.transaction { tx in
+                tx.write([1, 2, 3], at: 0)
+                throw Abort()
+            }
+        }
+        #expect(try pool.read(at: 0, count: 3) == [0, 0, 0])
+    }
+
+    @Test("10,000 random atomic writes match a model in memory, and the view's mappings stay under the bound")
+    func randomWrites() throws {
+        let scratch = Scratch(on: "/dev/shm")
+        let chunk = 65536
+        let pool = try smallPool(scratch)
+        var model = [UInt8](repeating: 0, count: pool.capacity)
+        var rng = SystemRandomNumberGenerator()
+        for i in 0..<10_000 {
+            let count: Int
+            switch Int.random(in: 0..<10, using: &rng) {
+            case 0..<4: count = Int.random(in: 1...8, using: &rng)
+            case 4..<8: count = Int.random(in: 9...3000, using: &rng)
+            default: count = Int.random(in: chunk...(4 * chunk), using: &rng)
+            }
+            let offset = Int.random(in: 0...(pool.capacity - count), using: &rng)
+            let bytes = [UInt8](repeating: UInt8(truncatingIfNeeded: i % 251 + 1), count: count)
+            try pool.write(bytes, at: offset)
+            model.replaceSubrange(offset..<(offset + count), with: bytes)
+            if i % 1000 == 999 {
+                #expect(pool.withUnsafeBytes { Array($0) } == model, "after \(i + 1) writes")
+                #expect(pool.viewMappingCount <= 16, "the view has \(pool.viewMappingCount) mappings")
+            }
+        }
+        #expect(pool.statistics.remaps > 0)
+    }
+
+    @Test("a write past the capacity or larger than the largest atomic write is refused before anything changes")
+    func badWrites() throws {
+        let scratch = Scratch(on: "/dev/shm")
+        let pool = try smallPool(scratch)
+        let past = #expect(throws: PMemError.self) { try pool.write([1, 2], at: pool.capacity - 1) }
+        #expect(past?.code == .outOfBounds)
+        #expect(throws: PMemError.self) { try pool.write([1], at: -1) }
+        let big = #expect(throws: PMemError.self) {
+            try pool.write([UInt8](repeating: 1, count: pool.maxAtomicWrite + 65536), at: 0)
+        }
+        #expect(big?.code == .updateTooLarge)
+        // The largest atomic write itself, unaligned, is fine.
+        try pool.write([UInt8](repeating: 2, count: pool.maxAtomicWrite), at: 1)
+        #expect(try pool.read(at: 0, count: 2) == [0, 2])
+        #expect(pool.withUnsafeBytes { $0[(pool.maxAtomicWrite + 1)...].allSatisfy { $0 == 0 } })
+    }
+
+    @Test("two threads committing disjoint ranges both land; overlapping commits are serialized, never mixed")
+    func concurrentCommits() async throws {
+        let scratch = Scratch(on: "/dev/shm")
+        let pool = try smallPool(scratch)
+        let chunk = 65536
+        await withTaskGroup(of: Void.self) { group in
+            for t in 0..<2 {
+                group.addTask {
+                    for i in 0..<300 {
+                        // Disjoint: thread t owns chunks 2t and 2t+1.
+                        try? pool.write([UInt8](repeating: UInt8(t + 1), count: 1000 + i), at: 2 * t * chunk + i)
+                        // Overlapping: both write the whole of chunks 8...9 with their own byte.
+                        try? pool.write([UInt8](repeating: UInt8(10 + t), count: 2 * chunk), at: 8 * chunk)
+                        // And a partial overlap through the log.
+                        try? pool.write([UInt8](repeating: UInt8(20 + t), count: 5000), at: 12 * chunk + 100)
+                    }
+                }
+            }
+        }
+        try pool.withUnsafeBytes { bytes in
+            #expect(bytes[0..<1299].allSatisfy { $0 == 1 })
+            #expect(bytes[(2 * chunk)..<(2 * chunk + 1299)].allSatisfy { $0 == 2 })
+            let whole = bytes[(8 * chunk)..<(10 * chunk)]
+            #expect(whole.allSatisfy { $0 == 10 } || whole.allSatisfy { $0 == 11 })
+            let part = bytes[(12 * chunk + 100)..<(12 * chunk + 5100)]
+            #expect(part.allSatisfy { $0 == 20 } || part.allSatisfy { $0 == 21 })
+        }
+        #expect(pool.statistics.commits == 1800)
+    }
+}
+
+@Suite("Failure-atomic pools: opening, locking, recovery, corruption")
+struct PoolRecoveryTests {
+    @Test("a second open of an open pool is refused, in this process and in another")
+    func secondOpener() async throws {
+        let scratch = Scratch(on: "/dev/shm")
+        let path = scratch.path("pool")
+        let pool = try smallPool(scratch)
+        let error = #expect(throws: PMemError.self) { _ = try Pool.open(at: path) }
+        #expect(error?.code == .poolBusy)
+        let pathString = path.string
+        setenv("SWIFT_PMEM_TEST_POOL", pathString, 1)
+        await #expect(processExitsWith: .success) {
+            let path = FilePath(String(cString: getenv("SWIFT_PMEM_TEST_POOL")!))
+            do { _ = try Pool.open(at: path); exit(2) } catch let error as PMemError { exit(error.code == .poolBusy ? 0 : 3) }
+        }
+        _ = pool.capacity
+    }
+
+    @Test("a crash after the log body is written but before the commit record: reopen shows the state before",
+          arguments: [CrashPoint.afterLogBody])
+    func crashBeforeCommit(point: CrashPoint) throws {
+        try crash(at: point, expectNew: false)
+    }
+
+    @Test("a crash after the commit record (before or after applying): reopen shows the state after",
+          arguments: [CrashPoint.afterCommitRecord, .afterApply])
+    func crashAfterCommit(point: CrashPoint) throws {
+        try crash(at: point, expectNew: true)
+    }
+
+    /// A transaction mixing a remapped chunk and logged pieces, stopped at
+    /// `point`; then the pool is dropped without cleanup and opened again.
+    func crash(at point: CrashPoint, expectNew: Bool) throws {
+        let scratch = Scratch(on: "/dev/shm")
+        let path = scratch.path("pool")
+        let chunk = 65536
+        do {
+            let pool = try smallPool(scratch)
+            try pool.write([UInt8](repeating: 1, count: 3 * chunk), at: 0)
+            let error = Pool.$crashPoint.withValue(point) {
+                #expect(throws: PMemError.self) {
+                    try pool.transaction { tx in
+                        tx.write([UInt8](repeating: 2, count: chunk), at: chunk)      // remapped
+                        tx.write([UInt8](repeating: 3, count: 100), at: 10)           // logged
+                        tx.write([UInt8](repeating: 4, count: 100), at: 2 * chunk + 5) // logged
+                    }
+                }
+            }
+            #expect(error?.message.contains("simulated crash") == true)
+            if point != .afterLogBody {
+                // Until recovery runs, the pool says so instead of writing on.
+                let blocked = #expect(throws: PMemError.self) { try pool.write([UInt8](repeating: 9, count: 20), at: 8 * chunk) }
+                #expect(blocked?.code == .needsRecovery)
+            }
+        }
+        let pool = try Pool.open(at: path)
+        let bytes = pool.withUnsafeBytes { Array($0) }
+        var expected = [UInt8](repeating: 1, count: 3 * chunk) + [UInt8](repeating: 0, count: 13 * chunk)
+        if expectNew {
+            expected.replaceSubrange(chunk..<(2 * chunk), with: [UInt8](repeating: 2, count: chunk))
+            expected.replaceSubrange(10..<110, with: [UInt8](repeating: 3, count: 100))
+            expected.replaceSubrange((2 * chunk + 5)..<(2 * chunk + 105), with: [UInt8](repeating: 4, count: 100))
+        }
+        #expect(bytes == expected)
+        // Every lane is idle again, and the pool goes on working.
+        try pool.write([5, 5, 5], at: 3)
+        #expect(try pool.read(at: 3, count: 3) == [5, 5, 5])
+    }
+
+    @Test("a crash during recovery is recovered by the next open")
+    func crashDuringRecovery() throws {
+        let scratch = Scratch(on: "/dev/shm")
+        let path = scratch.path("pool")
+        do {
+            let pool = try smallPool(scratch)
+            Pool.$crashPoint.withValue(.afterCommitRecord) {
+                _ = try? pool.write([UInt8](repeating: 6, count: 70000), at: 1000)
+            }
+        }
+        Pool.$crashPoint.withValue(.duringRecovery) {
+            #expect(throws: PMemError.self) { _ = try Pool.open(at: path) }
+        }
+        let pool = try Pool.open(at: path)
+        #expect(try pool.read(at: 1000, count: 70000) == [UInt8](repeating: 6, count: 70000))
+        #expect(try pool.read(at: 999, count: 1) == [0])
+    }
+
+    @Test("a damaged header, page-table entry or committed log body is poolCorrupt; a plain sealed file is notAPool",
+          arguments: ["header", "page table", "duplicate chunk", "log body"])
+    func corruption(region: String) throws {
+        let scratch = Scratch(on: "/dev/shm")
+        let path = scratch.path("pool")
+        var lanesOffset = 0
+        do {
+            let pool = try smallPool(scratch)
+            lanesOffset = pool.layout.lanesOffset
+            if region == "log body" {
+                Pool.$crashPoint.withValue(.afterCommitRecord) { _ = try? pool.write([UInt8](repeating: 6, count: 300), at: 5) }
+            }
+        }
+        let fd = try FileDescriptor.open(path, .readWrite)
+        switch region {
+        case "header": _ = try fd.writeAll(toAbsoluteOffset: 20, [0x55])
+        case "page table": _ = try fd.writeAll(toAbsoluteOffset: 4096 + 8 * 3 + 1, [0x55])
+        case "duplicate chunk":
+            let entry = PageTableEntry.encode(logical: 3, physical: 2).littleEndian
+            _ = try withUnsafeBytes(of: entry) { try fd.writeAll(toAbsoluteOffset: 4096 + 8 * 3, $0) }
+        default: _ = try fd.writeAll(toAbsoluteOffset: Int64(lanesOffset + 64 + 30), [0x55])
+        }
+        try fd.close()
+        let error = #expect(throws: PMemError.self) { _ = try Pool.open(at: path) }
+        #expect(error?.code == .poolCorrupt)
+
+        let plain = scratch.path("plain")
+        try SealedFile.create(at: plain, size: 1 << 20)
+        let notPool = #expect(throws: PMemError.self) { _ = try Pool.open(at: plain) }
+        #expect(notPool?.code == .notAPool)
+    }
+
+    @Test("bad create arguments are refused and leave no file",
+          arguments: [(100_000, 65536), (65536 * 4, 1000), (65536 * 4, 3 * 4096), (0, 65536)])
+    func badCreate(capacity: Int, chunk: Int) throws {
+        let scratch = Scratch(on: "/dev/shm")
+        #expect(throws: PMemError.self) { _ = try Pool.create(at: scratch.path("p"), capacity: capacity, chunkSize: chunk) }
+        #expect(access(scratch.path("p").string, F_OK) != 0)
+    }
+
+    @Test("a pool reports its I/O facts and metadata ranges")
+    func poolInfo() throws {
+        let scratch = Scratch(on: "/dev/shm")
+        let pool = try smallPool(scratch)
+        #expect(pool.ioInfo.maxAtomicWrite == 4 * 65536)
+        #expect(pool.ioInfo.hardwareAtomicUnit == 8)
+        #expect(pool.chunkSize == 65536)
+        #expect(pool.laneCount == 4)
+        #expect(pool.metadataRanges.first == 0..<128)
+        #expect(pool.metadataRanges.last!.upperBound <= pool.layout.dataOffset)
+    }
+}
