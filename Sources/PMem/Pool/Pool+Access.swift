@@ -27,7 +27,7 @@ extension Pool {
     /// Makes in-place stores in `range` durable (flush and fence).
     public func persist(_ range: Range<Int>) throws(PMemError) {
         try checkRange(range.lowerBound, range.count)
-        file.persistFn(view + range.lowerBound, range.count)
+        persistence.persist(view + range.lowerBound, range.count)
         counters.fences.add(1, ordering: .relaxed)
     }
 

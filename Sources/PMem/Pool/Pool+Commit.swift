@@ -96,12 +96,12 @@ extension Pool {
         for (i, logical) in remapped.enumerated() {
             let destination = file.base + layout.chunkOffset(spares[i])
             if !covers(pieces[logical]!, chunk: logical) {
-                _ = file.memcpyFn(destination, view + logical * chunk, chunk, MemoryFlags.noDrain.pmem2)
+                persistence.copyAndFlush(destination, view + logical * chunk, chunk)
                 counters.remapBytes.add(chunk, ordering: .relaxed)
             }
             for piece in pieces[logical]! {
                 piece.bytes.withUnsafeBytes { src in
-                    _ = file.memcpyFn(destination + piece.offset - logical * chunk, src.baseAddress!, src.count, MemoryFlags.noDrain.pmem2)
+                    persistence.copyAndFlush(destination + piece.offset - logical * chunk, src.baseAddress!, src.count)
                 }
                 counters.remapBytes.add(piece.bytes.count, ordering: .relaxed)
             }
@@ -114,7 +114,7 @@ extension Pool {
         let body = UnsafeMutableRawBufferPointer(start: record + PoolLayout.commitRecordSize, count: layout.laneSize - PoolLayout.commitRecordSize)
         var length = 0
         for entry in entries { length = entry.encode(into: body, at: length) }
-        file.flushFn(body.baseAddress!, length)
+        persistence.flush(body.baseAddress!, length)
         fence()
         try Self.simulateCrash(at: .afterLogBody)
 
@@ -122,14 +122,14 @@ extension Pool {
         let header = CommitRecord(
             sequence: nextSequence.add(1, ordering: .relaxed).newValue, entryCount: entries.count, bodyLength: length,
             bodyCRC: CRC32C.checksum(UnsafeRawBufferPointer(rebasing: body[0..<length]))).encoded()
-        header.withUnsafeBytes { _ = file.memcpyFn(record, $0.baseAddress!, $0.count, MemoryFlags.noDrain.pmem2) }
+        header.withUnsafeBytes { persistence.copyAndFlush(record, $0.baseAddress!, $0.count) }
         fence()
         stage = 1
         counters.logBytes.add(length + PoolLayout.commitRecordSize, ordering: .relaxed)
         try Self.simulateCrash(at: .afterCommitRecord)
 
         // 3. Apply; 4. remap the view; 5. retire.
-        let applied = try Self.apply(entries, file: file, layout: layout, path: path)
+        let applied = try Self.apply(entries, file: file, layout: layout, persistence: persistence, path: path)
         fence()
         counters.appliedBytes.add(applied, ordering: .relaxed)
         try Self.simulateCrash(at: .afterApply)
@@ -138,7 +138,7 @@ extension Pool {
             pageTable[logical] = spares[i]
             try mapChunks(logical, count: 1, physical: spares[i])
         }
-        Self.retire(lane: lane, file: file, layout: layout)
+        Self.retire(lane: lane, file: file, layout: layout, persistence: persistence)
         stage = 2
         counters.fences.add(1, ordering: .relaxed)
         counters.remaps.add(remapped.count, ordering: .relaxed)
@@ -169,7 +169,7 @@ extension Pool {
             for (i, byte) in bytes.enumerated() { w[offset & 7 + i] = byte }
         }
         word.storeBytes(of: value, as: UInt64.self)
-        file.persistFn(word, 8)
+        persistence.persist(word, 8)
         counters.fences.add(1, ordering: .relaxed)
         counters.inPlaceBytes.add(8, ordering: .relaxed)
         counters.commits.add(1, ordering: .relaxed)
@@ -177,7 +177,7 @@ extension Pool {
     }
 
     func fence() {
-        file.drainFn()
+        persistence.drain()
         counters.fences.add(1, ordering: .relaxed)
     }
 }

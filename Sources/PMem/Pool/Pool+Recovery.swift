@@ -4,7 +4,7 @@ extension Pool {
     /// Replays every lane whose commit record is valid, then retires it
     /// (docs/FORMAT.md, "Recovery argument"). Idempotent: a crash in here is
     /// recovered by the next open.
-    static func recover(_ file: borrowing Mapping, layout: PoolLayout, path: FilePath) throws(PMemError) {
+    static func recover(_ file: borrowing Mapping, layout: PoolLayout, persistence: PersistenceCalls, path: FilePath) throws(PMemError) {
         for lane in 0..<layout.laneCount {
             let record = file.base + layout.laneOffset(lane)
             let header = UnsafeRawBufferPointer(start: record, count: PoolLayout.commitRecordSize)
@@ -17,21 +17,21 @@ extension Pool {
                 throw PMemError(.poolCorrupt, "lane \(lane) holds a committed record whose log body is damaged",
                                 path: path, fileOffset: layout.laneOffset(lane))
             }
-            _ = try apply(entries, file: file, layout: layout, path: path)
-            file.drainFn()
+            _ = try apply(entries, file: file, layout: layout, persistence: persistence, path: path)
+            persistence.drain()
             try simulateCrash(at: .duringRecovery)
-            retire(lane: lane, file: file, layout: layout)
+            retire(lane: lane, file: file, layout: layout, persistence: persistence)
         }
     }
 
     /// Applies log entries: page-table entries first, then data into the
     /// chunks the page table now names. Flushes; the caller fences.
     /// Returns the data bytes applied.
-    static func apply(_ entries: [LogEntry], file: borrowing Mapping, layout: PoolLayout, path: FilePath) throws(PMemError) -> Int {
+    static func apply(_ entries: [LogEntry], file: borrowing Mapping, layout: PoolLayout, persistence: PersistenceCalls, path: FilePath) throws(PMemError) -> Int {
         for case .pageTable(let logical, let physical) in entries {
             let slot = file.base + PoolLayout.pageTableOffset + 8 * logical
             slot.storeBytes(of: PageTableEntry.encode(logical: logical, physical: physical).littleEndian, as: UInt64.self)
-            file.flushFn(slot, 8)
+            persistence.flush(slot, 8)
         }
         var applied = 0
         for case .data(let offset, let bytes) in entries {
@@ -46,9 +46,7 @@ extension Pool {
                                     fileOffset: PoolLayout.pageTableOffset + 8 * logical)
                 }
                 let destination = file.base + layout.chunkOffset(physical) + inChunk
-                bytes.withUnsafeBytes { src in
-                    _ = file.memcpyFn(destination, src.baseAddress! + done, n, MemoryFlags.noDrain.pmem2)
-                }
+                bytes.withUnsafeBytes { src in persistence.copyAndFlush(destination, src.baseAddress! + done, n) }
                 done += n
             }
             applied += bytes.count
@@ -57,9 +55,9 @@ extension Pool {
     }
 
     /// Marks a lane idle: zero the magic (one 8-byte store), flush, fence.
-    static func retire(lane: Int, file: borrowing Mapping, layout: PoolLayout) {
+    static func retire(lane: Int, file: borrowing Mapping, layout: PoolLayout, persistence: PersistenceCalls) {
         let magic = file.base + layout.laneOffset(lane)
         magic.storeBytes(of: UInt64(0), as: UInt64.self)
-        file.persistFn(magic, 8)
+        persistence.persist(magic, 8)
     }
 }

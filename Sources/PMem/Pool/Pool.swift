@@ -36,6 +36,8 @@ public final class Pool: @unchecked Sendable {
     /// The logical contents: `capacity` bytes of address space.
     let view: UnsafeMutableRawPointer
     let viewUsesMapSync: Bool
+    /// Flush and fence: the hardware's, or a test's simulated domain.
+    let persistence: PersistenceCalls
     let locks: ChunkLocks
     let counters = PoolCounters()
     let nextSequence = Atomic<UInt64>(1)
@@ -156,7 +158,8 @@ public final class Pool: @unchecked Sendable {
         let layout = try file.withUnsafeBytes { (bytes) throws(PMemError) in
             try PoolLayout.decode(bytes, fileSize: file.count, path: path)
         }
-        try Self.recover(file, layout: layout, path: path)
+        let persistence = PersistenceCalls.override ?? .of(file)
+        try Self.recover(file, layout: layout, persistence: persistence, path: path)
         let table = try Self.readPageTable(file, layout: layout, path: path)
 
         let view: UnsafeMutableRawPointer
@@ -168,6 +171,7 @@ public final class Pool: @unchecked Sendable {
         self.descriptor = fd
         self.view = view
         self.viewUsesMapSync = file.isMapSync
+        self.persistence = persistence
         self.file = file
         self.locks = ChunkLocks(lanes: layout.laneCount,
                                 free: Set(0..<layout.physicalChunks).subtracting(table).sorted())

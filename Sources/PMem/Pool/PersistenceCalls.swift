@@ -1,0 +1,31 @@
+/// The persistence primitives a pool uses, gathered in one value so that a
+/// test can route them to a simulated persistence domain (which copies a
+/// cache line to its "media" only on flush followed by a fence) instead of
+/// the hardware. Stores themselves need no routing: a simulator reads the
+/// flushed lines from the working memory when `flush` is called.
+struct PersistenceCalls: Sendable {
+    /// Starts writing back the cache lines of a range (no ordering).
+    var flush: @Sendable (UnsafeRawPointer, Int) -> Void
+    /// Waits until every earlier flush is durable (the fence).
+    var drain: @Sendable () -> Void
+    /// Copies `count` bytes and flushes them, without a fence (libpmem2's
+    /// memcpy with `PMEM2_F_MEM_NODRAIN`: non-temporal stores for large copies).
+    var copyAndFlush: @Sendable (UnsafeMutableRawPointer, UnsafeRawPointer, Int) -> Void
+
+    /// Flush, then fence.
+    func persist(_ address: UnsafeRawPointer, _ count: Int) {
+        flush(address, count)
+        drain()
+    }
+
+    /// The hardware's calls for `mapping`, as libpmem2 chose them.
+    static func of(_ mapping: borrowing Mapping) -> PersistenceCalls {
+        let flush = mapping.flushFn, drain = mapping.drainFn, memcpy = mapping.memcpyFn
+        let noDrain = MemoryFlags.noDrain.pmem2
+        return PersistenceCalls(flush: { flush($0, $1) }, drain: { drain() },
+                                copyAndFlush: { _ = memcpy($0, $1, $2, noDrain) })
+    }
+
+    /// The calls to use instead of the hardware's in the current task (tests).
+    @TaskLocal static var override: PersistenceCalls?
+}
