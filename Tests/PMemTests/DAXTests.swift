@@ -1,6 +1,6 @@
 import Foundation
 import Glibc
-import PMem
+@testable import PMem
 import SystemPackage
 import Testing
 
@@ -85,5 +85,32 @@ struct DAXTests {
         #expect(file.physicalExtents == report.physicalExtents)
         let map = try file.map()
         #expect(map.isMapSync == true)
+    }
+
+    @Test("a pool on fsdax: 2 MiB chunks, a MAP_SYNC view, atomic writes of several sizes, reopen sees them")
+    func poolOnDAX() throws {
+        let path = scratch.path("pool")
+        var model = [UInt8](repeating: 0, count: 32 << 20)
+        let writes: [(Int, Int)] = [(0, 1), (8, 8), (1000, 100), ((2 << 20) - 50, 100), (3 << 20, 3 << 20), (10 << 20, 2 << 20)]
+        do {
+            let pool = try Pool.create(at: path, capacity: 32 << 20)
+            #expect(pool.chunkSize == 2 << 20)
+            #expect(pool.viewUsesMapSync == true)
+            #expect(pool.ioInfo.persistence == .dax)
+            for (i, (offset, count)) in writes.enumerated() {
+                let bytes = [UInt8](repeating: UInt8(i + 1), count: count)
+                try pool.write(bytes, at: offset)
+                model.replaceSubrange(offset..<(offset + count), with: bytes)
+            }
+            try pool.transaction { tx in
+                tx.write([9, 9, 9], at: 20 << 20)
+                tx.write([UInt8](repeating: 7, count: 2 << 20), at: 24 << 20)
+            }
+            model.replaceSubrange((20 << 20)..<((20 << 20) + 3), with: [9, 9, 9])
+            model.replaceSubrange((24 << 20)..<(26 << 20), with: [UInt8](repeating: 7, count: 2 << 20))
+            #expect(pool.statistics.remaps >= 3)
+        }
+        let pool = try Pool.open(at: path)
+        #expect(firstMismatch(pool.withUnsafeBytes { Array($0) }, model) == nil)
     }
 }

@@ -8,7 +8,8 @@ import Testing
 /// failure reports a position instead of megabytes of bytes.
 func firstMismatch(_ a: [UInt8], _ b: [UInt8]) -> Int? {
     if a.count != b.count { return min(a.count, b.count) }
-    return a.indices.first { a[$0] != b[$0] }
+    let equal = a.withUnsafeBytes { x in b.withUnsafeBytes { y in memcmp(x.baseAddress!, y.baseAddress!, x.count) == 0 } }
+    return equal ? nil : a.indices.first { a[$0] != b[$0] }
 }
 
 /// A small pool for tests: 16 chunks of 64 KiB, 4 spare, 4 lanes.
