@@ -152,4 +152,34 @@ let benchmarks: @Sendable () -> Void = {
         benchmark.stopMeasurement()
         remove(path)
     }
+
+    // MARK: Pool writes by size: which path each takes, and what it costs
+
+    let poolSizes: [(String, Int, Int)] = [
+        ("8 B aligned (in place)", 8, 8),
+        ("256 B (log)", 256, 100),
+        ("4 KiB (log)", 4096, 100),
+        ("64 KiB (log)", 65536, 100),
+        ("1 MiB inside a chunk (copy out, remap)", 1 << 20, 100),
+        ("2 MiB - 4 KiB inside a chunk (copy out, remap)", (2 << 20) - 4096, 4096),
+        ("2 MiB, one whole chunk (remap)", 2 << 20, 0),
+    ]
+    for (name, size, offset) in poolSizes {
+        Benchmark("pool write \(name), 2 MiB chunks, forced cache line",
+                  configuration: .init(metrics: [.wallClock], warmupIterations: 2, scalingFactor: .one,
+                                       maxDuration: .seconds(2), maxIterations: 2000)) { benchmark in
+            setenv("PMEM2_FORCE_GRANULARITY", "CACHE_LINE", 1)
+            defer { unsetenv("PMEM2_FORCE_GRANULARITY") }
+            let path = FilePath("/dev/shm/swift-pmem-bench-\(getpid())-pool")
+            remove(path)
+            defer { remove(path) }
+            let pool = try Pool.create(at: path, capacity: 16 << 20)
+            let bytes = [UInt8](repeating: 0x5A, count: size)
+            benchmark.startMeasurement()
+            for _ in benchmark.scaledIterations {
+                try pool.write(bytes, at: 4 << 20 | offset)
+            }
+            benchmark.stopMeasurement()
+        }
+    }
 }
