@@ -79,6 +79,7 @@ public final class Pool: @unchecked Sendable {
     /// Creates a pool in a new sealed file (see ``SealedFile``) and opens it.
     ///
     /// - Parameters:
+    ///   - path: Where to create the pool file (it must not exist).
     ///   - capacity: Logical bytes, a positive multiple of `chunkSize`.
     ///   - chunkSize: A power of two, at least the page size. 2 MiB (the
     ///     default) matches huge pages on DAX.
