@@ -113,7 +113,7 @@ public final class Pool: @unchecked Sendable {
         clock_gettime(CLOCK_REALTIME, &now)
         let layout = PoolLayout(capacity: capacity, chunkSize: chunkSize, spareChunks: spare / chunkSize,
                                 laneCount: lanes, createdAt: Int64(now.tv_sec))
-        try SealedFile.create(at: path, size: layout.fileSize, permissions: permissions, replaceExisting: false,
+        _ = try SealedFile.create(at: path, size: layout.fileSize, permissions: permissions, replaceExisting: false,
                               progress: progress) { (fd) throws(PMemError) in
             try writeInitialMetadata(fd, layout: layout, path: path)
         }
