@@ -12,6 +12,22 @@ func firstMismatch(_ a: [UInt8], _ b: [UInt8]) -> Int? {
     return equal ? nil : a.indices.first { a[$0] != b[$0] }
 }
 
+/// A flag one task sets and another polls.
+final class ManagedAtomicFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
+    func set() { lock.lock(); value = true; lock.unlock() }
+}
+
+/// Two numbers handed from one thread to another.
+final class ResultBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = (0, 0)
+    func set(_ a: Int, _ b: Int) { lock.lock(); value = (a, b); lock.unlock() }
+    func get() -> (Int, Int) { lock.lock(); defer { lock.unlock() }; return value }
+}
+
 /// A small pool for tests: 16 chunks of 64 KiB, 4 spare, 4 lanes.
 func smallPool(_ scratch: Scratch, _ name: String = "pool", spare: Int = 4 * 65536) throws -> Pool {
     try Pool.create(at: scratch.path(name), capacity: 16 * 65536, chunkSize: 65536, spareCapacity: spare)
@@ -125,6 +141,42 @@ struct PoolTests {
         try pool.write([UInt8](repeating: 2, count: pool.maxAtomicWrite), at: 1)
         #expect(try pool.read(at: 0, count: 2) == [0, 2])
         #expect(pool.withUnsafeBytes { $0[(pool.maxAtomicWrite + 1)...].allSatisfy { $0 == 0 } })
+    }
+
+    @Test("a reader of a chunk being remapped over and over never faults and never sees bytes nobody wrote")
+    func readerDuringRemaps() throws {
+        let scratch = Scratch(on: "/dev/shm")
+        let pool = try smallPool(scratch)
+        let chunk = 65536, base = 5 * chunk
+        let done = ManagedAtomicFlag()
+        let started = DispatchSemaphore(value: 0), finished = DispatchSemaphore(value: 0)
+        let result = ResultBox()
+        // A hole in the view (as pmem2_map_delete would leave) would kill this
+        // process with SIGSEGV on the reader's next load. A thread of its own,
+        // so that the reader really runs while the writer remaps.
+        let reader = Thread {
+            var passes = 0, strangers = 0
+            repeat {
+                pool.withUnsafeBytes { bytes in
+                    for page in stride(from: base, to: base + chunk, by: 512) where bytes[page] > 200 { strangers += 1 }
+                }
+                passes += 1
+                if passes == 1 { started.signal() }
+            } while !done.isSet
+            result.set(passes, strangers)
+            finished.signal()
+        }
+        reader.start()
+        started.wait()
+        for i in 0..<500 {
+            try pool.write([UInt8](repeating: UInt8(i % 200 + 1), count: chunk), at: base)
+        }
+        done.set()
+        finished.wait()
+        let (passes, strangers) = result.get()
+        #expect(passes > 1)
+        #expect(strangers == 0)
+        #expect(pool.statistics.remaps == 500)
     }
 
     @Test("two threads committing disjoint ranges both land; overlapping commits are serialized, never mixed")
