@@ -27,7 +27,14 @@ extension Pool {
     /// Makes in-place stores in `range` durable (flush and fence).
     public func persist(_ range: Range<Int>) throws(PMemError) {
         try checkRange(range.lowerBound, range.count)
-        persistence.persist(view + range.lowerBound, range.count)
+        // Chunk by chunk, through the file mapping's addresses.
+        var offset = range.lowerBound
+        while offset < range.upperBound {
+            let n = min(range.upperBound - offset, layout.chunkSize - offset % layout.chunkSize)
+            persistence.flush(fileAddress(ofLogical: offset), n)
+            offset += n
+        }
+        persistence.drain()
         counters.fences.add(1, ordering: .relaxed)
     }
 

@@ -110,12 +110,12 @@ extension Pool {
         for (i, logical) in remapped.enumerated() {
             let destination = file.base + layout.chunkOffset(spares[i])
             if !covers(pieces[logical]!, chunk: logical) {
-                persistence.copyAndFlush(destination, view + logical * chunk, chunk)
+                copyRemapData(destination, view + logical * chunk, chunk)
                 counters.remapBytes.add(chunk, ordering: .relaxed)
             }
             for piece in pieces[logical]! {
                 piece.bytes.withUnsafeBytes { src in
-                    persistence.copyAndFlush(destination + piece.offset - logical * chunk, src.baseAddress!, src.count)
+                    copyRemapData(destination + piece.offset - logical * chunk, src.baseAddress!, src.count)
                 }
                 counters.remapBytes.add(piece.bytes.count, ordering: .relaxed)
             }
@@ -128,8 +128,8 @@ extension Pool {
         let body = UnsafeMutableRawBufferPointer(start: record + PoolLayout.commitRecordSize, count: layout.laneSize - PoolLayout.commitRecordSize)
         var length = 0
         for entry in entries { length = entry.encode(into: body, at: length) }
-        persistence.flush(body.baseAddress!, length)
-        fence()
+        if Self.droppedStep != .logBodyFlush { persistence.flush(body.baseAddress!, length) }
+        if Self.droppedStep != .logBodyFence { fence() }
         try Self.simulateCrash(at: .afterLogBody)
 
         // 2. The commit record: from here on the update survives a crash.
@@ -137,14 +137,14 @@ extension Pool {
             sequence: nextSequence.add(1, ordering: .relaxed).newValue, entryCount: entries.count, bodyLength: length,
             bodyCRC: CRC32C.checksum(UnsafeRawBufferPointer(rebasing: body[0..<length]))).encoded()
         header.withUnsafeBytes { persistence.copyAndFlush(record, $0.baseAddress!, $0.count) }
-        fence()
+        if Self.droppedStep != .commitFence { fence() }
         stage = 1
         counters.logBytes.add(length + PoolLayout.commitRecordSize, ordering: .relaxed)
         try Self.simulateCrash(at: .afterCommitRecord)
 
         // 3. Apply; 4. remap the view; 5. retire.
-        let applied = try Self.apply(entries, file: file, layout: layout, persistence: persistence, path: path)
-        fence()
+        let applied = try Self.apply(entries, base: file.base, layout: layout, persistence: persistence, path: path)
+        if Self.droppedStep != .applyFence { fence() }
         counters.appliedBytes.add(applied, ordering: .relaxed)
         try Self.simulateCrash(at: .afterApply)
         for (i, logical) in remapped.enumerated() {
@@ -152,7 +152,7 @@ extension Pool {
             pageTable[logical] = spares[i]
             try mapChunks(logical, count: 1, physical: spares[i])
         }
-        Self.retire(lane: lane, file: file, layout: layout, persistence: persistence)
+        Self.retire(lane: lane, base: file.base, layout: layout, persistence: persistence)
         stage = 2
         counters.fences.add(1, ordering: .relaxed)
         counters.remaps.add(remapped.count, ordering: .relaxed)
@@ -177,17 +177,34 @@ extension Pool {
         let logical = offset / layout.chunkSize
         let (lane, _) = locks.acquire([logical], spares: 0)
         defer { locks.release([logical], lane: lane, freed: []) }
-        let word = view + (offset & ~7)
+        // Through the file mapping (the same memory as the view), so that the
+        // flush names the file's own addresses.
+        let word = fileAddress(ofLogical: offset & ~7)
         var value = word.load(as: UInt64.self)
         withUnsafeMutableBytes(of: &value) { w in
             for (i, byte) in bytes.enumerated() { w[offset & 7 + i] = byte }
         }
         word.storeBytes(of: value, as: UInt64.self)
-        persistence.persist(word, 8)
+        if Self.droppedStep != .inPlaceFlush { persistence.flush(word, 8) }
+        persistence.drain()
         counters.fences.add(1, ordering: .relaxed)
         counters.inPlaceBytes.add(8, ordering: .relaxed)
         counters.commits.add(1, ordering: .relaxed)
         counters.bytesRequested.add(bytes.count, ordering: .relaxed)
+    }
+
+    /// Copies new contents into a spare chunk and flushes them.
+    private func copyRemapData(_ destination: UnsafeMutableRawPointer, _ source: UnsafeRawPointer, _ count: Int) {
+        if Self.droppedStep == .remapDataFlush {
+            destination.copyMemory(from: source, byteCount: count)
+        } else {
+            persistence.copyAndFlush(destination, source, count)
+        }
+    }
+
+    /// The address, in the whole-file mapping, of logical byte `offset`.
+    func fileAddress(ofLogical offset: Int) -> UnsafeMutableRawPointer {
+        file.base + layout.chunkOffset(pageTable[offset / layout.chunkSize]) + offset % layout.chunkSize
     }
 
     func fence() {
@@ -209,4 +226,15 @@ extension Pool {
     static func simulateCrash(at point: CrashPoint) throws(PMemError) {
         if crashPoint == point { throw PMemError(.ioFailure, "simulated crash at \(point)") }
     }
+}
+
+/// Persistence steps of a commit that a test can drop, one at a time, to
+/// show that the crash checker notices (the mutation check of the crash model).
+enum PersistenceStep: Sendable, CaseIterable {
+    case remapDataFlush, logBodyFlush, logBodyFence, commitFence, applyFence, inPlaceFlush
+}
+
+extension Pool {
+    /// The step to leave out in the current task (tests only; nil otherwise).
+    @TaskLocal static var droppedStep: PersistenceStep?
 }

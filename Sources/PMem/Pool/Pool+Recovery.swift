@@ -4,9 +4,9 @@ extension Pool {
     /// Replays every lane whose commit record is valid, then retires it
     /// (docs/FORMAT.md, "Recovery argument"). Idempotent: a crash in here is
     /// recovered by the next open.
-    static func recover(_ file: borrowing Mapping, layout: PoolLayout, persistence: PersistenceCalls, path: FilePath) throws(PMemError) {
+    static func recover(_ base: UnsafeMutableRawPointer, layout: PoolLayout, persistence: PersistenceCalls, path: FilePath?) throws(PMemError) {
         for lane in 0..<layout.laneCount {
-            let record = file.base + layout.laneOffset(lane)
+            let record = base + layout.laneOffset(lane)
             let header = UnsafeRawBufferPointer(start: record, count: PoolLayout.commitRecordSize)
             guard let commit = CommitRecord.decode(header, maxBody: layout.laneSize - PoolLayout.commitRecordSize) else { continue }
             let body = UnsafeRawBufferPointer(start: record + PoolLayout.commitRecordSize, count: commit.bodyLength)
@@ -17,19 +17,19 @@ extension Pool {
                 throw PMemError(.poolCorrupt, "lane \(lane) holds a committed record whose log body is damaged",
                                 path: path, fileOffset: layout.laneOffset(lane))
             }
-            _ = try apply(entries, file: file, layout: layout, persistence: persistence, path: path)
+            _ = try apply(entries, base: base, layout: layout, persistence: persistence, path: path)
             persistence.drain()
             try simulateCrash(at: .duringRecovery)
-            retire(lane: lane, file: file, layout: layout, persistence: persistence)
+            retire(lane: lane, base: base, layout: layout, persistence: persistence)
         }
     }
 
     /// Applies log entries: page-table entries first, then data into the
     /// chunks the page table now names. Flushes; the caller fences.
     /// Returns the data bytes applied.
-    static func apply(_ entries: [LogEntry], file: borrowing Mapping, layout: PoolLayout, persistence: PersistenceCalls, path: FilePath) throws(PMemError) -> Int {
+    static func apply(_ entries: [LogEntry], base: UnsafeMutableRawPointer, layout: PoolLayout, persistence: PersistenceCalls, path: FilePath?) throws(PMemError) -> Int {
         for case .pageTable(let logical, let physical) in entries {
-            let slot = file.base + PoolLayout.pageTableOffset + 8 * logical
+            let slot = base + PoolLayout.pageTableOffset + 8 * logical
             slot.storeBytes(of: PageTableEntry.encode(logical: logical, physical: physical).littleEndian, as: UInt64.self)
             persistence.flush(slot, 8)
         }
@@ -40,12 +40,12 @@ extension Pool {
                 let logical = (offset + done) / layout.chunkSize
                 let inChunk = (offset + done) % layout.chunkSize
                 let n = min(bytes.count - done, layout.chunkSize - inChunk)
-                let word = UInt64(littleEndian: (file.base + PoolLayout.pageTableOffset + 8 * logical).load(as: UInt64.self))
+                let word = UInt64(littleEndian: (base + PoolLayout.pageTableOffset + 8 * logical).load(as: UInt64.self))
                 guard let physical = PageTableEntry.decode(word, logical: logical), physical < layout.physicalChunks else {
                     throw PMemError(.poolCorrupt, "page-table entry \(logical) is damaged", path: path,
                                     fileOffset: PoolLayout.pageTableOffset + 8 * logical)
                 }
-                let destination = file.base + layout.chunkOffset(physical) + inChunk
+                let destination = base + layout.chunkOffset(physical) + inChunk
                 bytes.withUnsafeBytes { src in persistence.copyAndFlush(destination, src.baseAddress! + done, n) }
                 done += n
             }
@@ -55,8 +55,8 @@ extension Pool {
     }
 
     /// Marks a lane idle: zero the magic (one 8-byte store), flush, fence.
-    static func retire(lane: Int, file: borrowing Mapping, layout: PoolLayout, persistence: PersistenceCalls) {
-        let magic = file.base + layout.laneOffset(lane)
+    static func retire(lane: Int, base: UnsafeMutableRawPointer, layout: PoolLayout, persistence: PersistenceCalls) {
+        let magic = base + layout.laneOffset(lane)
         magic.storeBytes(of: UInt64(0), as: UInt64.self)
         persistence.persist(magic, 8)
     }

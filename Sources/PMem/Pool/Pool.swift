@@ -160,8 +160,8 @@ public final class Pool: @unchecked Sendable {
             try PoolLayout.decode(bytes, fileSize: file.count, path: path)
         }
         let persistence = PersistenceCalls.override ?? .of(file)
-        try Self.recover(file, layout: layout, persistence: persistence, path: path)
-        let table = try Self.readPageTable(file, layout: layout, path: path)
+        try Self.recover(file.base, layout: layout, persistence: persistence, path: path)
+        let table = try Self.readPageTable(file.base, layout: layout, path: path)
 
         let view: UnsafeMutableRawPointer
         switch Syscalls.reserveAddressSpace(layout.capacity) {
@@ -190,11 +190,11 @@ public final class Pool: @unchecked Sendable {
 
     /// Reads and checks the page table: every entry intact, in range, and no
     /// physical chunk named twice.
-    static func readPageTable(_ file: borrowing Mapping, layout: PoolLayout, path: FilePath) throws(PMemError) -> [Int] {
+    static func readPageTable(_ base: UnsafeRawPointer, layout: PoolLayout, path: FilePath?) throws(PMemError) -> [Int] {
         var table = [Int](repeating: 0, count: layout.logicalChunks)
         var seen = Set<Int>()
         for l in 0..<layout.logicalChunks {
-            let word = UInt64(littleEndian: (file.base + PoolLayout.pageTableOffset + 8 * l).load(as: UInt64.self))
+            let word = UInt64(littleEndian: (base + PoolLayout.pageTableOffset + 8 * l).load(as: UInt64.self))
             guard let p = PageTableEntry.decode(word, logical: l), p < layout.physicalChunks, seen.insert(p).inserted else {
                 throw PMemError(.poolCorrupt, "page-table entry \(l) is damaged, out of range or names a chunk twice",
                                 path: path, fileOffset: PoolLayout.pageTableOffset + 8 * l)
