@@ -54,10 +54,18 @@ extension Pool {
         return applied
     }
 
-    /// Marks a lane idle: zero the magic (one 8-byte store), flush, fence.
+    /// Marks a lane idle: zero the whole commit record, flush, fence.
+    ///
+    /// Zeroing only the magic is not enough: a crash while the next record is
+    /// being written could mix the new magic with the old record's other
+    /// words and revive the old record, whose checksum still matches (the
+    /// crash model found exactly this). With every word zeroed, no mix of
+    /// old and new words passes the checksum.
     static func retire(lane: Int, base: UnsafeMutableRawPointer, layout: PoolLayout, persistence: PersistenceCalls) {
-        let magic = base + layout.laneOffset(lane)
-        magic.storeBytes(of: UInt64(0), as: UInt64.self)
-        persistence.persist(magic, 8)
+        let record = base + layout.laneOffset(lane)
+        for word in stride(from: 0, to: PoolLayout.commitRecordSize, by: 8) {
+            (record + word).storeBytes(of: UInt64(0), as: UInt64.self)
+        }
+        persistence.persist(record, PoolLayout.commitRecordSize)
     }
 }

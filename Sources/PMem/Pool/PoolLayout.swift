@@ -23,9 +23,10 @@ struct PoolLayout: Sendable, Equatable {
     var fileSize: Int { dataOffset + physicalChunks * chunkSize }
     func laneOffset(_ lane: Int) -> Int { lanesOffset + lane * laneSize }
     func chunkOffset(_ physical: Int) -> Int { dataOffset + physical * chunkSize }
-    /// Bytes of log payload one lane holds: two chunks, so that the partial
-    /// edges of any single write fit.
-    static func laneSize(chunkSize: Int) -> Int { 2 * chunkSize + 64 * 1024 }
+    /// Bytes one lane holds: two chunks of payload, so that the partial edges
+    /// of any single write fit, plus room for entry heads (half a chunk, at
+    /// least a page).
+    static func laneSize(chunkSize: Int) -> Int { 2 * chunkSize + max(4096, chunkSize / 2) }
 
     /// The layout of a new pool, with every region aligned.
     init(capacity: Int, chunkSize: Int, spareChunks: Int, laneCount: Int, createdAt: Int64) {

@@ -1,0 +1,116 @@
+/// A simulated x86 ADR persistence domain for one region of memory (a pool
+/// file's mapping), for crash testing (../docs/FORMAT.md; DESIGN "The
+/// persistence model").
+///
+/// Code under test keeps storing into the real memory (the *working image*).
+/// The domain keeps a separate *media image*: a cache line reaches it only
+/// when it is flushed and a fence follows; the line's content is the one it
+/// had when it was flushed. Until then any stored 8-byte word may or may not
+/// have reached the media (a cache line can be evicted at any time), so the
+/// crash images at a fence are: the media alone, the working image whole,
+/// random mixes of the two at 8-byte granularity, and random subsets of the
+/// flushed-but-unfenced lines (a flushed line is written back whole, in no
+/// particular order with the others).
+final class SimulatedPersistenceDomain: @unchecked Sendable {
+    private(set) var base: UnsafeRawPointer?
+    private(set) var size = 0
+    /// What would survive a power cut now.
+    private(set) var media: [UInt8] = []
+    /// Flushed lines (offset, content at flush time), not yet fenced.
+    private var pending: [(offset: Int, bytes: [UInt8])] = []
+    /// Called at every fence, before the flushed lines reach the media.
+    var beforeFence: ((SimulatedPersistenceDomain) -> Void)?
+    private(set) var fences = 0
+
+    init() {}
+
+    /// Starts modelling `size` bytes at `base`, whose current contents are
+    /// taken as already durable.
+    func attach(base: UnsafeRawPointer, size: Int) {
+        self.base = base
+        self.size = size
+        media = Array(UnsafeRawBufferPointer(start: base, count: size))
+        pending.removeAll()
+    }
+
+    /// Persistence calls that route a pool's flushes and fences here.
+    var calls: PersistenceCalls {
+        PersistenceCalls(
+            flush: { [self] in flush($0, $1) },
+            drain: { [self] in drain() },
+            copyAndFlush: { [self] in
+                $0.copyMemory(from: $1, byteCount: $2)
+                flush($0, $2)
+            })
+    }
+
+    func flush(_ address: UnsafeRawPointer, _ count: Int) {
+        guard let base, count > 0 else { return }
+        let start = address - base
+        guard start >= 0, start + count <= size else { return } // not ours (before attach)
+        var line = start & ~63
+        while line < start + count {
+            let length = min(64, size - line)
+            pending.append((line, Array(UnsafeRawBufferPointer(start: base + line, count: length))))
+            line += 64
+        }
+    }
+
+    func drain() {
+        beforeFence?(self)
+        media.withUnsafeMutableBytes { m in
+            for (offset, bytes) in pending {
+                bytes.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: m[offset..<(offset + $0.count)]).copyMemory(from: $0) }
+            }
+        }
+        pending.removeAll(keepingCapacity: true)
+        fences += 1
+    }
+
+    /// Everything stored so far, durable or not.
+    var working: [UInt8] { Array(UnsafeRawBufferPointer(start: base!, count: size)) }
+
+    /// The crash images of this moment: the media, the working image,
+    /// `mixes` seeded random mixes of the two at 8-byte granularity, and
+    /// `mixes` random subsets of the pending flushed lines over the media.
+    func crashImages(mixes: Int, using generator: inout some RandomNumberGenerator) -> [[UInt8]] {
+        let work = working
+        var differing: [Int] = []
+        media.withUnsafeBytes { m in
+            work.withUnsafeBytes { w in
+                var i = 0
+                while i + 8 <= size {
+                    if m.loadUnaligned(fromByteOffset: i, as: UInt64.self) != w.loadUnaligned(fromByteOffset: i, as: UInt64.self) {
+                        differing.append(i)
+                    }
+                    i += 8
+                }
+            }
+        }
+        var images = [media, work]
+        if !pending.isEmpty {
+            for _ in 0..<mixes {
+                var image = media
+                image.withUnsafeMutableBytes { out in
+                    for (offset, bytes) in pending where Bool.random(using: &generator) {
+                        bytes.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: out[offset..<(offset + $0.count)]).copyMemory(from: $0) }
+                    }
+                }
+                images.append(image)
+            }
+        }
+        guard !differing.isEmpty else { return images }
+        for _ in 0..<mixes {
+            var image = media
+            image.withUnsafeMutableBytes { out in
+                work.withUnsafeBytes { w in
+                    for i in differing where Bool.random(using: &generator) {
+                        out.storeBytes(of: w.loadUnaligned(fromByteOffset: i, as: UInt64.self), toByteOffset: i, as: UInt64.self)
+                    }
+                }
+            }
+            images.append(image)
+        }
+        return images
+    }
+}

@@ -1,0 +1,197 @@
+import Foundation
+import Glibc
+@testable import PMem
+import SystemPackage
+import Testing
+
+/// A seeded generator (SplitMix64), so that a failing run can be replayed.
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Runs pool operations under the simulated persistence domain and checks
+/// every crash image with an oracle: recovery (the same code as Pool.open)
+/// must succeed with intact metadata, and the logical contents must be
+/// exactly the state before the operation in flight or exactly the state
+/// after it; once an operation has returned, exactly after.
+final class CrashChecker {
+    let pool: Pool
+    let domain: SimulatedPersistenceDomain
+    let layout: PoolLayout
+    var generator: SeededGenerator
+    let mixes: Int
+    var model: [UInt8]
+    var imagesChecked = 0
+    var violations = 0
+    var firstViolation: String?
+    /// One image in this many also gets a crash in the middle of its recovery.
+    let recoveryCrashEvery = 64
+
+    init(pool: Pool, domain: SimulatedPersistenceDomain, seed: UInt64, mixes: Int) {
+        self.pool = pool
+        self.domain = domain
+        self.layout = pool.layout
+        self.generator = SeededGenerator(state: seed)
+        self.mixes = mixes
+        self.model = pool.withUnsafeBytes { Array($0) }
+    }
+
+    /// Applies `writes` to the pool as one operation, checking crash images at every fence.
+    func run(_ writes: [(offset: Int, bytes: [UInt8])], label: String) throws {
+        let before = model
+        var after = model
+        for w in writes { after.replaceSubrange(w.offset..<(w.offset + w.bytes.count), with: w.bytes) }
+        domain.beforeFence = { [unowned self] domain in
+            for image in domain.crashImages(mixes: mixes, using: &generator) {
+                check(image, against: [before, after], label: "\(label), crash at fence \(domain.fences)")
+            }
+        }
+        defer { domain.beforeFence = nil }
+        try pool.commit(writes)
+        domain.beforeFence = nil
+        check(domain.media, against: [after], label: "\(label), acknowledged")
+        model = after
+    }
+
+    func check(_ image: [UInt8], against states: [[UInt8]], label: String) {
+        imagesChecked += 1
+        var copy = image
+        let problem = copy.withUnsafeMutableBytes { recoverAndCompare($0.baseAddress!, states) }
+        if let problem {
+            violations += 1
+            if firstViolation == nil { firstViolation = "\(label): \(problem)" }
+            return
+        }
+        if imagesChecked % recoveryCrashEvery == 0 { checkCrashDuringRecovery(image, states, label) }
+    }
+
+    /// Recovery on `image`, stopped at each of its own fences (a crash during
+    /// recovery), then recovery again on what survived.
+    func checkCrashDuringRecovery(_ image: [UInt8], _ states: [[UInt8]], _ label: String) {
+        var working = image
+        let inner = SimulatedPersistenceDomain()
+        var survivors: [[UInt8]] = []
+        working.withUnsafeMutableBytes { buffer in
+            inner.attach(base: buffer.baseAddress!, size: buffer.count)
+            inner.beforeFence = { [unowned self] d in survivors += d.crashImages(mixes: 2, using: &generator) }
+            _ = try? Pool.recover(buffer.baseAddress!, layout: layout, persistence: inner.calls, path: nil)
+        }
+        for survivor in survivors {
+            imagesChecked += 1
+            var copy = survivor
+            if let problem = copy.withUnsafeMutableBytes({ recoverAndCompare($0.baseAddress!, states) }) {
+                violations += 1
+                if firstViolation == nil { firstViolation = "\(label), crash during recovery: \(problem)" }
+            }
+        }
+    }
+
+    /// nil if recovery succeeds and the contents equal one of `states`.
+    func recoverAndCompare(_ base: UnsafeMutableRawPointer, _ states: [[UInt8]]) -> String? {
+        let quiet = PersistenceCalls(flush: { _, _ in }, drain: {}, copyAndFlush: { $0.copyMemory(from: $1, byteCount: $2) })
+        do {
+            _ = try PoolLayout.decode(UnsafeRawBufferPointer(start: base, count: PoolLayout.headerSize), fileSize: layout.fileSize, path: nil)
+            try Pool.recover(base, layout: layout, persistence: quiet, path: nil)
+            let table = try Pool.readPageTable(base, layout: layout, path: nil)
+            let chunk = layout.chunkSize
+            let matches = states.contains { state in
+                state.withUnsafeBytes { s in
+                    table.enumerated().allSatisfy { l, p in memcmp(base + layout.chunkOffset(p), s.baseAddress! + l * chunk, chunk) == 0 }
+                }
+            }
+            return matches ? nil : "the contents are neither the state before nor the state after"
+        } catch {
+            return "recovery failed: \(error)"
+        }
+    }
+}
+
+/// A pool of 16 chunks of 4 KiB (2 spare... 4 spare, 2 lanes) under a simulated domain.
+func simulatedPool(_ scratch: Scratch) throws -> (Pool, SimulatedPersistenceDomain) {
+    let path = scratch.path("pool")
+    _ = try Pool.create(at: path, capacity: 16 * 4096, chunkSize: 4096, spareCapacity: 4 * 4096, lanes: 2)
+    let domain = SimulatedPersistenceDomain()
+    let pool = try PersistenceCalls.$override.withValue(domain.calls) { try Pool.open(at: path) }
+    domain.attach(base: pool.file.base, size: pool.file.count)
+    return (pool, domain)
+}
+
+/// A random operation: one write (1 byte to several chunks, aligned or not,
+/// across chunk boundaries) or a transaction of two to four writes.
+func randomOperation(_ g: inout SeededGenerator, capacity: Int) -> [(offset: Int, bytes: [UInt8])] {
+    let count = Int.random(in: 0..<4, using: &g) == 0 ? Int.random(in: 2...4, using: &g) : 1
+    return (0..<count).map { _ in
+        let size: Int
+        switch Int.random(in: 0..<10, using: &g) {
+        case 0..<3: size = Int.random(in: 1...8, using: &g)
+        case 3..<7: size = Int.random(in: 9...1500, using: &g)
+        default: size = Int.random(in: 3000...(3 * 4096), using: &g)
+        }
+        let offset = Int.random(in: 0...(capacity - size), using: &g)
+        let aligned = size <= 8 && Bool.random(using: &g) ? offset & ~7 : offset
+        let fill = UInt8.random(in: 1...255, using: &g)
+        return (aligned, (0..<size).map { fill &+ UInt8(truncatingIfNeeded: $0) })
+    }
+}
+
+@Suite("Crash model: every fence, every crash image, an oracle", .serialized)
+struct CrashModelTests {
+    /// Images for the full run; CI sets SWIFT_PMEM_CRASH_IMAGES=1000000.
+    static var targetImages: Int {
+        Int(ProcessInfo.processInfo.environment["SWIFT_PMEM_CRASH_IMAGES"] ?? "") ?? 50_000
+    }
+
+    @Test("random writes and transactions: no crash image violates all-or-nothing")
+    func randomWorkload() throws {
+        let scratch = Scratch(on: "/dev/shm")
+        let (pool, domain) = try simulatedPool(scratch)
+        let checker = CrashChecker(pool: pool, domain: domain, seed: 0x5EED, mixes: 24)
+        var g = SeededGenerator(state: 42)
+        var operations = 0
+        while checker.imagesChecked < Self.targetImages {
+            try checker.run(randomOperation(&g, capacity: pool.capacity), label: "operation \(operations)")
+            operations += 1
+        }
+        print("crash images checked: \(checker.imagesChecked), violations: \(checker.violations)")
+        #expect(checker.violations == 0, "\(checker.firstViolation ?? "")")
+        #expect(operations > 0)
+    }
+
+    /// Operations that take every path: in place, log, remap, copy-out, mixed.
+    static let everyPath: [[(offset: Int, bytes: [UInt8])]] = [
+        [(64, [UInt8](repeating: 1, count: 8))],                                  // in place
+        [(100, [UInt8](repeating: 2, count: 300))],                               // log
+        [(4096, [UInt8](repeating: 3, count: 4096))],                             // remap
+        [(3 * 4096 + 10, [UInt8](repeating: 4, count: 3000))],                    // copy out + remap
+        [(20, [5, 5, 5]), (8192, [UInt8](repeating: 6, count: 4096)), (30_000, [UInt8](repeating: 7, count: 50))], // mixed
+    ]
+
+    @Test("the checker finds a violation when any one flush or fence is left out", arguments: PersistenceStep.allCases)
+    func mutation(step: PersistenceStep) throws {
+        let scratch = Scratch(on: "/dev/shm")
+        let (pool, domain) = try simulatedPool(scratch)
+        let checker = CrashChecker(pool: pool, domain: domain, seed: 7, mixes: 24)
+        try Pool.$droppedStep.withValue(step) {
+            for (i, op) in Self.everyPath.enumerated() { try checker.run(op, label: "path \(i)") }
+        }
+        print("crash images checked: \(checker.imagesChecked), violations: \(checker.violations) (with \(step) left out)")
+        #expect(checker.violations > 0, "leaving out \(step) went unnoticed")
+    }
+
+    @Test("with every step in place the same operations pass")
+    func unmutated() throws {
+        let scratch = Scratch(on: "/dev/shm")
+        let (pool, domain) = try simulatedPool(scratch)
+        let checker = CrashChecker(pool: pool, domain: domain, seed: 7, mixes: 24)
+        for (i, op) in Self.everyPath.enumerated() { try checker.run(op, label: "path \(i)") }
+        #expect(checker.violations == 0, "\(checker.firstViolation ?? "")")
+        #expect(checker.imagesChecked > 100)
+    }
+}
