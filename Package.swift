@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "PMem", targets: ["PMem"]),
         .executable(name: "pmemctl", targets: ["pmemctl"]),
         .executable(name: "pmem-counter", targets: ["PMemCounterExample"]),
+        .executable(name: "pmem-torture", targets: ["PMemTortureExample"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
@@ -51,6 +52,12 @@ let package = Package(
             name: "PMemCounterExample",
             dependencies: ["PMem", .product(name: "SystemPackage", package: "swift-system")],
             path: "examples/counter",
+            swiftSettings: strictSwift
+        ),
+        .executableTarget(
+            name: "PMemTortureExample",
+            dependencies: ["PMem", .product(name: "SystemPackage", package: "swift-system")],
+            path: "examples/torture",
             swiftSettings: strictSwift
         ),
         .testTarget(
