@@ -6,6 +6,7 @@
 //
 //   pmem-torture POOL FIRST        # writes FIRST, FIRST+1, ... until killed
 //
+// POOL is created (1 MiB in 64 KiB chunks) if it does not exist.
 // Write n is defined by TortureWrite(n): deterministic, so that the checker
 // can recompute the expected contents.
 import Glibc
@@ -24,7 +25,10 @@ guard CommandLine.arguments.count == 3, let first = Int(CommandLine.arguments[2]
     exit(2)
 }
 do {
-    let pool = try Pool.open(at: FilePath(CommandLine.arguments[1]))
+    let path = FilePath(CommandLine.arguments[1])
+    let pool = access(path.string, F_OK) == 0
+        ? try Pool.open(at: path)
+        : try Pool.create(at: path, capacity: 16 * 65536, chunkSize: 65536, spareCapacity: 4 * 65536)
     var n = first
     while true {
         let write = TortureWrite(n, capacity: pool.capacity)
