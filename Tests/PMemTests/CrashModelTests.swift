@@ -110,6 +110,11 @@ final class CrashChecker {
         do {
             _ = try PoolLayout.decode(UnsafeRawBufferPointer(start: base, count: PoolLayout.headerSize), fileSize: layout.fileSize, path: nil)
             try Pool.recover(base, layout: layout, persistence: quiet, path: nil)
+            // Recovery leaves every lane idle: no record, and no remnant of one.
+            for lane in 0..<layout.laneCount
+            where UnsafeRawBufferPointer(start: base + layout.laneOffset(lane), count: PoolLayout.commitRecordSize).contains(where: { $0 != 0 }) {
+                return "lane \(lane) is not idle after recovery"
+            }
             let table = try Pool.readPageTable(base, layout: layout, path: nil)
             let chunk = layout.chunkSize
             let matches = states.contains { state in

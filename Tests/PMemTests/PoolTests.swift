@@ -86,6 +86,26 @@ struct PoolTests {
         #expect(try pool.load(UInt64.self, at: 65536 + 8) == 0xFEED)
     }
 
+    @Test("a write remapping hundreds of small chunks fits its lane; a transaction too big for a lane is refused untouched")
+    func manyChunksInOneCommit() throws {
+        let scratch = Scratch(on: "/dev/shm")
+        let pool = try Pool.create(at: scratch.path("pool"), capacity: 1024 * 4096, chunkSize: 4096, spareCapacity: 600 * 4096)
+        let big = [UInt8](repeating: 3, count: 512 * 4096 + 100)
+        try pool.write(big, at: 4000)                 // 512 remapped chunks and two logged edges
+        #expect(try pool.read(at: 4000, count: big.count) == big)
+        #expect(pool.statistics.remaps >= 511)
+        // A thousand tiny writes to distinct chunks of a pool with few spares:
+        // more entry heads than a lane holds, and too few spares to copy out.
+        let small = try Pool.create(at: scratch.path("small"), capacity: 1024 * 4096, chunkSize: 4096, spareCapacity: 8 * 4096)
+        try small.write([3, 3, 3], at: 4097)
+        let error = #expect(throws: PMemError.self) {
+            try small.transaction { tx in for c in 0..<1024 { tx.write([9, 9, 9], at: c * 4096 + 1) } }
+        }
+        #expect(error?.code == .updateTooLarge)
+        #expect(try small.read(at: 1, count: 3) == [0, 0, 0])
+        #expect(try small.read(at: 4097, count: 3) == [3, 3, 3])
+    }
+
     @Test("a transaction whose body throws writes nothing")
     func abortedTransaction() throws {
         struct Abort: Error {}
@@ -263,6 +283,10 @@ struct PoolRecoveryTests {
                 // Until recovery runs, the pool says so instead of writing on.
                 let blocked = #expect(throws: PMemError.self) { try pool.write([UInt8](repeating: 9, count: 20), at: 8 * chunk) }
                 #expect(blocked?.code == .needsRecovery)
+                // Every way of writing waits for recovery, the in-place ones too.
+                #expect(throws: PMemError.self) { try pool.write([1], at: 16 * 4096 - 8) }
+                #expect(throws: PMemError.self) { try pool.store(UInt8(1), at: 0) }
+                #expect(throws: PMemError.self) { try pool.persist(0..<8) }
             }
         }
         let pool = try Pool.open(at: path)

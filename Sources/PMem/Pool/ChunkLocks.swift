@@ -10,6 +10,9 @@ final class ChunkLocks: @unchecked Sendable {
     private var freeLanes: [Int]
     /// Physical chunks no page-table entry names and no commit has taken.
     private var freeChunks: [Int]
+    /// Set when a commit failed after its record was durable: until the pool
+    /// is reopened (and recovery finishes that commit) nothing may write.
+    private var poisoned = false
 
     init(lanes: Int, free: [Int]) {
         freeLanes = Array((0..<lanes).reversed())
@@ -29,10 +32,16 @@ final class ChunkLocks: @unchecked Sendable {
     /// free physical chunks are there, then takes them all at once (so no
     /// two commits can wait for each other). The spares come lowest first,
     /// so that they tend to be consecutive.
-    func acquire(_ chunks: Set<Int>, spares: Int) -> (lane: Int, spares: [Int]) {
+    /// Returns nil (at once, or when it happens while waiting) once the
+    /// locks are poisoned.
+    func acquire(_ chunks: Set<Int>, spares: Int) -> (lane: Int, spares: [Int])? {
         pthread_mutex_lock(mutex)
-        while freeLanes.isEmpty || !busy.isDisjoint(with: chunks) || freeChunks.count < spares {
+        while !poisoned && (freeLanes.isEmpty || !busy.isDisjoint(with: chunks) || freeChunks.count < spares) {
             pthread_cond_wait(changed, mutex)
+        }
+        if poisoned {
+            pthread_mutex_unlock(mutex)
+            return nil
         }
         busy.formUnion(chunks)
         let lane = freeLanes.removeLast()
@@ -40,6 +49,20 @@ final class ChunkLocks: @unchecked Sendable {
         freeChunks.removeFirst(spares)
         pthread_mutex_unlock(mutex)
         return (lane, taken)
+    }
+
+    /// Stops all further commits (and wakes those waiting, to fail).
+    func poison() {
+        pthread_mutex_lock(mutex)
+        poisoned = true
+        pthread_cond_broadcast(changed)
+        pthread_mutex_unlock(mutex)
+    }
+
+    var isPoisoned: Bool {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return poisoned
     }
 
     /// Gives back the lane and the chunks, and frees the physical chunks the

@@ -51,6 +51,8 @@ enum LogEntry: Equatable {
 
     /// Appends the entry's encoding to `out` at `offset`; returns the new offset.
     func encode(into out: UnsafeMutableRawBufferPointer, at offset: Int) -> Int {
+        // The planner sizes the body to the lane; this is the last line of defense.
+        precondition(offset >= 0 && encodedSize <= out.count - offset, "log entry past the end of the lane")
         let (kind, a, b): (UInt32, UInt64, UInt64)
         switch self {
         case .data(let o, let bytes): (kind, a, b) = (1, UInt64(o), UInt64(bytes.count))

@@ -21,12 +21,14 @@ extension Pool {
     /// for 8 aligned bytes. Must not race with a commit touching the same chunk.
     public func store<T: BitwiseCopyable>(_ value: T, at offset: Int) throws(PMemError) {
         try checkRange(offset, MemoryLayout<T>.size)
+        if locks.isPoisoned { throw needsRecoveryError }
         (view + offset).storeBytes(of: value, as: T.self)
     }
 
     /// Makes in-place stores in `range` durable (flush and fence).
     public func persist(_ range: Range<Int>) throws(PMemError) {
         try checkRange(range.lowerBound, range.count)
+        if locks.isPoisoned { throw needsRecoveryError }
         // Chunk by chunk, through the file mapping's addresses.
         var offset = range.lowerBound
         while offset < range.upperBound {

@@ -46,7 +46,7 @@ extension Pool {
         let writes = writes.filter { !$0.bytes.isEmpty }
         guard !writes.isEmpty else { return }
         if writes.count == 1, writes[0].bytes.count <= 8, writes[0].offset % 8 + writes[0].bytes.count <= 8 {
-            return storeInPlace(writes[0].bytes, at: writes[0].offset)
+            return try storeInPlace(writes[0].bytes, at: writes[0].offset)
         }
 
         // Plan: the pieces of each chunk, in write order; chunks wholly
@@ -83,23 +83,25 @@ extension Pool {
             bodySize += CommitRecord.entryHeadSize - logSize(biggest)
         }
         remapped.sort()
+        guard bodySize <= layout.laneSize - PoolLayout.commitRecordSize else {
+            throw PMemError(.updateTooLarge, "the update's log (\(bodySize) bytes of entries) does not fit a lane of \(layout.laneSize) bytes; split it into smaller transactions",
+                            path: path)
+        }
         guard remapped.count <= layout.spareChunks else {
             throw PMemError(.updateTooLarge, "the update needs \(remapped.count) spare chunks of \(chunk) bytes and the pool has \(layout.spareChunks): its largest atomic write is \(maxAtomicWrite) bytes",
                             path: path)
         }
 
-        guard !needsRecovery.load(ordering: .relaxed) else {
-            throw PMemError(.needsRecovery, "an earlier update failed after it was committed; close and reopen the pool so that recovery finishes it", path: path)
-        }
         let touched = Set(pieces.keys)
-        let (lane, spares) = locks.acquire(touched, spares: remapped.count)
+        guard let (lane, spares) = locks.acquire(touched, spares: remapped.count) else { throw needsRecoveryError }
         var replaced: [Int] = []
         var stage = 0 // 0: nothing durable, 1: committed, 2: retired
         defer {
             switch stage {
             case 0: locks.release(touched, lane: lane, freed: spares) // never named anywhere
-            case 1: // Committed but not finished: only recovery may finish it.
-                needsRecovery.store(true, ordering: .relaxed)
+            case 1: // Committed but not finished: only recovery may finish it,
+                // so nothing else may write (not even into this lane) until then.
+                locks.poison()
                 locks.release(touched, lane: lane, freed: [])
             default: locks.release(touched, lane: lane, freed: replaced)
             }
@@ -173,9 +175,9 @@ extension Pool {
 
     /// At most 8 bytes inside one aligned 8-byte word: merged into the word
     /// and stored with one 8-byte store, which the hardware makes atomic.
-    private func storeInPlace(_ bytes: [UInt8], at offset: Int) {
+    private func storeInPlace(_ bytes: [UInt8], at offset: Int) throws(PMemError) {
         let logical = offset / layout.chunkSize
-        let (lane, _) = locks.acquire([logical], spares: 0)
+        guard let (lane, _) = locks.acquire([logical], spares: 0) else { throw needsRecoveryError }
         defer { locks.release([logical], lane: lane, freed: []) }
         // Through the file mapping (the same memory as the view), so that the
         // flush names the file's own addresses.
@@ -191,6 +193,10 @@ extension Pool {
         counters.inPlaceBytes.add(8, ordering: .relaxed)
         counters.commits.add(1, ordering: .relaxed)
         counters.bytesRequested.add(bytes.count, ordering: .relaxed)
+    }
+
+    var needsRecoveryError: PMemError {
+        PMemError(.needsRecovery, "an earlier update failed after it was committed; close and reopen the pool so that recovery finishes it", path: path)
     }
 
     /// Copies new contents into a spare chunk and flushes them.

@@ -8,7 +8,12 @@ extension Pool {
         for lane in 0..<layout.laneCount {
             let record = base + layout.laneOffset(lane)
             let header = UnsafeRawBufferPointer(start: record, count: PoolLayout.commitRecordSize)
-            guard let commit = CommitRecord.decode(header, maxBody: layout.laneSize - PoolLayout.commitRecordSize) else { continue }
+            guard let commit = CommitRecord.decode(header, maxBody: layout.laneSize - PoolLayout.commitRecordSize) else {
+                // Not committed. Remnants of a record torn by a crash must not
+                // stay: a later crash could complete them into a valid record.
+                if header.contains(where: { $0 != 0 }) { retire(lane: lane, base: base, layout: layout, persistence: persistence) }
+                continue
+            }
             let body = UnsafeRawBufferPointer(start: record + PoolLayout.commitRecordSize, count: commit.bodyLength)
             guard CRC32C.checksum(body) == commit.bodyCRC,
                   let entries = LogEntry.decodeBody(body, count: commit.entryCount, layout: layout) else {

@@ -41,9 +41,6 @@ public final class Pool: @unchecked Sendable {
     let locks: ChunkLocks
     let counters = PoolCounters()
     let nextSequence = Atomic<UInt64>(1)
-    /// Set when a commit failed after its record was durable: the in-memory
-    /// state is behind the media until recovery runs at the next open.
-    let needsRecovery = Atomic<Bool>(false)
     /// The in-memory page table; entry `L` changes only under the lock of chunk `L`.
     let pageTable: UnsafeMutableBufferPointer<Int>
 
@@ -53,7 +50,9 @@ public final class Pool: @unchecked Sendable {
     public var chunkSize: Int { layout.chunkSize }
     /// Spare capacity: the bytes of spare chunks, and the largest atomic write.
     public var spareCapacity: Int { layout.spareChunks * layout.chunkSize }
-    /// The largest single write (or transaction) the pool makes failure-atomic.
+    /// The largest single write the pool makes failure-atomic. A transaction
+    /// is bounded by the same spare chunks and by a lane's room for its log,
+    /// so one of many small writes to many chunks may be refused sooner.
     public var maxAtomicWrite: Int { spareCapacity }
     /// The number of redo-log lanes (commits that can run at once).
     public var laneCount: Int { layout.laneCount }
@@ -94,12 +93,17 @@ public final class Pool: @unchecked Sendable {
         progress: ((SealProgress) -> Void)? = nil
     ) throws(PMemError) -> Pool {
         let page = SealedFile.pageSize
-        guard chunkSize >= page, chunkSize & (chunkSize - 1) == 0 else {
-            throw PMemError(.invalidArgument, "the chunk size must be a power of two of at least \(page) bytes, not \(chunkSize)", path: path)
+        guard chunkSize >= page, chunkSize <= PoolLayout.maxChunkSize, chunkSize & (chunkSize - 1) == 0 else {
+            throw PMemError(.invalidArgument, "the chunk size must be a power of two from \(page) bytes to 1 GiB, not \(chunkSize)", path: path)
         }
         guard capacity > 0, capacity % chunkSize == 0, capacity / chunkSize <= Int(UInt32.max) / 2 else {
             throw PMemError(.unalignedLength, "the capacity must be a positive multiple of the chunk size \(chunkSize), not \(capacity)",
                             path: path, requiredAlignment: chunkSize)
+        }
+        // The view needs up to one mapping per logical chunk.
+        let mapLimit = Int((try? readWholeFile("/proc/sys/vm/max_map_count"))?.split(separator: "\n").first.flatMap { Int($0) } ?? 65530)
+        guard capacity / chunkSize <= mapLimit / 2 else {
+            throw PMemError(.invalidArgument, "\(capacity / chunkSize) chunks could need more mappings than vm.max_map_count (\(mapLimit)) allows; use larger chunks", path: path)
         }
         let spare = spareCapacity ?? max(2 * chunkSize, capacity / 4 / chunkSize * chunkSize)
         guard spare >= chunkSize, spare % chunkSize == 0, spare / chunkSize <= Int(UInt32.max) / 2 else {

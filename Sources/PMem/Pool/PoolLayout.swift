@@ -8,6 +8,8 @@ struct PoolLayout: Sendable, Equatable {
     static let headerSize = 128
     static let pageTableOffset = 4096
     static let commitRecordSize = 64
+    /// The largest chunk a pool may have (1 GiB).
+    static let maxChunkSize = 1 << 30
 
     var chunkSize: Int
     var logicalChunks: Int
@@ -23,10 +25,12 @@ struct PoolLayout: Sendable, Equatable {
     var fileSize: Int { dataOffset + physicalChunks * chunkSize }
     func laneOffset(_ lane: Int) -> Int { lanesOffset + lane * laneSize }
     func chunkOffset(_ physical: Int) -> Int { dataOffset + physical * chunkSize }
-    /// Bytes one lane holds: two chunks of payload, so that the partial edges
-    /// of any single write fit, plus room for entry heads (half a chunk, at
-    /// least a page).
-    static func laneSize(chunkSize: Int) -> Int { 2 * chunkSize + max(4096, chunkSize / 2) }
+    /// Bytes one lane holds: the commit record, two chunks of payload (the
+    /// partial edges of any single write), a page-table entry for every spare
+    /// chunk, and room for other entry heads (half a chunk, at least a page).
+    static func laneSize(chunkSize: Int, spareChunks: Int) -> Int {
+        alignUp(commitRecordSize + 2 * chunkSize + spareChunks * CommitRecord.entryHeadSize + max(4096, chunkSize / 2), 4096)
+    }
 
     /// The layout of a new pool, with every region aligned.
     init(capacity: Int, chunkSize: Int, spareChunks: Int, laneCount: Int, createdAt: Int64) {
@@ -34,7 +38,7 @@ struct PoolLayout: Sendable, Equatable {
         logicalChunks = capacity / chunkSize
         physicalChunks = logicalChunks + spareChunks
         self.laneCount = laneCount
-        laneSize = Self.laneSize(chunkSize: chunkSize)
+        laneSize = Self.laneSize(chunkSize: chunkSize, spareChunks: spareChunks)
         lanesOffset = Self.alignUp(Self.pageTableOffset + logicalChunks * 8, 4096)
         dataOffset = Self.alignUp(lanesOffset + laneCount * laneSize, chunkSize)
         self.createdAt = createdAt
@@ -98,9 +102,14 @@ struct PoolLayout: Sendable, Equatable {
             laneSize: Int(u64(48)), lanesOffset: Int(u64(64)), dataOffset: Int(u64(72)),
             createdAt: Int64(littleEndian: b.loadUnaligned(fromByteOffset: 80, as: Int64.self)))
         let c = layout.chunkSize
-        guard c >= 4096, c & (c - 1) == 0, layout.logicalChunks >= 1, layout.physicalChunks > layout.logicalChunks,
-              layout.physicalChunks <= Int(UInt32.max), u64(56) == UInt64(pageTableOffset),
-              layout.laneSize == laneSize(chunkSize: c),
+        // Sizes first, without overflow: the chunks must fit in the file.
+        guard c >= 4096, c <= maxChunkSize, c & (c - 1) == 0, layout.logicalChunks >= 1,
+              layout.physicalChunks > layout.logicalChunks, layout.physicalChunks <= fileSize / c,
+              layout.laneCount <= fileSize / max(layout.laneSize, 1) else {
+            throw corrupt("the chunk size or counts do not fit the file size \(fileSize)")
+        }
+        guard u64(56) == UInt64(pageTableOffset),
+              layout.laneSize == laneSize(chunkSize: c, spareChunks: layout.spareChunks),
               layout.lanesOffset == alignUp(pageTableOffset + layout.logicalChunks * 8, 4096),
               layout.dataOffset == alignUp(layout.lanesOffset + layout.laneCount * layout.laneSize, c),
               layout.fileSize == fileSize
