@@ -212,3 +212,96 @@ struct CrashModelTests {
         #expect(checker.imagesChecked > 100)
     }
 }
+
+/// The before/after states of each half's operation in flight, shared by the
+/// writer threads and the fence hook.
+final class HalfStates: @unchecked Sendable {
+    private let lock = NSLock()
+    private var states: [[[UInt8]]]
+    init(_ halves: [[UInt8]]) { states = halves.map { [$0] } }
+    func begin(_ half: Int, before: [UInt8], after: [UInt8]) { lock.lock(); states[half] = [before, after]; lock.unlock() }
+    func end(_ half: Int, after: [UInt8]) { lock.lock(); states[half] = [after]; lock.unlock() }
+    func snapshot() -> [[[UInt8]]] { lock.lock(); defer { lock.unlock() }; return states }
+}
+
+/// Counts shared by the threads of the two-lane test.
+final class Tally: @unchecked Sendable {
+    private let lock = NSLock()
+    var images = 0, violations = 0, first: String?
+    var generator = SeededGenerator(state: 11)
+    func record(_ problem: String?) {
+        lock.lock()
+        images += 1
+        if let problem { violations += 1; if first == nil { first = problem } }
+        lock.unlock()
+    }
+}
+
+extension CrashModelTests {
+    @Test("two threads committing through two lanes at once: each half is before or after its own operation in every crash image")
+    func twoLanes() throws {
+        let scratch = Scratch(on: "/dev/shm")
+        let (pool, domain) = try simulatedPool(scratch)
+        let layout = pool.layout, chunk = layout.chunkSize, half = 8 * chunk
+        let start = pool.withUnsafeBytes { Array($0) }
+        let states = HalfStates([Array(start[0..<half]), Array(start[half...])])
+        let tally = Tally()
+
+        /// Recovers an image and compares each half with its allowed states.
+        func verdict(_ image: [UInt8], _ allowed: [[[UInt8]]]) -> String? {
+            var copy = image
+            return copy.withUnsafeMutableBytes { buffer -> String? in
+                let base = buffer.baseAddress!
+                let quiet = PersistenceCalls(flush: { _, _ in }, drain: {}, copyAndFlush: { $0.copyMemory(from: $1, byteCount: $2) })
+                do {
+                    try Pool.recover(base, layout: layout, persistence: quiet, path: nil)
+                    let table = try Pool.readPageTable(base, layout: layout, path: nil)
+                    for h in 0..<2 {
+                        let ok = allowed[h].contains { state in
+                            state.withUnsafeBytes { s in
+                                (0..<8).allSatisfy { i in memcmp(base + layout.chunkOffset(table[h * 8 + i]), s.baseAddress! + i * chunk, chunk) == 0 }
+                            }
+                        }
+                        if !ok { return "half \(h) is neither before nor after its operation" }
+                    }
+                    return nil
+                } catch {
+                    return "recovery failed: \(error)"
+                }
+            }
+        }
+
+        domain.beforeFence = { d in
+            let allowed = states.snapshot()
+            for image in d.crashImages(mixes: 6, using: &tally.generator) { tally.record(verdict(image, allowed)) }
+        }
+        let operations = Int(ProcessInfo.processInfo.environment["SWIFT_PMEM_CRASH_LANE_OPS"] ?? "") ?? 150
+        let group = DispatchGroup()
+        let failures = Tally()
+        for t in 0..<2 {
+            group.enter()
+            Thread {
+                defer { group.leave() }
+                var g = SeededGenerator(state: UInt64(100 + t))
+                var mine = Array(start[(t * half)..<((t + 1) * half)])
+                for _ in 0..<operations {
+                    let size = [1, 8, 300, 3000, chunk, chunk + 500][Int.random(in: 0..<6, using: &g)]
+                    let local = Int.random(in: 0...(half - size), using: &g)
+                    let bytes = [UInt8](repeating: UInt8.random(in: 1...255, using: &g), count: size)
+                    var next = mine
+                    next.replaceSubrange(local..<(local + size), with: bytes)
+                    states.begin(t, before: mine, after: next)
+                    do { try pool.commit([(t * half + local, bytes)]) } catch { failures.record("thread \(t): \(error)"); return }
+                    states.end(t, after: next)
+                    mine = next
+                }
+            }.start()
+        }
+        group.wait()
+        domain.beforeFence = nil
+        print("crash images checked: \(tally.images), violations: \(tally.violations) (two lanes)")
+        #expect(failures.violations == 0, "\(failures.first ?? "")")
+        #expect(tally.violations == 0, "\(tally.first ?? "")")
+        #expect(tally.images > 1000)
+    }
+}

@@ -1,3 +1,5 @@
+import Glibc
+
 /// A simulated x86 ADR persistence domain for one region of memory (a pool
 /// file's mapping), for crash testing (../docs/FORMAT.md; DESIGN "The
 /// persistence model").
@@ -11,18 +13,43 @@
 /// random mixes of the two at 8-byte granularity, and random subsets of the
 /// flushed-but-unfenced lines (a flushed line is written back whole, in no
 /// particular order with the others).
+///
+/// Threads may share a domain: each has its own flushed-but-unfenced lines
+/// (a fence orders only its own CPU's flushes), and crash images include
+/// random subsets of every thread's. The fence hook runs under the domain's
+/// lock, so other threads' flushes and fences wait for it.
 final class SimulatedPersistenceDomain: @unchecked Sendable {
     private(set) var base: UnsafeRawPointer?
     private(set) var size = 0
     /// What would survive a power cut now.
     private(set) var media: [UInt8] = []
-    /// Flushed lines (offset, content at flush time), not yet fenced.
-    private var pending: [(offset: Int, bytes: [UInt8])] = []
+    /// Flushed lines (offset, content at flush time), not yet fenced, per thread.
+    private var pendingByThread: [UInt: [(offset: Int, bytes: [UInt8])]] = [:]
+    private var pending: [(offset: Int, bytes: [UInt8])] { pendingByThread.values.flatMap { $0 } }
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     /// Called at every fence, before the flushed lines reach the media.
     var beforeFence: ((SimulatedPersistenceDomain) -> Void)?
     private(set) var fences = 0
 
-    init() {}
+    init() {
+        var attributes = pthread_mutexattr_t()
+        pthread_mutexattr_init(&attributes)
+        pthread_mutexattr_settype(&attributes, Int32(PTHREAD_MUTEX_RECURSIVE))
+        pthread_mutex_init(mutex, &attributes)
+    }
+
+    deinit {
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+    }
+
+    private func locked<R>(_ body: () -> R) -> R {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return body()
+    }
+
+    private static var thread: UInt { UInt(pthread_self()) }
 
     /// Starts modelling `size` bytes at `base`, whose current contents are
     /// taken as already durable.
@@ -30,7 +57,7 @@ final class SimulatedPersistenceDomain: @unchecked Sendable {
         self.base = base
         self.size = size
         media = Array(UnsafeRawBufferPointer(start: base, count: size))
-        pending.removeAll()
+        pendingByThread.removeAll()
     }
 
     /// Persistence calls that route a pool's flushes and fences here.
@@ -45,26 +72,32 @@ final class SimulatedPersistenceDomain: @unchecked Sendable {
     }
 
     func flush(_ address: UnsafeRawPointer, _ count: Int) {
-        guard let base, count > 0 else { return }
-        let start = address - base
-        guard start >= 0, start + count <= size else { return } // not ours (before attach)
-        var line = start & ~63
-        while line < start + count {
-            let length = min(64, size - line)
-            pending.append((line, Array(UnsafeRawBufferPointer(start: base + line, count: length))))
-            line += 64
+        locked {
+            guard let base, count > 0 else { return }
+            let start = address - base
+            guard start >= 0, start + count <= size else { return } // not ours (before attach)
+            var line = start & ~63
+            let thread = Self.thread
+            while line < start + count {
+                let length = min(64, size - line)
+                pendingByThread[thread, default: []].append((line, Array(UnsafeRawBufferPointer(start: base + line, count: length))))
+                line += 64
+            }
         }
     }
 
     func drain() {
-        beforeFence?(self)
-        media.withUnsafeMutableBytes { m in
-            for (offset, bytes) in pending {
-                bytes.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: m[offset..<(offset + $0.count)]).copyMemory(from: $0) }
+        locked {
+            beforeFence?(self)
+            let thread = Self.thread
+            media.withUnsafeMutableBytes { m in
+                for (offset, bytes) in pendingByThread[thread] ?? [] {
+                    bytes.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: m[offset..<(offset + $0.count)]).copyMemory(from: $0) }
+                }
             }
+            pendingByThread[thread] = nil
+            fences += 1
         }
-        pending.removeAll(keepingCapacity: true)
-        fences += 1
     }
 
     /// Everything stored so far, durable or not.
@@ -74,7 +107,10 @@ final class SimulatedPersistenceDomain: @unchecked Sendable {
     /// `mixes` seeded random mixes of the two at 8-byte granularity, and
     /// `mixes` random subsets of the pending flushed lines over the media.
     func crashImages(mixes: Int, using generator: inout some RandomNumberGenerator) -> [[UInt8]] {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
         let work = working
+        let pending = self.pending
         var differing: [Int] = []
         media.withUnsafeBytes { m in
             work.withUnsafeBytes { w in
