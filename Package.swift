@@ -10,6 +10,7 @@ let package = Package(
     name: "swift-pmem",
     products: [
         .library(name: "PMem", targets: ["PMem"]),
+        .library(name: "PMemCrashTesting", targets: ["PMemCrashTesting"]),
         .executable(name: "pmemctl", targets: ["pmemctl"]),
         .executable(name: "pmem-counter", targets: ["PMemCounterExample"]),
         .executable(name: "pmem-torture", targets: ["PMemTortureExample"]),
@@ -38,6 +39,12 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
+        // Layer 5: crash testing for users' own persistent code.
+        .target(
+            name: "PMemCrashTesting",
+            dependencies: ["PMem", .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: strictSwift
+        ),
         // Layer 5: the command-line tool and the examples.
         .executableTarget(
             name: "pmemctl",
@@ -62,7 +69,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PMemTests",
-            dependencies: ["PMem", "CPMem2", "CLinux", .product(name: "SystemPackage", package: "swift-system")],
+            dependencies: ["PMem", "PMemCrashTesting", "CPMem2", "CLinux", .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: strictSwift
         ),
     ],

@@ -18,20 +18,20 @@ import Glibc
 /// (a fence orders only its own CPU's flushes), and crash images include
 /// random subsets of every thread's. The fence hook runs under the domain's
 /// lock, so other threads' flushes and fences wait for it.
-final class SimulatedPersistenceDomain: @unchecked Sendable {
-    private(set) var base: UnsafeRawPointer?
-    private(set) var size = 0
+package final class SimulatedPersistenceDomain: @unchecked Sendable {
+    package private(set) var base: UnsafeRawPointer?
+    package private(set) var size = 0
     /// What would survive a power cut now.
-    private(set) var media: [UInt8] = []
+    package private(set) var media: [UInt8] = []
     /// Flushed lines (offset, content at flush time), not yet fenced, per thread.
     private var pendingByThread: [UInt: [(offset: Int, bytes: [UInt8])]] = [:]
     private var pending: [(offset: Int, bytes: [UInt8])] { pendingByThread.values.flatMap { $0 } }
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     /// Called at every fence, before the flushed lines reach the media.
-    var beforeFence: ((SimulatedPersistenceDomain) -> Void)?
-    private(set) var fences = 0
+    package var beforeFence: ((SimulatedPersistenceDomain) -> Void)?
+    package private(set) var fences = 0
 
-    init() {
+    package init() {
         var attributes = pthread_mutexattr_t()
         pthread_mutexattr_init(&attributes)
         pthread_mutexattr_settype(&attributes, Int32(PTHREAD_MUTEX_RECURSIVE))
@@ -53,7 +53,7 @@ final class SimulatedPersistenceDomain: @unchecked Sendable {
 
     /// Starts modelling `size` bytes at `base`, whose current contents are
     /// taken as already durable.
-    func attach(base: UnsafeRawPointer, size: Int) {
+    package func attach(base: UnsafeRawPointer, size: Int) {
         self.base = base
         self.size = size
         media = Array(UnsafeRawBufferPointer(start: base, count: size))
@@ -61,7 +61,7 @@ final class SimulatedPersistenceDomain: @unchecked Sendable {
     }
 
     /// Persistence calls that route a pool's flushes and fences here.
-    var calls: PersistenceCalls {
+    package var calls: PersistenceCalls {
         PersistenceCalls(
             flush: { [self] in flush($0, $1) },
             drain: { [self] in drain() },
@@ -71,7 +71,7 @@ final class SimulatedPersistenceDomain: @unchecked Sendable {
             })
     }
 
-    func flush(_ address: UnsafeRawPointer, _ count: Int) {
+    package func flush(_ address: UnsafeRawPointer, _ count: Int) {
         locked {
             guard let base, count > 0 else { return }
             let start = address - base
@@ -86,7 +86,7 @@ final class SimulatedPersistenceDomain: @unchecked Sendable {
         }
     }
 
-    func drain() {
+    package func drain() {
         locked {
             beforeFence?(self)
             let thread = Self.thread
@@ -101,12 +101,12 @@ final class SimulatedPersistenceDomain: @unchecked Sendable {
     }
 
     /// Everything stored so far, durable or not.
-    var working: [UInt8] { Array(UnsafeRawBufferPointer(start: base!, count: size)) }
+    package var working: [UInt8] { Array(UnsafeRawBufferPointer(start: base!, count: size)) }
 
     /// The crash images of this moment: the media, the working image,
     /// `mixes` seeded random mixes of the two at 8-byte granularity, and
     /// `mixes` random subsets of the pending flushed lines over the media.
-    func crashImages(mixes: Int, using generator: inout some RandomNumberGenerator) -> [[UInt8]] {
+    package func crashImages(mixes: Int, using generator: inout some RandomNumberGenerator) -> [[UInt8]] {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         let work = working

@@ -5,6 +5,7 @@ extension Mapping {
     /// granularity this is an `msync` of the pages holding `range`.
     public func persist(_ range: Range<Int>) throws(PMemError) {
         let p = try address(of: range, writing: false)
+        if let routed { return routed.persist(p, range.count) }
         persistFn(p, range.count)
     }
 
@@ -12,11 +13,13 @@ extension Mapping {
     /// the next ``drain()``. Lets a writer flush several ranges and fence once.
     public func flush(_ range: Range<Int>) throws(PMemError) {
         let p = try address(of: range, writing: false)
+        if let routed { return routed.flush(p, range.count) }
         flushFn(p, range.count)
     }
 
     /// Waits until every earlier ``flush(_:)`` (and `.noDrain` copy) is durable.
     public func drain() {
+        if let routed { return routed.drain() }
         drainFn()
     }
 
@@ -25,6 +28,7 @@ extension Mapping {
     public func copy(from source: UnsafeRawBufferPointer, to offset: Int, flags: MemoryFlags = []) throws(PMemError) {
         let p = try address(at: offset, count: source.count, writing: true)
         guard let from = source.baseAddress else { return }
+        if let routed { return routed.write(p, source.count, flags) { p.copyMemory(from: from, byteCount: source.count) } }
         _ = memcpyFn(p, from, source.count, flags.pmem2)
     }
 
@@ -41,6 +45,7 @@ extension Mapping {
     public func move(from sourceOffset: Int, to destinationOffset: Int, count: Int, flags: MemoryFlags = []) throws(PMemError) {
         let from = try address(at: sourceOffset, count: count, writing: false)
         let to = try address(at: destinationOffset, count: count, writing: true)
+        if let routed { return routed.write(to, count, flags) { to.copyMemory(from: from, byteCount: count) } }
         _ = memmoveFn(to, from, count, flags.pmem2)
     }
 
@@ -48,6 +53,7 @@ extension Mapping {
     /// them unless `flags` say otherwise.
     public func set(_ byte: UInt8, in range: Range<Int>, flags: MemoryFlags = []) throws(PMemError) {
         let p = try address(of: range, writing: true)
+        if let routed { return routed.write(p, range.count, flags) { p.initializeMemory(as: UInt8.self, repeating: byte, count: range.count) } }
         _ = memsetFn(p, CInt(byte), range.count, flags.pmem2)
     }
 

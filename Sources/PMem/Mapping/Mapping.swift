@@ -48,6 +48,9 @@ public struct Mapping: ~Copyable, @unchecked Sendable {
     public let isMapSync: Bool
     /// Whether the mapping is of a device-DAX character device rather than a file.
     let isDeviceDAX: Bool
+    /// Persistence routed to a simulated domain (crash testing), when the
+    /// mapping was made inside `PersistenceCalls.override`; nil normally.
+    let routed: PersistenceCalls?
     /// The I/O facts of the mapping (alignment, granularity, atomic unit, persistence).
     public let ioInfo: IOInfo
 
@@ -85,6 +88,18 @@ public struct Mapping: ~Copyable, @unchecked Sendable {
                       requiredGranularity: requiredGranularity)
     }
 
+    /// Maps the file at `path` with its flushes and fences routed to
+    /// `persistence` (a simulated domain, for crash testing).
+    package init(path: FilePath, access: MappingAccess, routedTo persistence: PersistenceCalls) throws(PMemError) {
+        let fd: CInt
+        switch Syscalls.open(path, access == .readWrite ? O_RDWR : O_RDONLY) {
+        case .success(let value): fd = value
+        case .failure(let errno): throw PMemError.system(errno, "opening the file to map", path: path)
+        }
+        try self.init(ownedDescriptor: fd, path: path, access: access, fileRange: nil, requiredGranularity: .page,
+                      routed: persistence)
+    }
+
     /// Maps the file open at `fileDescriptor`.
     ///
     /// The mapping works on its own duplicate of the descriptor: the caller
@@ -119,7 +134,8 @@ public struct Mapping: ~Copyable, @unchecked Sendable {
     /// Takes ownership of `fd` (closing it on failure) and maps it.
     init(
         ownedDescriptor fd: CInt, path: FilePath?, access: MappingAccess,
-        fileRange: Range<Int>?, requiredGranularity: StoreGranularity
+        fileRange: Range<Int>?, requiredGranularity: StoreGranularity,
+        routed: PersistenceCalls? = PersistenceCalls.override
     ) throws(PMemError) {
         var source: OpaquePointer?
         var config: OpaquePointer?
@@ -210,6 +226,7 @@ public struct Mapping: ~Copyable, @unchecked Sendable {
         self.memmoveFn = pmem2_get_memmove_fn(map)!
         self.memcpyFn = pmem2_get_memcpy_fn(map)!
         self.memsetFn = pmem2_get_memset_fn(map)!
+        self.routed = routed
         self.isDeviceDAX = type == S_IFCHR
         self.isMapSync = type == S_IFREG && Syscalls.supportsMapSync(
             fd, offset: range.lowerBound, length: alignment, writable: access == .readWrite)

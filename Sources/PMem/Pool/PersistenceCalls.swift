@@ -3,19 +3,34 @@
 /// cache line to its "media" only on flush followed by a fence) instead of
 /// the hardware. Stores themselves need no routing: a simulator reads the
 /// flushed lines from the working memory when `flush` is called.
-struct PersistenceCalls: Sendable {
+package struct PersistenceCalls: Sendable {
     /// Starts writing back the cache lines of a range (no ordering).
-    var flush: @Sendable (UnsafeRawPointer, Int) -> Void
+    package var flush: @Sendable (UnsafeRawPointer, Int) -> Void
     /// Waits until every earlier flush is durable (the fence).
-    var drain: @Sendable () -> Void
+    package var drain: @Sendable () -> Void
     /// Copies `count` bytes and flushes them, without a fence (libpmem2's
     /// memcpy with `PMEM2_F_MEM_NODRAIN`: non-temporal stores for large copies).
-    var copyAndFlush: @Sendable (UnsafeMutableRawPointer, UnsafeRawPointer, Int) -> Void
+    package var copyAndFlush: @Sendable (UnsafeMutableRawPointer, UnsafeRawPointer, Int) -> Void
 
     /// Flush, then fence.
-    func persist(_ address: UnsafeRawPointer, _ count: Int) {
+    package func persist(_ address: UnsafeRawPointer, _ count: Int) {
         flush(address, count)
         drain()
+    }
+
+    package init(flush: @escaping @Sendable (UnsafeRawPointer, Int) -> Void, drain: @escaping @Sendable () -> Void,
+                 copyAndFlush: @escaping @Sendable (UnsafeMutableRawPointer, UnsafeRawPointer, Int) -> Void) {
+        self.flush = flush
+        self.drain = drain
+        self.copyAndFlush = copyAndFlush
+    }
+
+    /// Does `store` (the bytes of a copy, move or set), then flushes and
+    /// fences as `flags` ask, like libpmem2's memcpy/memmove/memset.
+    func write(_ address: UnsafeMutableRawPointer, _ count: Int, _ flags: MemoryFlags, _ store: () -> Void) {
+        store()
+        if !flags.contains(.noFlush) { flush(address, count) }
+        if !flags.contains(.noDrain) && !flags.contains(.noFlush) { drain() }
     }
 
     /// The hardware's calls for `mapping`, as libpmem2 chose them.
@@ -27,5 +42,5 @@ struct PersistenceCalls: Sendable {
     }
 
     /// The calls to use instead of the hardware's in the current task (tests).
-    @TaskLocal static var override: PersistenceCalls?
+    @TaskLocal package static var override: PersistenceCalls?
 }
