@@ -361,6 +361,20 @@ struct PoolRecoveryTests {
         #expect(access(scratch.path("p").string, F_OK) != 0)
     }
 
+    @Test("pool creation interrupted at any of its steps leaves no file at all, so nothing half-made can be opened",
+          arguments: [Syscall.open, .fallocate, .pwrite, .fsync, .ioctl, .setxattr, .link, .fstatfs])
+    func interruptedCreate(failing call: Syscall) throws {
+        let scratch = Scratch()
+        let path = scratch.path("pool")
+        let error = Syscalls.$injectedFault.withValue(InjectedFault(call: call, errno: .ioError)) {
+            #expect(throws: PMemError.self) { _ = try Pool.create(at: path, capacity: 16 * 65536, chunkSize: 65536) }
+        }
+        #expect(error != nil)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.directory.string).isEmpty)
+        // And the same path then works.
+        _ = try Pool.create(at: path, capacity: 16 * 65536, chunkSize: 65536)
+    }
+
     @Test("a pool reports its I/O facts and metadata ranges")
     func poolInfo() throws {
         let scratch = Scratch(on: "/dev/shm")
