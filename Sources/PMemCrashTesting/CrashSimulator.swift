@@ -60,19 +60,7 @@ public final class CrashSimulator: @unchecked Sendable {
     /// random subsets of the flushed-but-unfenced lines. Seeded, so that a
     /// failure can be replayed.
     public func crashImages(mixes: Int = 16, seed: UInt64) -> [[UInt8]] {
-        var generator = SplitMix(state: seed)
+        var generator = SeededGenerator(state: seed)
         return domain.crashImages(mixes: mixes, using: &generator)
-    }
-}
-
-/// SplitMix64: small, fast, seeded.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

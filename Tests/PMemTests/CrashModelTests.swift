@@ -4,18 +4,6 @@ import Glibc
 import SystemPackage
 import Testing
 
-/// A seeded generator (SplitMix64), so that a failing run can be replayed.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// Runs pool operations under the simulated persistence domain and checks
 /// every crash image with an oracle: recovery (the same code as Pool.open)
 /// must succeed with intact metadata, and the logical contents must be

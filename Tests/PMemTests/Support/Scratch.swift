@@ -50,19 +50,3 @@ final class Scratch {
 func readFile(_ path: FilePath) -> [UInt8] {
     [UInt8](FileManager.default.contents(atPath: path.string) ?? Data())
 }
-
-/// Reads a /proc file to its end (their reported size is 0, so Foundation's
-/// readers stop early).
-func readProcFile(_ path: String) -> String {
-    let fd = open(path, O_RDONLY)
-    guard fd >= 0 else { return "" }
-    defer { close(fd) }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if n <= 0 { break }
-        bytes += chunk[0..<n]
-    }
-    return String(decoding: bytes, as: UTF8.self)
-}
