@@ -13,7 +13,7 @@ func firstMismatch(_ a: [UInt8], _ b: [UInt8]) -> Int? {
 }
 
 /// A flag one task sets and another polls.
-final class ManagedAtomicFlag: @unchecked Sendable {
+final class SharedFlag: @unchecked Sendable {
     private let lock = NSLock()
     private var value = false
     var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
@@ -168,7 +168,7 @@ struct PoolTests {
         let scratch = Scratch(on: "/dev/shm")
         let pool = try smallPool(scratch)
         let chunk = 65536, base = 5 * chunk
-        let done = ManagedAtomicFlag()
+        let done = SharedFlag()
         let started = DispatchSemaphore(value: 0), finished = DispatchSemaphore(value: 0)
         let result = ResultBox()
         // A hole in the view (as pmem2_map_delete would leave) would kill this

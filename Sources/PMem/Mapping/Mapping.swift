@@ -77,27 +77,23 @@ public struct Mapping: ~Copyable, @unchecked Sendable {
         fileRange: Range<Int>? = nil,
         requiredGranularity: StoreGranularity = .page
     ) throws(PMemError) {
-        let flags = access == .readWrite ? O_RDWR : O_RDONLY
-        let fd: CInt
-        switch Syscalls.open(path, flags) {
-        case .success(let value): fd = value
-        case .failure(let errno):
-            throw PMemError.system(errno, "opening the file to map (\(access == .readWrite ? "read-write" : "read-only"))", path: path)
-        }
-        try self.init(ownedDescriptor: fd, path: path, access: access, fileRange: fileRange,
+        try self.init(ownedDescriptor: Self.openToMap(path, access), path: path, access: access, fileRange: fileRange,
                       requiredGranularity: requiredGranularity)
     }
 
     /// Maps the file at `path` with its flushes and fences routed to
     /// `persistence` (a simulated domain, for crash testing).
     package init(path: FilePath, access: MappingAccess, routedTo persistence: PersistenceCalls) throws(PMemError) {
-        let fd: CInt
+        try self.init(ownedDescriptor: Self.openToMap(path, access), path: path, access: access, fileRange: nil,
+                      requiredGranularity: .page, routed: persistence)
+    }
+
+    private static func openToMap(_ path: FilePath, _ access: MappingAccess) throws(PMemError) -> CInt {
         switch Syscalls.open(path, access == .readWrite ? O_RDWR : O_RDONLY) {
-        case .success(let value): fd = value
-        case .failure(let errno): throw PMemError.system(errno, "opening the file to map", path: path)
+        case .success(let fd): return fd
+        case .failure(let errno):
+            throw PMemError.system(errno, "opening the file to map (\(access == .readWrite ? "read-write" : "read-only"))", path: path)
         }
-        try self.init(ownedDescriptor: fd, path: path, access: access, fileRange: nil, requiredGranularity: .page,
-                      routed: persistence)
     }
 
     /// Maps the file open at `fileDescriptor`.

@@ -32,20 +32,3 @@ extension Pool {
         }.count
     }
 }
-
-import Glibc
-
-/// A whole file, read with read(2) (for /proc files, whose size reads as 0).
-func readWholeFile(_ path: String) throws -> String {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { throw PMemError(.fileNotFound, "cannot open \(path)") }
-    defer { close(fd) }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if n <= 0 { break }
-        bytes += chunk[0..<n]
-    }
-    return String(decoding: bytes, as: UTF8.self)
-}

@@ -101,7 +101,7 @@ public final class Pool: @unchecked Sendable {
                             path: path, requiredAlignment: chunkSize)
         }
         // The view needs up to one mapping per logical chunk.
-        let mapLimit = Int((try? readWholeFile("/proc/sys/vm/max_map_count"))?.split(separator: "\n").first.flatMap { Int($0) } ?? 65530)
+        let mapLimit = readInteger("/proc/sys/vm/max_map_count") ?? 65530
         guard capacity / chunkSize <= mapLimit / 2 else {
             throw PMemError(.invalidArgument, "\(capacity / chunkSize) chunks could need more mappings than vm.max_map_count (\(mapLimit)) allows; use larger chunks", path: path)
         }

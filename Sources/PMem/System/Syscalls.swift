@@ -7,7 +7,7 @@ import SystemPackage
 
 /// The system calls that can be made to fail in tests.
 enum Syscall: String, Sendable {
-    case open, fstat, fstatfs, fsync, ftruncate, fallocate, pwrite, pread, ioctl
+    case open, fstat, fstatfs, fsync, ftruncate, fallocate, pwrite, ioctl
     case getxattr, setxattr, removexattr, mmap, dup, fcntl
     case lstat, unlink, link, rename, flock
 }
@@ -118,10 +118,6 @@ enum Syscalls {
             }
         }
         return .success(())
-    }
-
-    static func pread(_ fd: CInt, _ buffer: UnsafeMutableRawBufferPointer, at offset: Int) -> Result<Int, Errno> {
-        run(.pread, { Glibc.pread(fd, buffer.baseAddress, buffer.count, off_t(offset)) }, failed: { $0 < 0 })
     }
 
     static func ioctl(_ fd: CInt, _ request: UInt, _ argument: UnsafeMutableRawPointer) -> Result<CInt, Errno> {
