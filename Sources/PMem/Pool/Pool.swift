@@ -153,12 +153,7 @@ public final class Pool: @unchecked Sendable {
         }
         var ready = false
         defer { if !ready { Syscalls.close(fd) } }
-        switch Syscalls.lockExclusive(fd) {
-        case .success: break
-        case .failure(.wouldBlock):
-            throw PMemError(.poolBusy, "the pool is open in another process (or already open in this one); a pool has one opener at a time", path: path)
-        case .failure(let errno): throw PMemError.system(errno, "locking the pool (flock)", path: path)
-        }
+        try Self.lock(fd, path: path)
         let file = try sealed.map()
         let layout = try file.withUnsafeBytes { (bytes) throws(PMemError) in
             try PoolLayout.decode(bytes, fileSize: file.count, path: path)
@@ -190,6 +185,22 @@ public final class Pool: @unchecked Sendable {
         Syscalls.unmap(view, layout.capacity)
         pageTable.deallocate()
         Syscalls.close(descriptor)
+    }
+
+    /// Takes the pool's exclusive lock. A process that forks holds copies of
+    /// every descriptor (close-on-exec ones too) until it execs, and with them
+    /// the lock for a moment; so a busy lock is tried again for a while
+    /// before the pool is reported busy. A real second opener holds it all along.
+    static func lock(_ fd: CInt, path: FilePath) throws(PMemError) {
+        for attempt in 0..<50 {
+            switch Syscalls.lockExclusive(fd) {
+            case .success: return
+            case .failure(.wouldBlock) where attempt < 49: usleep(4_000)
+            case .failure(.wouldBlock):
+                throw PMemError(.poolBusy, "the pool is open in another process (or already open in this one); a pool has one opener at a time", path: path)
+            case .failure(let errno): throw PMemError.system(errno, "locking the pool (flock)", path: path)
+            }
+        }
     }
 
     /// Reads and checks the page table: every entry intact, in range, and no
