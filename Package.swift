@@ -14,6 +14,9 @@ let package = Package(
         .executable(name: "pmemctl", targets: ["pmemctl"]),
         .executable(name: "pmem-counter", targets: ["PMemCounterExample"]),
         .executable(name: "pmem-torture", targets: ["PMemTortureExample"]),
+        .executable(name: "pmem-kv", targets: ["PMemKVStoreExample"]),
+        .executable(name: "pmem-dma-extents", targets: ["PMemDMAExtentsExample"]),
+        .executable(name: "pmem-crash-lab", targets: ["PMemCrashLabExample"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
@@ -65,6 +68,24 @@ let package = Package(
             name: "PMemTortureExample",
             dependencies: ["PMem", .product(name: "SystemPackage", package: "swift-system")],
             path: "examples/torture",
+            swiftSettings: strictSwift
+        ),
+        .executableTarget(
+            name: "PMemKVStoreExample",
+            dependencies: ["PMem", .product(name: "SystemPackage", package: "swift-system")],
+            path: "examples/kvstore",
+            swiftSettings: strictSwift
+        ),
+        .executableTarget(
+            name: "PMemDMAExtentsExample",
+            dependencies: ["PMem", .product(name: "SystemPackage", package: "swift-system")],
+            path: "examples/dma-extents",
+            swiftSettings: strictSwift
+        ),
+        .executableTarget(
+            name: "PMemCrashLabExample",
+            dependencies: ["PMem", "PMemCrashTesting", .product(name: "SystemPackage", package: "swift-system")],
+            path: "examples/crash-lab",
             swiftSettings: strictSwift
         ),
         .testTarget(

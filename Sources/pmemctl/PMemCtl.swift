@@ -1,20 +1,40 @@
 import ArgumentParser
+import Glibc
 import PMem
-import SystemPackage
 
-/// `pmemctl`: create, seal, verify, unseal and inspect persistent-memory files.
+/// `pmemctl`: create, seal, verify, unseal and inspect persistent-memory
+/// files and pools. Exit status: 0 success; 1 refused, invalid or corrupt;
+/// 2 usage.
 @main
 struct PMemCtl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pmemctl",
-        abstract: "Create, seal, verify and inspect persistent-memory files.",
-        subcommands: [Create.self, Seal.self, Verify.self, Unseal.self, Extents.self, Info.self]
+        abstract: "Create, seal, verify and inspect persistent-memory files and failure-atomic pools.",
+        discussion: "Exit status: 0 success; 1 refused, invalid or corrupt (one line on stderr says why); 2 usage.",
+        subcommands: [Info.self, Seal.self, Unseal.self, Verify.self, Extents.self, Create.self,
+                      PoolCommand.self, Demo.self, DemoCrashChild.self]
     )
+
+    /// ArgumentParser exits 64 (EX_USAGE) on a usage error; the contract says 2.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            if code == .validationFailure {
+                printError(fullMessage(for: error))
+                Glibc.exit(2)
+            }
+            Self.exit(withError: error)
+        }
+    }
 }
 
-/// Runs `body`, turning a PMemError into a message on stderr and exit status 1.
-func reportingErrors(_ body: () throws(PMemError) -> Void) throws(ExitCode) {
-    do { try body() } catch {
+/// Runs `body`, turning a PMemError into one line on stderr (plus detail
+/// lines) and exit status 1.
+func reportingErrors<R>(_ body: () throws(PMemError) -> R) throws(ExitCode) -> R {
+    do { return try body() } catch {
         printError("pmemctl: \(error.code): \(error.message)")
         if let offset = error.fileOffset { printError("  at file offset \(offset)") }
         if let errno = error.errno { printError("  errno: \(errno)") }

@@ -97,7 +97,7 @@ final class CrashChecker {
         let quiet = PersistenceCalls(flush: { _, _ in }, drain: {}, copyAndFlush: { $0.copyMemory(from: $1, byteCount: $2) })
         do {
             _ = try PoolLayout.decode(UnsafeRawBufferPointer(start: base, count: PoolLayout.headerSize), fileSize: layout.fileSize, path: nil)
-            try Pool.recover(base, layout: layout, persistence: quiet, path: nil)
+            _ = try Pool.recover(base, layout: layout, persistence: quiet, path: nil)
             // Recovery leaves every lane idle: no record, and no remnant of one.
             for lane in 0..<layout.laneCount
             where UnsafeRawBufferPointer(start: base + layout.laneOffset(lane), count: PoolLayout.commitRecordSize).contains(where: { $0 != 0 }) {
@@ -242,7 +242,7 @@ extension CrashModelTests {
                 let base = buffer.baseAddress!
                 let quiet = PersistenceCalls(flush: { _, _ in }, drain: {}, copyAndFlush: { $0.copyMemory(from: $1, byteCount: $2) })
                 do {
-                    try Pool.recover(base, layout: layout, persistence: quiet, path: nil)
+                    _ = try Pool.recover(base, layout: layout, persistence: quiet, path: nil)
                     let table = try Pool.readPageTable(base, layout: layout, path: nil)
                     for h in 0..<2 {
                         let ok = allowed[h].contains { state in

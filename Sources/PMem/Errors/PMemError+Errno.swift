@@ -1,9 +1,9 @@
-import SystemPackage
+public import SystemPackage
 
 extension PMemError {
     /// The error for a failed system call: the code follows from the errno,
     /// the message names the operation.
-    static func system(_ errno: Errno, _ operation: String, path: FilePath? = nil) -> PMemError {
+    public static func system(_ errno: Errno, _ operation: String, path: FilePath? = nil) -> PMemError {
         PMemError(code(for: errno), "\(operation) failed: \(errno)", path: path, errno: errno)
     }
 

@@ -221,13 +221,14 @@ extension Pool {
 
 /// Points in a commit (and in recovery) where tests stop the code as a crash
 /// would: nothing after the point runs, nothing before it is undone.
-enum CrashPoint: Sendable {
+/// `package` so that `pmemctl demo` can crash a child process at one.
+package enum CrashPoint: String, Sendable, CaseIterable {
     case afterLogBody, afterCommitRecord, afterApply, duringRecovery
 }
 
 extension Pool {
     /// The crash point for the current task (tests only; nil otherwise).
-    @TaskLocal static var crashPoint: CrashPoint?
+    @TaskLocal package static var crashPoint: CrashPoint?
 
     static func simulateCrash(at point: CrashPoint) throws(PMemError) {
         if crashPoint == point { throw PMemError(.ioFailure, "simulated crash at \(point)") }

@@ -3,8 +3,9 @@ import SystemPackage
 extension Pool {
     /// Replays every lane whose commit record is valid, then retires it
     /// (docs/FORMAT.md, "Recovery argument"). Idempotent: a crash in here is
-    /// recovered by the next open.
-    static func recover(_ base: UnsafeMutableRawPointer, layout: PoolLayout, persistence: PersistenceCalls, path: FilePath?) throws(PMemError) {
+    /// recovered by the next open. Returns the number of commits replayed.
+    static func recover(_ base: UnsafeMutableRawPointer, layout: PoolLayout, persistence: PersistenceCalls, path: FilePath?) throws(PMemError) -> Int {
+        var replayed = 0
         for lane in 0..<layout.laneCount {
             let record = base + layout.laneOffset(lane)
             let header = UnsafeRawBufferPointer(start: record, count: PoolLayout.commitRecordSize)
@@ -26,7 +27,9 @@ extension Pool {
             persistence.drain()
             try simulateCrash(at: .duringRecovery)
             retire(lane: lane, base: base, layout: layout, persistence: persistence)
+            replayed += 1
         }
+        return replayed
     }
 
     /// Applies log entries: page-table entries first, then data into the

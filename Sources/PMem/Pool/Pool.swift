@@ -43,6 +43,8 @@ public final class Pool: @unchecked Sendable {
     let nextSequence = Atomic<UInt64>(1)
     /// The in-memory page table; entry `L` changes only under the lock of chunk `L`.
     let pageTable: UnsafeMutableBufferPointer<Int>
+    /// Committed updates that the open found unfinished and completed.
+    public let recoveredCommits: Int
 
     /// The logical size of the pool in bytes.
     public var capacity: Int { layout.capacity }
@@ -159,7 +161,7 @@ public final class Pool: @unchecked Sendable {
             try PoolLayout.decode(bytes, fileSize: file.count, path: path)
         }
         let persistence = PersistenceCalls.override ?? .of(file)
-        try Self.recover(file.base, layout: layout, persistence: persistence, path: path)
+        let recovered = try Self.recover(file.base, layout: layout, persistence: persistence, path: path)
         let table = try Self.readPageTable(file.base, layout: layout, path: path)
 
         let view: UnsafeMutableRawPointer
@@ -172,6 +174,7 @@ public final class Pool: @unchecked Sendable {
         self.view = view
         self.viewUsesMapSync = file.isMapSync
         self.persistence = persistence
+        self.recoveredCommits = recovered
         self.file = file
         self.locks = ChunkLocks(lanes: layout.laneCount,
                                 free: Set(0..<layout.physicalChunks).subtracting(table).sorted())

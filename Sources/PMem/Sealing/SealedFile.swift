@@ -99,6 +99,14 @@ extension SealedFile {
         return size
     }
 
+    /// The name of the file system `path` lives on (`"ext4"`, `"xfs"`,
+    /// `"btrfs"`, `"tmpfs"`, …): it decides what sealing can verify.
+    public static func fileSystem(of path: FilePath) throws(PMemError) -> String {
+        let fd = try openFile(path, O_RDONLY)
+        defer { Syscalls.close(fd) }
+        return FileSystemKind.name(try fileSystemMagic(fd, path: path))
+    }
+
     static func fileSystemMagic(_ fd: CInt, path: FilePath) throws(PMemError) -> Int {
         switch Syscalls.fileSystemType(fd) {
         case .success(let magic): return magic

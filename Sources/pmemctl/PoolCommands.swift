@@ -1,0 +1,159 @@
+import ArgumentParser
+import Glibc
+import PMem
+import SystemPackage
+
+struct PoolCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pool",
+        abstract: "Create, inspect, write, read and check failure-atomic pools.",
+        subcommands: [PoolCreate.self, PoolInfo.self, PoolWrite.self, PoolRead.self, PoolCheck.self])
+}
+
+struct PoolCreate: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "create", abstract: "Create a pool in a new sealed file.")
+    @Argument(help: "The pool file to create (it must not exist).") var path: String
+    @Option(help: "Logical bytes (K, M, G, T suffixes): a multiple of the chunk size.") var capacity: ByteCount
+    @Option(help: "The chunk size: a power of two from 4K to 1G (default 2M).") var chunk: ByteCount = ByteCount(argument: "2M")!
+    @Option(help: "Spare bytes, which bound the largest atomic write (default: a quarter of the capacity, at least two chunks).")
+    var spare: ByteCount?
+    @Option(help: "Commits that can run at once (1 to 1024).") var lanes = 4
+    @Flag(help: "Do not show a progress bar.") var quiet = false
+
+    func run() throws {
+        let bar = ProgressBar(enabled: !quiet && isatty(STDERR_FILENO) != 0)
+        let pool = try reportingErrors { () throws(PMemError) in
+            try Pool.create(at: FilePath(path), capacity: capacity.bytes, chunkSize: chunk.bytes,
+                            spareCapacity: spare?.bytes, lanes: lanes, progress: bar.update)
+        }
+        bar.finish()
+        print("created \(path): \(pool.capacity) bytes in \(pool.chunkSize)-byte chunks, \(pool.spareCapacity) spare, \(pool.laneCount) lanes")
+    }
+}
+
+struct PoolInfo: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "info", abstract: "Open a pool (recovering it) and print its geometry, I/O facts and metadata ranges.")
+    @Argument(help: "The pool file.") var path: String
+    @Flag(help: "Print one JSON object (keys documented in the README).") var json = false
+
+    func run() throws {
+        let (pool, facts) = try reportingErrors { () throws(PMemError) in
+            let pool = try Pool.open(at: FilePath(path))
+            return (pool, try FileFacts(FilePath(path)))
+        }
+        let stats = pool.statistics
+        if json {
+            var fields = facts.jsonFields.filter { $0.0 != "max_atomic_write" }
+            fields += [
+                ("capacity", .int(pool.capacity)), ("chunk_size", .int(pool.chunkSize)), ("spare", .int(pool.spareCapacity)),
+                ("lanes", .int(pool.laneCount)), ("max_atomic_write", .int(pool.maxAtomicWrite)),
+                ("recovered_commits", .int(pool.recoveredCommits)),
+                ("metadata", .array(pool.metadataRanges.map { .array([.int($0.lowerBound), .int($0.count)]) })),
+                ("statistics", stats.json),
+            ]
+            print(JSON.object(fields).rendered)
+        } else {
+            print("capacity:              \(pool.capacity) bytes")
+            print("chunk size:            \(pool.chunkSize) bytes")
+            print("spare:                 \(pool.spareCapacity) bytes")
+            print("lanes:                 \(pool.laneCount)")
+            print("largest atomic write:  \(pool.maxAtomicWrite) bytes")
+            print("recovered at open:     \(pool.recoveredCommits) commit(s)")
+            print("metadata (offset length):")
+            for range in pool.metadataRanges { print("  \(range.lowerBound) \(range.count)") }
+            print("sealed:                \(facts.sealed ? "yes" : "no"); extents verified: \(facts.extentsVerified.text)")
+            print("MAP_SYNC:              \(facts.mapSync ? "yes (DAX)" : "no")")
+            print(pool.ioInfo)
+        }
+    }
+}
+
+extension PoolStatistics {
+    var json: JSON {
+        .object([("commits", .int(commits)), ("bytes_requested", .int(bytesRequested)), ("in_place_bytes", .int(inPlaceBytes)),
+                 ("log_bytes", .int(logBytes)), ("applied_bytes", .int(appliedBytes)), ("remap_bytes", .int(remapBytes)),
+                 ("remaps", .int(remaps)), ("fences", .int(fences)), ("write_amplification", .number(writeAmplification))])
+    }
+}
+
+struct PoolWrite: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "write",
+        abstract: "Write the input into the pool as ONE failure-atomic, durable write: after a crash, all of it or none.")
+    @Argument(help: "The pool file.") var path: String
+    @Option(help: "Where in the pool (bytes; K, M, G suffixes).") var offset: ByteCount
+    @Option(help: "The file to write (default: standard input).") var input: String?
+    @Flag(help: "Print the write's statistics as JSON.") var json = false
+
+    func run() throws {
+        let bytes = try reportingErrors { () throws(PMemError) in try readInput(input) }
+        let pool = try reportingErrors { () throws(PMemError) in
+            let pool = try Pool.open(at: FilePath(path))
+            guard !bytes.isEmpty else { throw PMemError(.invalidArgument, "the input is empty; nothing was written", path: FilePath(path)) }
+            try pool.write(bytes, at: offset.bytes)
+            return pool
+        }
+        let stats = pool.statistics
+        if json {
+            print(stats.json.rendered)
+        } else {
+            print("wrote \(bytes.count) bytes at \(offset.bytes) atomically: \(stats.inPlaceBytes) in place, \(stats.logBytes) logged, \(stats.remapBytes) remapped; \(stats.remaps) remaps, \(stats.fences) fences")
+        }
+    }
+}
+
+/// Reads all of a file, or of standard input, into memory (a write is one
+/// atomic unit, so it is bounded by the pool's spare capacity anyway).
+func readInput(_ path: String?) throws(PMemError) -> [UInt8] {
+    let fd: CInt
+    if let path {
+        fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw PMemError.system(Errno(rawValue: errno), "opening the input", path: FilePath(path)) }
+    } else {
+        fd = STDIN_FILENO
+    }
+    defer { if path != nil { close(fd) } }
+    var bytes: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 1 << 16)
+    while true {
+        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        if n < 0 && errno == EINTR { continue }
+        guard n >= 0 else { throw PMemError.system(Errno(rawValue: errno), "reading the input", path: path.map { FilePath($0) }) }
+        if n == 0 { return bytes }
+        bytes += buffer[0..<n]
+    }
+}
+
+struct PoolRead: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "read", abstract: "Write raw bytes of the pool to standard output.")
+    @Argument(help: "The pool file.") var path: String
+    @Option(help: "Where in the pool (bytes; K, M, G suffixes).") var offset: ByteCount
+    @Option(help: "How many bytes.") var length: ByteCount
+
+    func run() throws {
+        try reportingErrors { () throws(PMemError) in
+            let pool = try Pool.open(at: FilePath(path))
+            let bytes = try pool.read(at: offset.bytes, count: length.bytes)
+            var done = 0
+            while done < bytes.count {
+                let n = bytes.withUnsafeBytes { write(STDOUT_FILENO, $0.baseAddress! + done, $0.count - done) }
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { throw PMemError.system(Errno(rawValue: errno), "writing to standard output") }
+                done += n
+            }
+        }
+    }
+}
+
+struct PoolCheck: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Recover the pool and verify all of its metadata: exit 0 if clean, 1 (with the damage on stderr) if not.")
+    @Argument(help: "The pool file.") var path: String
+
+    func run() throws {
+        let report = try reportingErrors { () throws(PMemError) in try Pool.open(at: FilePath(path)).check() }
+        print(report)
+    }
+}
