@@ -1,81 +1,289 @@
 import Foundation
 import Testing
 
-/// The command-line tool, run as a user would run it.
+/// The command-line contract of `pmemctl` (README, "pmemctl"), run as a user
+/// or a script would run it: every subcommand, the JSON keys, exit status 0
+/// on success, 1 on refused, invalid or corrupt input, 2 on usage errors.
 @Suite("pmemctl")
 struct PMemCtlTests {
-    /// pmemctl is built next to the test bundle by `swift build --build-tests`.
-    static var binary: URL {
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("pmemctl")
+    struct Outcome {
+        var status: Int32; var output: String; var errors: String; var data: Data
+        /// The output as a JSON object.
+        func json() throws -> [String: Any] {
+            try #require(JSONSerialization.jsonObject(with: data) as? [String: Any], "not a JSON object: \(output)")
+        }
     }
 
-    struct Outcome { var status: Int32; var output: String; var errors: String }
-
-    static func run(_ arguments: String...) throws -> Outcome {
+    /// Runs an executable built next to the test bundle by `swift build --build-tests`.
+    static func run(_ arguments: [String], input: Data? = nil, program: String = "pmemctl") throws -> Outcome {
+        let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(program)
+        try #require(FileManager.default.isExecutableFile(atPath: binary.path), "build \(program) first")
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
-        let out = Pipe(), err = Pipe()
+        let out = Pipe(), err = Pipe(), stdin = Pipe()
         process.standardOutput = out
         process.standardError = err
+        process.standardInput = stdin
         try process.run()
-        let output = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        if let input { stdin.fileHandleForWriting.write(input) }
+        try stdin.fileHandleForWriting.close()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
         let errors = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
-        return Outcome(status: process.terminationStatus, output: output, errors: errors)
+        return Outcome(status: process.terminationStatus, output: String(decoding: data, as: UTF8.self), errors: errors, data: data)
     }
 
-    @Test("create, verify, extents, unseal: the life of a sealed file from the command line")
-    func lifeCycle() throws {
-        try #require(FileManager.default.isExecutableFile(atPath: Self.binary.path), "build pmemctl first")
-        let scratch = Scratch()
-        let path = scratch.path("pool").string
-        let created = try Self.run("create", path, "--size", "2M")
+    static func run(_ arguments: String...) throws -> Outcome { try run(arguments) }
+
+    // MARK: Sealed files
+
+    @Test("seal --size creates and seals; verify, extents --json, unseal, and verify exits 1 once unsealed")
+    func sealedFileLifeCycle() throws {
+        let scratch = try Scratch.ext4()
+        let path = scratch.path("f").string
+        let missing = try Self.run("seal", path)
+        #expect(missing.status == 1)
+        #expect(missing.errors.contains("fileNotFound") && missing.errors.contains("--size"))
+
+        let created = try Self.run("seal", path, "--size", "2M")
         #expect(created.status == 0, "\(created.errors)")
         #expect(created.output.contains("sealed: yes"))
-        #expect(created.output.contains("extents: verified"))
+        #expect(try Self.run("verify", path).status == 0)
 
-        let again = try Self.run("create", path, "--size", "2M")
-        #expect(again.status == 1)
-        #expect(again.errors.contains("fileExists"))
+        let extents = try Self.run("extents", path, "--json").json()
+        #expect(extents["extents_verified"] as? Bool == true)
+        let list = try #require(extents["extents"] as? [[String: Any]])
+        #expect(list.first?["logical_offset"] as? Int == 0)
+        #expect(list.compactMap { $0["length"] as? Int }.reduce(0, +) == 2 << 20)
+        #expect(list.allSatisfy { ($0["physical_offset"] as? Int ?? -1) > 0 && $0["flags"] is String })
 
-        let extents = try Self.run("extents", path)
-        #expect(extents.status == 0)
-        let rows = extents.output.split(separator: "\n").dropFirst()
-        #expect(rows.first?.hasPrefix("0 ") == true)
-        #expect(rows.map { Int($0.split(separator: " ")[2])! }.reduce(0, +) == 2 << 20)
-
+        let resized = try Self.run("seal", path, "--size", "4M")
+        #expect(resized.status == 1, "a size that differs from the file's is refused")
         #expect(try Self.run("unseal", path).status == 0)
-        #expect(try Self.run("verify", path).output.contains("sealed: no"))
-        let notSealed = try Self.run("extents", path)
-        #expect(notSealed.status == 1)
-        #expect(notSealed.errors.contains("notSealed"))
+        let unsealed = try Self.run("verify", path)
+        #expect(unsealed.status == 1)
+        #expect(unsealed.errors.contains("notSealed"))
+        #expect(try Self.run("extents", path).errors.contains("notSealed"))
+        // Sealing an existing, fully written file.
+        #expect(try Self.run("seal", path).status == 0)
+        #expect(try Self.run("verify", path).status == 0)
     }
 
-    @Test("bad sizes and modes are refused with a message, before touching the disk",
-          arguments: [["--size", "5000"], ["--size", "12Q"], ["--size", "1M", "--mode", "999"]])
-    func badArguments(arguments: [String]) throws {
-        let scratch = Scratch()
-        let path = scratch.path("pool").string
-        let process = Process()
-        process.executableURL = Self.binary
-        process.arguments = ["create", path] + arguments
-        process.standardError = Pipe()
-        process.standardOutput = Pipe()
-        try process.run()
-        process.waitUntilExit()
-        #expect(process.terminationStatus != 0)
+    @Test("verify exits 1, with the reason, for a file whose extents changed after sealing")
+    func verifyFindsDamage() throws {
+        let scratch = try Scratch.ext4()
+        let path = scratch.path("f").string
+        #expect(try Self.run("create", path, "--size", "1M").status == 0)
+        let handle = try #require(FileHandle(forWritingAtPath: path))
+        try handle.truncate(atOffset: 2 << 20)
+        try handle.close()
+        let result = try Self.run("verify", path)
+        #expect(result.status == 1)
+        #expect(result.errors.hasPrefix("pmemctl: "))
+        #expect(!result.errors.contains("Fatal error"))
+    }
+
+    @Test("info --json: granularity, MAP_SYNC, seal and extent state, sizes, atomic units", arguments: [
+        ("/dev/shm", true, "unsupported"), ("/var/tmp", true, "true"), ("/var/tmp", false, "false"),
+    ])
+    func infoJSON(base: String, sealed: Bool, extents: String) throws {
+        let scratch = Scratch(on: base)
+        let path = scratch.path("f").string
+        if sealed {
+            #expect(try Self.run("seal", path, "--size", "64K").status == 0)
+        } else {
+            // A sparse file: its extents are not ones a seal would accept.
+            FileManager.default.createFile(atPath: path, contents: nil)
+            let handle = try #require(FileHandle(forWritingAtPath: path))
+            try handle.truncate(atOffset: 65536)
+            try handle.close()
+        }
+        let info = try Self.run("info", path, "--json").json()
+        #expect(info["granularity"] as? String == "page")
+        #expect(info["map_sync"] as? Bool == false)
+        #expect(info["sealed"] as? Bool == sealed)
+        #expect(info["size"] as? Int == 65536)
+        #expect(info["atomic_write_unit"] as? Int == 8)
+        #expect(info["max_atomic_write"] as? Int == 8)
+        #expect(info["persistence"] as? String == "msync")
+        switch extents {
+        case "unsupported": #expect(info["extents_verified"] as? String == "unsupported")
+        default: #expect(info["extents_verified"] as? Bool == (extents == "true"))
+        }
+        let text = try Self.run("info", path)
+        #expect(text.output.contains("store granularity:     page"))
+        #expect(text.output.contains("hardware atomic unit:  8 bytes, 8-aligned"))
+    }
+
+    @Test("info under PMEM2_FORCE_GRANULARITY reports cache_line and a forced (not durable) domain")
+    func infoForced() throws {
+        let scratch = Scratch(on: "/dev/shm")
+        let path = scratch.file("f", count: 8192).string
+        setenv("PMEM2_FORCE_GRANULARITY", "CACHE_LINE", 1)
+        defer { unsetenv("PMEM2_FORCE_GRANULARITY") }
+        let info = try Self.run("info", path, "--json").json()
+        #expect(info["granularity"] as? String == "cache_line")
+        #expect(info["persistence"] as? String == "forced")
+        #expect(info["durable"] as? Bool == false)
+    }
+
+    // MARK: Pools
+
+    @Test("pool create, info --json (geometry and metadata ranges), write from stdin and a file, read, check")
+    func poolLifeCycle() throws {
+        let scratch = Scratch(on: "/dev/shm")
+        let pool = scratch.path("pool").string
+        let created = try Self.run("pool", "create", pool, "--capacity", "1M", "--chunk", "64K", "--spare", "256K")
+        #expect(created.status == 0, "\(created.errors)")
+
+        let info = try Self.run("pool", "info", pool, "--json").json()
+        #expect(info["capacity"] as? Int == 1 << 20)
+        #expect(info["chunk_size"] as? Int == 64 << 10)
+        #expect(info["spare"] as? Int == 256 << 10)
+        #expect(info["max_atomic_write"] as? Int == 256 << 10)
+        #expect(info["granularity"] as? String == "page")
+        #expect(info["sealed"] as? Bool == true)
+        let metadata = try #require(info["metadata"] as? [[Int]])
+        #expect(metadata.count == 3)
+        #expect(metadata.first == [0, 128], "the header")
+        #expect(metadata[1] == [4096, 16 * 8], "one page-table word per logical chunk")
+        #expect(metadata.allSatisfy { $0.count == 2 && $0[1] > 0 })
+        let statistics = try #require(info["statistics"] as? [String: Any])
+        #expect(statistics["commits"] as? Int == 0)
+
+        let small = Data("hello, pool".utf8)
+        let wrote = try Self.run(["pool", "write", pool, "--offset", "100", "--json"], input: small)
+        #expect(wrote.status == 0, "\(wrote.errors)")
+        #expect(try wrote.json()["log_bytes"] as? Int ?? 0 > 0, "a small partial-chunk write is logged")
+        #expect(try Self.run("pool", "read", pool, "--offset", "100", "--length", "\(small.count)").data == small)
+
+        let big = Data((0..<(128 << 10)).map { UInt8(truncatingIfNeeded: $0 * 7) })
+        let file = scratch.path("input").string
+        try big.write(to: URL(fileURLWithPath: file))
+        let wroteBig = try Self.run("pool", "write", pool, "--offset", "64K", "--input", file, "--json")
+        #expect(try wroteBig.json()["remaps"] as? Int == 2, "two whole chunks are remapped")
+        #expect(try Self.run("pool", "read", pool, "--offset", "64K", "--length", "128K").data == big)
+
+        let check = try Self.run("pool", "check", pool)
+        #expect(check.status == 0, "\(check.errors)")
+        #expect(check.output.hasPrefix("clean"))
+    }
+
+    @Test("pool write refuses what it cannot make atomic, and changes nothing", arguments: [
+        (["--offset", "1020K"], 8192, "outOfBounds"),      // past the capacity
+        (["--offset", "0"], 512 << 10, "updateTooLarge"),  // more than the spare capacity
+        (["--offset", "0"], 0, "invalidArgument"),         // nothing to write
+    ])
+    func poolWriteRefused(arguments: [String], size: Int, code: String) throws {
+        let scratch = Scratch(on: "/dev/shm")
+        let pool = scratch.path("pool").string
+        #expect(try Self.run("pool", "create", pool, "--capacity", "1M", "--chunk", "64K", "--spare", "256K").status == 0)
+        let result = try Self.run(["pool", "write", pool] + arguments, input: Data(repeating: 9, count: size))
+        #expect(result.status == 1)
+        #expect(result.errors.contains(code), "\(result.errors)")
+        #expect(try Self.run("pool", "read", pool, "--offset", "0", "--length", "1M").data == Data(count: 1 << 20))
+    }
+
+    @Test("pool check exits 1 and names the damage when a page-table entry is corrupt; pool info refuses too")
+    func poolCheckFindsCorruption() throws {
+        let scratch = Scratch(on: "/dev/shm")
+        let pool = scratch.path("pool").string
+        #expect(try Self.run("pool", "create", pool, "--capacity", "1M", "--chunk", "64K", "--spare", "256K").status == 0)
+        let handle = try #require(FileHandle(forUpdatingAtPath: pool))
+        try handle.seek(toOffset: 4096 + 8 * 3)
+        try handle.write(contentsOf: Data([0xFF]))
+        try handle.close()
+        let check = try Self.run("pool", "check", pool)
+        #expect(check.status == 1)
+        #expect(check.errors.contains("poolCorrupt"))
+        #expect(check.errors.contains("at file offset \(4096 + 24)"))
+        #expect(try Self.run("pool", "info", pool).status == 1)
+        #expect(try Self.run("pool", "check", scratch.file("plain", count: 4096).string).errors.contains("notSealed"))
+    }
+
+    // MARK: Usage
+
+    @Test("usage errors exit 2 with a message, never a crash", arguments: [
+        ["frobnicate"], ["seal"], ["seal", "X", "--size", "12Q"], ["pool", "create", "X"],
+        ["pool", "write", "X"], ["pool", "read", "X", "--offset", "0"],
+        ["create", "X", "--size", "1M", "--mode", "999"], ["info", "X", "--yaml"],
+    ])
+    func usageErrors(arguments: [String]) throws {
+        let scratch = Scratch(on: "/dev/shm")
+        let path = scratch.path("x").string
+        let result = try Self.run(arguments.map { $0 == "X" ? path : $0 })
+        #expect(result.status == 2, "\(arguments): \(result.errors)")
+        #expect(!result.errors.isEmpty)
         #expect(!FileManager.default.fileExists(atPath: path))
     }
 
-    @Test("info reports the I/O facts of a mapping")
-    func info() throws {
+    @Test("bad sizes that parse but cannot be honoured are refused with status 1, before touching the disk",
+          arguments: [["--size", "5000"], ["--size", "0"]])
+    func refusedSizes(arguments: [String]) throws {
+        let scratch = Scratch()
+        let path = scratch.path("f").string
+        let result = try Self.run(["create", path] + arguments)
+        #expect(result.status == 1)
+        #expect(!FileManager.default.fileExists(atPath: path))
+    }
+
+    @Test("--help exits 0 and lists every subcommand")
+    func help() throws {
+        let help = try Self.run("--help")
+        #expect(help.status == 0)
+        for command in ["info", "seal", "unseal", "verify", "extents", "pool", "demo"] {
+            #expect(help.output.contains("  \(command)"), "\(command) missing from --help")
+        }
+        #expect(!help.output.contains("demo-crash-child"))
+    }
+
+    // MARK: Demo and examples
+
+    @Test("demo: a child killed before the commit point leaves all old, after it all new")
+    func demo() throws {
         let scratch = Scratch(on: "/dev/shm")
-        let path = scratch.file("f", count: 8192)
-        let info = try Self.run("info", path.string)
-        #expect(info.status == 0)
-        #expect(info.output.contains("store granularity:     page"))
-        #expect(info.output.contains("hardware atomic unit:  8 bytes, 8-aligned"))
-        #expect(info.output.contains("MAP_SYNC:              no"))
+        let demo = try Self.run("demo", scratch.directory.string)
+        #expect(demo.status == 0, "\(demo.errors)")
+        #expect(demo.output.contains("killed before the commit point (SIGKILL)"))
+        #expect(demo.output.contains("0 commit completed by recovery: the 1 MiB is all old"))
+        #expect(demo.output.contains("1 commit completed by recovery: the 1 MiB is all new"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.directory.string).isEmpty, "the demo cleans up")
+    }
+
+    @Test("the key-value example survives being killed mid-update, and notices a torn store")
+    func keyValueExample() throws {
+        let scratch = Scratch(on: "/dev/shm")
+        let pool = scratch.path("kv").string
+        #expect(try Self.run([pool, "put", "k", "v1"], program: "pmem-kv").status == 0)
+        #expect(try Self.run([pool, "get", "k"], program: "pmem-kv").output == "v1\n")
+        let crash = try Self.run([pool, "crash-demo", "3"], program: "pmem-kv")
+        #expect(crash.status == 0, "\(crash.output)")
+        #expect(crash.output.components(separatedBy: "killed by signal 9").count == 4)
+        // The checker is not vacuous: a header that disagrees with the slots is caught.
+        let handle = try #require(FileHandle(forUpdatingAtPath: pool))
+        let dataOffset = try poolDataOffset(pool)
+        try handle.seek(toOffset: UInt64(dataOffset + 8))
+        try handle.write(contentsOf: Data([0x77]))
+        try handle.close()
+        let check = try Self.run([pool, "check"], program: "pmem-kv")
+        #expect(check.status == 1)
+        #expect(check.output.contains("damaged: the header counts"))
+    }
+
+    /// Where logical offset 0 of a pool lives in its file (chunk 0 at creation).
+    func poolDataOffset(_ pool: String) throws -> Int {
+        let metadata = try #require(try Self.run("pool", "info", pool, "--json").json()["metadata"] as? [[Int]])
+        let lanesEnd = metadata[2][0] + metadata[2][1]
+        return (lanesEnd + 65535) / 65536 * 65536
+    }
+
+    @Test("the crash-lab example catches the broken append and passes the ordered one")
+    func crashLabExample() throws {
+        let scratch = Scratch(on: "/dev/shm")
+        let lab = try Self.run([scratch.directory.string], program: "pmem-crash-lab")
+        #expect(lab.status == 0, "\(lab.output)")
+        #expect(lab.output.contains("record, then tail: 40 appends"))
+        #expect(lab.output.contains(" 0 torn logs"))
     }
 }

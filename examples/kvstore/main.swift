@@ -12,20 +12,25 @@
 //                                   the last acknowledged put
 //
 // POOL is created (1 MiB, 64 KiB chunks) if it does not exist.
-import Foundation
+import Glibc
 import PMem
 import SystemPackage
 
 let arguments = CommandLine.arguments
 func usage() -> Never {
-    FileHandle.standardError.write(Data("usage: pmem-kv POOL put KEY VALUE | get KEY | list | check | churn MS | crash-demo [ROUNDS]\n".utf8))
+    printError("usage: pmem-kv POOL put KEY VALUE | get KEY | list | check | churn MS | crash-demo [ROUNDS]")
     exit(2)
+}
+
+func printError(_ line: String) {
+    let text = line + "\n"
+    _ = text.withCString { write(STDERR_FILENO, $0, strlen($0)) }
 }
 guard arguments.count >= 3 else { usage() }
 let poolPath = FilePath(arguments[1])
 
 func openStore() throws(PMemError) -> KVStore {
-    let pool = FileManager.default.fileExists(atPath: poolPath.string)
+    let pool = access(poolPath.string, F_OK) == 0
         ? try Pool.open(at: poolPath)
         : try Pool.create(at: poolPath, capacity: 1 << 20, chunkSize: 64 << 10, spareCapacity: 256 << 10)
     return try KVStore(pool: pool)
@@ -37,28 +42,63 @@ func say(_ line: String) {
     _ = text.withCString { write(STDOUT_FILENO, $0, strlen($0)) }
 }
 
-/// Runs churn in a child, kills it after `ms`, and checks the reopened store.
-func crashRound(_ round: Int, ms: Int) throws -> Bool {
-    let child = Process()
-    child.executableURL = URL(fileURLWithPath: "/proc/self/exe")
-    child.arguments = [poolPath.string, "churn", String(ms)]
-    let out = Pipe()
-    child.standardOutput = out
-    try child.run()
-    let output = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    child.waitUntilExit()
-    let acked = output.split(separator: "\n").compactMap { $0.hasPrefix("ACK ") ? UInt64($0.dropFirst(4)) : nil }
+/// Runs churn in a child, which kills itself after `ms`, and checks the
+/// reopened store against the child's acknowledgements. (Plain posix_spawn
+/// and a pipe: this runs in minimal VMs too.)
+func crashRound(_ round: Int, ms: Int) throws(PMemError) -> Bool {
+    var pipeFDs: [CInt] = [0, 0]
+    guard pipe(&pipeFDs) == 0 else { throw PMemError.system(Errno(rawValue: errno), "pipe") }
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    posix_spawn_file_actions_adddup2(&actions, pipeFDs[1], STDOUT_FILENO)
+    posix_spawn_file_actions_addclose(&actions, pipeFDs[0])
+    let args = ["/proc/self/exe", poolPath.string, "churn", String(ms)]
+    var cArgs: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
+    var pid = pid_t()
+    let spawned = posix_spawn(&pid, args[0], &actions, nil, &cArgs, environ)
+    cArgs.forEach { free($0) }
+    posix_spawn_file_actions_destroy(&actions)
+    close(pipeFDs[1])
+    defer { close(pipeFDs[0]) }
+    guard spawned == 0 else { throw PMemError.system(Errno(rawValue: spawned), "posix_spawn") }
+    var output: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = buffer.withUnsafeMutableBytes { read(pipeFDs[0], $0.baseAddress, $0.count) }
+        if n < 0 && errno == EINTR { continue }
+        if n <= 0 { break }
+        output += buffer[0..<n]
+    }
+    var status: CInt = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    let acked = String(decoding: output, as: UTF8.self).split(separator: "\n")
+        .compactMap { $0.hasPrefix("ACK ") ? UInt64($0.dropFirst(4)) : nil }
     let store = try openStore()
     let problems = try store.check()
-    let generation = try store.header().generation
+    let header = try store.header()
     let last = acked.last ?? 0
     // The put in flight when the kill came may or may not have happened; every acknowledged one has.
-    let consistent = problems.isEmpty && (generation == last || generation == last + 1)
-    let killed = child.terminationReason == .uncaughtSignal ? "killed by signal \(child.terminationStatus)" : "exit \(child.terminationStatus)"
-    print("round \(round): child \(killed) after \(acked.count) acknowledged puts; reopened: "
-          + "\(try store.header().count) keys, generation \(generation) (last acknowledged \(last)), "
+    let consistent = problems.isEmpty && (header.generation == last || header.generation == last + 1)
+    let signal = status & 0x7f
+    let how = signal != 0 ? "killed by signal \(signal)" : "exit \((status >> 8) & 0xff)"
+    print("round \(round): child \(how) after \(acked.count) acknowledged puts; reopened: "
+          + "\(header.count) keys, generation \(header.generation) (last acknowledged \(last)), "
           + (consistent ? "intact" : "DAMAGED: \(problems.joined(separator: "; "))"))
     return consistent
+}
+
+/// How long the churning child lives (set before its killer thread starts).
+nonisolated(unsafe) var churnMilliseconds: CInt = 0
+
+/// Kills this process after `churnMilliseconds`, wherever the main thread is.
+func startKiller(after ms: Int) {
+    churnMilliseconds = CInt(ms)
+    var thread = pthread_t()
+    pthread_create(&thread, nil, { _ in
+        usleep(useconds_t(churnMilliseconds) * 1000)
+        kill(getpid(), SIGKILL)
+        return nil
+    }, nil)
 }
 
 do {
@@ -82,10 +122,7 @@ do {
     case ("churn", 4):
         guard let ms = Int(arguments[3]), ms > 0 else { usage() }
         let store = try openStore()
-        Thread.detachNewThread {
-            usleep(useconds_t(ms * 1000))
-            kill(getpid(), SIGKILL)
-        }
+        startKiller(after: ms)
         var rng = SystemRandomNumberGenerator()
         while true {
             let key = Array("key-\(Int.random(in: 0..<300, using: &rng))".utf8)
@@ -103,6 +140,6 @@ do {
         usage()
     }
 } catch {
-    FileHandle.standardError.write(Data("pmem-kv: \(error)\n".utf8))
+    printError("pmem-kv: \(error)")
     exit(1)
 }
