@@ -17,6 +17,7 @@ let package = Package(
         .executable(name: "pmem-kv", targets: ["PMemKVStoreExample"]),
         .executable(name: "pmem-dma-extents", targets: ["PMemDMAExtentsExample"]),
         .executable(name: "pmem-crash-lab", targets: ["PMemCrashLabExample"]),
+        .executable(name: "pmem-fuzz", targets: ["PMemFuzz"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
@@ -87,6 +88,13 @@ let package = Package(
             dependencies: ["PMem", "PMemCrashTesting", .product(name: "SystemPackage", package: "swift-system")],
             path: "examples/crash-lab",
             swiftSettings: strictSwift
+        ),
+        // The pool-image fuzzer: a replay tool normally, libFuzzer's target
+        // when scripts/fuzz builds it with --sanitize=fuzzer -DPMEM_FUZZING.
+        .executableTarget(
+            name: "PMemFuzz",
+            dependencies: ["PMem", .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: strictSwift + [.unsafeFlags(["-parse-as-library"])]
         ),
         .testTarget(
             name: "PMemTests",
