@@ -154,13 +154,13 @@ public struct Mapping: ~Copyable, @unchecked Sendable {
             throw PMemError(.notARegularFile, "is not a regular file or DAX device", path: path)
         }
 
-        var rc = pmem2_source_from_fd(&source, fd)
+        var rc = Syscalls.libpmem2(.pmem2SourceFromFd) { pmem2_source_from_fd(&source, fd) }
         guard rc == 0, let source else { throw PMemError.libpmem2(rc, "creating a libpmem2 source", path: path) }
         var fileSize = 0
-        rc = pmem2_source_size(source, &fileSize)
+        rc = Syscalls.libpmem2(.pmem2SourceSize) { pmem2_source_size(source, &fileSize) }
         guard rc == 0 else { throw PMemError.libpmem2(rc, "reading the file size", path: path) }
         var alignment = 0
-        rc = pmem2_source_alignment(source, &alignment)
+        rc = Syscalls.libpmem2(.pmem2SourceAlignment) { pmem2_source_alignment(source, &alignment) }
         guard rc == 0 else { throw PMemError.libpmem2(rc, "reading the required mapping alignment", path: path) }
         if fileSize == 0 {
             throw PMemError(.emptyFile, "the file is empty; give it a size (a multiple of \(alignment) bytes) before mapping it", path: path)
@@ -183,18 +183,18 @@ public struct Mapping: ~Copyable, @unchecked Sendable {
                             path: path, fileOffset: range.lowerBound, requiredAlignment: alignment)
         }
 
-        rc = pmem2_config_new(&config)
+        rc = Syscalls.libpmem2(.pmem2ConfigNew) { pmem2_config_new(&config) }
         guard rc == 0, let config else { throw PMemError.libpmem2(rc, "creating a mapping configuration", path: path) }
         _ = pmem2_config_set_offset(config, range.lowerBound)
         _ = pmem2_config_set_length(config, range.count)
         _ = pmem2_config_set_sharing(config, PMEM2_SHARED)
         let prot = access == .readWrite ? (PMEM2_PROT_READ | PMEM2_PROT_WRITE) : PMEM2_PROT_READ
-        rc = pmem2_config_set_protection(config, UInt32(prot))
+        rc = Syscalls.libpmem2(.pmem2ConfigSetProtection) { pmem2_config_set_protection(config, UInt32(prot)) }
         guard rc == 0 else { throw PMemError.libpmem2(rc, "setting the mapping protection", path: path) }
-        rc = pmem2_config_set_required_store_granularity(config, requiredGranularity.pmem2)
+        rc = Syscalls.libpmem2(.pmem2ConfigSetGranularity) { pmem2_config_set_required_store_granularity(config, requiredGranularity.pmem2) }
         guard rc == 0 else { throw PMemError.libpmem2(rc, "setting the required store granularity", path: path) }
 
-        rc = pmem2_map_new(&map, config, source)
+        rc = Syscalls.libpmem2(.pmem2MapNew) { pmem2_map_new(&map, config, source) }
         guard rc == 0, let map else {
             var error = PMemError.libpmem2(rc, "mapping the file", path: path)
             switch error.code {

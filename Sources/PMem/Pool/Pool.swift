@@ -123,7 +123,15 @@ public final class Pool: @unchecked Sendable {
                               progress: progress) { (fd) throws(PMemError) in
             try writeInitialMetadata(fd, layout: layout, path: path)
         }
-        return try Pool(opening: path)
+        do {
+            return try Pool(opening: path)
+        } catch {
+            // The file is whole but could not be opened (a failed lock, map or
+            // reservation). It is ours and holds nothing yet: remove it, so
+            // that a failed create leaves no file, as the caller will assume.
+            _ = Syscalls.$injectedFault.withValue(nil) { Syscalls.unlink(path) }
+            throw error
+        }
     }
 
     /// The header and an identity page table, written before the file has a

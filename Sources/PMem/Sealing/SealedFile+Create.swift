@@ -70,8 +70,20 @@ extension SealedFile {
         try allocateAndWrite(fd, size: size, path: path, progress: progress)
         try initialize?(fd)
         let report = try seal(fd, path: path)
-        try publish(fd, at: path, in: directory, replacing: replaceExisting)
-        try syncDirectory(directory)
+        let replaced = try publish(fd, at: path, in: directory, replacing: replaceExisting)
+        do {
+            try syncDirectory(directory)
+        } catch {
+            guard !replaced else {
+                var error = error
+                error.message = "the new file is in place of the old one, but \(error.message); after a crash the path may hold either"
+                throw error
+            }
+            // A new name whose durability failed: take it back, so that a
+            // failed create leaves the path as it was.
+            _ = Syscalls.$injectedFault.withValue(nil) { Syscalls.unlink(path) }
+            throw error
+        }
         return report
     }
 
@@ -129,10 +141,11 @@ extension SealedFile {
 
     /// Gives the finished, sealed file its name: a link where nothing is, or
     /// a link under a temporary name and a `rename` over the file replaced.
-    private static func publish(_ fd: CInt, at path: FilePath, in directory: FilePath, replacing: Bool) throws(PMemError) {
+    /// Returns whether a file was replaced.
+    private static func publish(_ fd: CInt, at path: FilePath, in directory: FilePath, replacing: Bool) throws(PMemError) -> Bool {
         switch Syscalls.linkAnonymous(fd, to: path) {
         case .success:
-            return
+            return false
         case .failure(.fileExists) where replacing:
             let temporary = directory.appending(".\(path.lastComponent?.string ?? "sealed").swift-pmem-\(UInt32.random(in: 0...UInt32.max))")
             if case .failure(let errno) = Syscalls.linkAnonymous(fd, to: temporary) {
@@ -142,6 +155,7 @@ extension SealedFile {
                 _ = Syscalls.unlink(temporary)
                 throw PMemError.system(errno, "putting the new file in place of the old one (rename)", path: path)
             }
+            return true
         case .failure(.fileExists):
             throw PMemError(.fileExists, "a file appeared at the path while the sealed file was being made; it was left alone",
                             path: path, errno: .fileExists)

@@ -52,7 +52,7 @@ extension SealedFile {
     ///
     /// - Throws: The first problem found, as ``open(_:access:)`` would.
     public static func verify(_ path: FilePath) throws(PMemError) -> SealReport {
-        let fd = try openFile(path, O_RDONLY)
+        let fd = try openFile(path, O_RDONLY | O_NOFOLLOW)
         defer { Syscalls.close(fd) }
         if let record = try readRecord(fd, path: path) {
             return try checkSeal(fd, record: record, path: path)

@@ -36,13 +36,15 @@ public struct SealedFile: ~Copyable {
 
     /// Opens a sealed file, checking the seal: the record is intact, the size
     /// is the sealed size, every extent is written, unshared and in place,
-    /// and the extent map is the one recorded at sealing.
+    /// and the extent map is the one recorded at sealing. A symbolic link at
+    /// the last component is refused (``PMemError/Code/symbolicLink``): a
+    /// link swapped under a writer would redirect its stores.
     ///
     /// - Throws: ``PMemError`` with ``PMemError/Code/notSealed``,
     ///   ``PMemError/Code/sealRecordCorrupt``, ``PMemError/Code/sizeChanged``,
     ///   ``PMemError/Code/extentMapChanged`` or the extent problem found.
     public static func open(_ path: FilePath, access: MappingAccess = .readWrite) throws(PMemError) -> SealedFile {
-        let fd = try openFile(path, access == .readWrite ? O_RDWR : O_RDONLY)
+        let fd = try openFile(path, (access == .readWrite ? O_RDWR : O_RDONLY) | O_NOFOLLOW)
         do {
             let report = try checkSeal(fd, record: readRecord(fd, path: path), path: path)
             return SealedFile(descriptor: fd, access: access, path: path, report: report)

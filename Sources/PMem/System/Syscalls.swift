@@ -3,6 +3,7 @@
 // exercise the error paths that a healthy machine never takes.
 import Glibc
 import CLinux
+import Synchronization
 import SystemPackage
 
 /// The system calls that can be made to fail in tests.
@@ -10,21 +11,57 @@ enum Syscall: String, Sendable {
     case open, fstat, fstatfs, fsync, ftruncate, fallocate, pwrite, ioctl
     case getxattr, setxattr, removexattr, mmap, dup, fcntl
     case lstat, unlink, link, rename, flock
+    // libpmem2's calls that can fail (see `Syscalls.libpmem2`).
+    case pmem2SourceFromFd, pmem2SourceSize, pmem2SourceAlignment, pmem2ConfigNew
+    case pmem2ConfigSetProtection, pmem2ConfigSetGranularity, pmem2MapNew
 }
 
-/// One injected failure: the named call fails with `errno` instead of running.
+/// One injected failure: a call fails with `errno` instead of running. With
+/// `call` nil, any call counts; `occurrence` picks which matching call fails
+/// (0: the first), so a test can fail every call of a path in turn.
 struct InjectedFault: Sendable {
-    var call: Syscall
+    var call: Syscall?
     var errno: Errno
+    var occurrence = 0
+    /// Matching calls seen so far; shared by copies of this fault.
+    let seen = CallCounter()
+
+    init(call: Syscall?, errno: Errno, occurrence: Int = 0) {
+        self.call = call
+        self.errno = errno
+        self.occurrence = occurrence
+    }
+
+    /// Counts `call` if it matches; true if it is the one to fail.
+    func fails(_ call: Syscall) -> Bool {
+        guard self.call == nil || self.call == call else { return false }
+        return seen.next() == occurrence
+    }
+}
+
+/// A thread-safe count of calls (a fault may be hit from several threads).
+final class CallCounter: Sendable {
+    private let count = Atomic<Int>(0)
+    /// Returns the number of calls before this one, and counts this one.
+    func next() -> Int { count.add(1, ordering: .relaxed).oldValue }
+    /// The calls counted.
+    var total: Int { count.load(ordering: .relaxed) }
 }
 
 enum Syscalls {
     /// The failure to inject in the current task (tests only).
     @TaskLocal static var injectedFault: InjectedFault?
 
+    /// Runs a libpmem2 call that returns 0 or a negative error code; an
+    /// injected fault returns `-errno`, as libpmem2 does for a failed system call.
+    static func libpmem2(_ call: Syscall, _ body: () -> CInt) -> CInt {
+        if let fault = injectedFault, fault.fails(call) { return -fault.errno.rawValue }
+        return body()
+    }
+
     @inline(__always)
     private static func run<T>(_ call: Syscall, _ body: () -> T, failed: (T) -> Bool) -> Result<T, Errno> {
-        if let fault = injectedFault, fault.call == call { return .failure(fault.errno) }
+        if let fault = injectedFault, fault.fails(call) { return .failure(fault.errno) }
         while true {
             let value = body()
             if !failed(value) { return .success(value) }
@@ -167,7 +204,7 @@ enum Syscalls {
 
     /// Reserves `length` bytes of address space, inaccessible until mapped over.
     static func reserveAddressSpace(_ length: Int) -> Result<UnsafeMutableRawPointer, Errno> {
-        if let fault = injectedFault, fault.call == .mmap { return .failure(fault.errno) }
+        if let fault = injectedFault, fault.fails(.mmap) { return .failure(fault.errno) }
         guard let p = Glibc.mmap(nil, length, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0),
               p != MAP_FAILED else { return .failure(Errno(rawValue: Glibc.errno)) }
         return .success(p)
@@ -177,7 +214,7 @@ enum Syscalls {
     /// already be mapped), replacing the old pages in one step: a concurrent
     /// reader sees the old or the new pages, never a hole.
     static func mapFixed(_ address: UnsafeMutableRawPointer, _ length: Int, _ fd: CInt, offset: Int, sync: Bool) -> Result<Void, Errno> {
-        if let fault = injectedFault, fault.call == .mmap { return .failure(fault.errno) }
+        if let fault = injectedFault, fault.fails(.mmap) { return .failure(fault.errno) }
         let flags = sync ? (0x03 /* MAP_SHARED_VALIDATE */ | 0x80000 /* MAP_SYNC */ | MAP_FIXED) : (MAP_SHARED | MAP_FIXED)
         guard let p = Glibc.mmap(address, length, PROT_READ | PROT_WRITE, flags, fd, off_t(offset)),
               p != MAP_FAILED else { return .failure(Errno(rawValue: Glibc.errno)) }
@@ -191,7 +228,7 @@ enum Syscalls {
     /// Whether a shared `MAP_SYNC` mapping of the file is possible, which is
     /// exactly when the file lives on a DAX file system (Linux 4.15+).
     static func supportsMapSync(_ fd: CInt, offset: Int, length: Int, writable: Bool) -> Bool {
-        if let fault = injectedFault, fault.call == .mmap { return false }
+        if let fault = injectedFault, fault.fails(.mmap) { return false }
         let mapSharedValidate: CInt = 0x03, mapSync: CInt = 0x80000
         let prot = writable ? (PROT_READ | PROT_WRITE) : PROT_READ
         guard let p = Glibc.mmap(nil, length, prot, mapSharedValidate | mapSync, fd, off_t(offset)),

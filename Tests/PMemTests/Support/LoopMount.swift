@@ -42,6 +42,13 @@ final class LoopMount {
         isMounted = true
     }
 
+    /// Mounts the file system again, read-only.
+    func remountReadOnly() throws {
+        try unmount()
+        if let failure = Self.run(["mount", "-o", "loop,ro", image, mountPoint.string]) { throw CommandFailed(description: failure) }
+        isMounted = true
+    }
+
     func unmount() throws {
         if let failure = Self.run(["umount", mountPoint.string]) { throw CommandFailed(description: failure) }
         isMounted = false
