@@ -33,12 +33,14 @@ let package = Package(
         ),
         // Layer 1: Linux file-system calls and ioctl numbers Swift's Glibc lacks.
         .systemLibrary(name: "CLinux"),
+        .target(name: "CCRC32C"),
         // Layers 2 and 3: mappings, persistence, I/O info, sealed files.
         .target(
             name: "PMem",
             dependencies: [
                 "CPMem2",
                 "CLinux",
+                "CCRC32C",
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
             swiftSettings: strictSwift

@@ -396,6 +396,22 @@ struct SealRecordTests {
         let pieces = data.indices.reduce(UInt32(0)) { crc, i in CRC32C.checksum([data[i]], continuing: crc) }
         #expect(whole == pieces)
     }
+
+    @Test("the crc32 instruction and the table give the same CRC-32C at every length and alignment")
+    func crc32cHardwareMatchesTable() {
+        #expect(CRC32C.hardwareAvailable, "x86-64 machines here have SSE4.2; without it the table is used")
+        var generator = SeededGenerator(state: 7)
+        let data = (0..<5000).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        data.withUnsafeBytes { all in
+            for _ in 0..<500 {
+                let start = Int.random(in: 0..<100, using: &generator), count = Int.random(in: 0..<4000, using: &generator)
+                let slice = UnsafeRawBufferPointer(rebasing: all[start..<start + count])
+                let seed = UInt32.random(in: 0...UInt32.max, using: &generator)
+                #expect(CRC32C.checksum(slice, continuing: seed) == CRC32C.tableChecksum(slice, continuing: seed))
+            }
+        }
+        #expect(Array("123456789".utf8).withUnsafeBytes { CRC32C.tableChecksum($0) } == 0xE306_9283)
+    }
 }
 
 extension SealedFile {

@@ -49,9 +49,23 @@ extension Pool {
             return try storeInPlace(writes[0].bytes, at: writes[0].offset)
         }
 
+        let chunk = layout.chunkSize
+        // The common small update: one write inside one chunk, small enough
+        // to log. Planned without the general planner's tables (measured:
+        // they cost more than the log itself for writes of a few bytes).
+        if writes.count == 1 {
+            let w = writes[0]
+            let logical = w.offset / chunk
+            let logSize = CommitRecord.entryHeadSize + PoolLayout.alignUp(w.bytes.count, 8)
+            if (w.offset + w.bytes.count - 1) / chunk == logical, w.bytes.count < chunk,
+               logSize <= chunk / Self.remapFraction, logSize <= layout.laneSize - PoolLayout.commitRecordSize {
+                return try execute(touched: [logical], remapped: [], logEntries: [.data(offset: w.offset, bytes: w.bytes)],
+                                   requested: requested)
+            }
+        }
+
         // Plan: the pieces of each chunk, in write order; chunks wholly
         // covered are remapped, the rest logged while the lane has room.
-        let chunk = layout.chunkSize
         var pieces: [Int: [Piece]] = [:]
         for w in writes {
             var done = 0
@@ -91,8 +105,20 @@ extension Pool {
             throw PMemError(.updateTooLarge, "the update needs \(remapped.count) spare chunks of \(chunk) bytes and the pool has \(layout.spareChunks): its largest atomic write is \(maxAtomicWrite) bytes",
                             path: path)
         }
+        var logEntries: [LogEntry] = []
+        for logical in logged {
+            for piece in pieces[logical]! { logEntries.append(.data(offset: piece.offset, bytes: Array(piece.bytes))) }
+        }
+        try execute(touched: Set(pieces.keys), remapped: remapped.map { ($0, pieces[$0]!) }, logEntries: logEntries,
+                    requested: requested)
+    }
 
-        let touched = Set(pieces.keys)
+    /// Runs a planned commit (docs/FORMAT.md, "Update protocol"): new
+    /// contents of `remapped` chunks into spare chunks and the log body;
+    /// the commit record; apply; remap the view; retire.
+    private func execute(touched: Set<Int>, remapped: [(logical: Int, pieces: [Piece])], logEntries: [LogEntry],
+                         requested: Int) throws(PMemError) {
+        let chunk = layout.chunkSize
         guard let (lane, spares) = locks.acquire(touched, spares: remapped.count) else { throw needsRecoveryError }
         var replaced: [Int] = []
         var stage = 0 // 0: nothing durable, 1: committed, 2: retired
@@ -109,13 +135,13 @@ extension Pool {
 
         // 1. New contents of remapped chunks into spare chunks; the log body.
         var entries: [LogEntry] = []
-        for (i, logical) in remapped.enumerated() {
+        for (i, (logical, pieces)) in remapped.enumerated() {
             let destination = file.base + layout.chunkOffset(spares[i])
-            if !covers(pieces[logical]!, chunk: logical) {
+            if !covers(pieces, chunk: logical) {
                 copyRemapData(destination, view + logical * chunk, chunk)
                 counters.remapBytes.add(chunk, ordering: .relaxed)
             }
-            for piece in pieces[logical]! {
+            for piece in pieces {
                 piece.bytes.withUnsafeBytes { src in
                     copyRemapData(destination + piece.offset - logical * chunk, src.baseAddress!, src.count)
                 }
@@ -123,9 +149,7 @@ extension Pool {
             }
             entries.append(.pageTable(logical: logical, physical: spares[i]))
         }
-        for logical in logged {
-            for piece in pieces[logical]! { entries.append(.data(offset: piece.offset, bytes: Array(piece.bytes))) }
-        }
+        entries += logEntries
         let record = file.base + layout.laneOffset(lane)
         let body = UnsafeMutableRawBufferPointer(start: record + PoolLayout.commitRecordSize, count: layout.laneSize - PoolLayout.commitRecordSize)
         var length = 0
@@ -149,7 +173,7 @@ extension Pool {
         if Self.droppedStep != .applyFence { fence() }
         counters.appliedBytes.add(applied, ordering: .relaxed)
         try Self.simulateCrash(at: .afterApply)
-        for (i, logical) in remapped.enumerated() {
+        for (i, (logical, _)) in remapped.enumerated() {
             replaced.append(pageTable[logical])
             pageTable[logical] = spares[i]
             try mapChunks(logical, count: 1, physical: spares[i])

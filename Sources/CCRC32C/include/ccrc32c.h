@@ -1,0 +1,17 @@
+// Layer 1: CRC-32C with the SSE4.2 crc32 instruction, which Swift cannot
+// emit itself. Swift's table-driven CRC32C is the fallback and the reference.
+#ifndef SWIFT_PMEM_CCRC32C_H
+#define SWIFT_PMEM_CCRC32C_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/// Whether this CPU has the crc32 instruction (SSE4.2).
+int ccrc32c_hardware_available(void);
+
+/// Continues a CRC-32C over `length` bytes: `crc` is the running value
+/// without the final inversion (start from 0xFFFFFFFF; invert at the end).
+/// Call only when ccrc32c_hardware_available() returned 1.
+uint32_t ccrc32c_hardware_update(uint32_t crc, const void *bytes, size_t length);
+
+#endif
