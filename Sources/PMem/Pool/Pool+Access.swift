@@ -37,7 +37,7 @@ extension Pool {
             offset += n
         }
         persistence.drain()
-        counters.fences.add(1, ordering: .relaxed)
+        counters[0].fences.add(1, ordering: .relaxed)
     }
 
     private func checkRange(_ offset: Int, _ count: Int) throws(PMemError) {

@@ -120,6 +120,7 @@ extension Pool {
                          requested: Int) throws(PMemError) {
         let chunk = layout.chunkSize
         guard let (lane, spares) = locks.acquire(touched, spares: remapped.count) else { throw needsRecoveryError }
+        let tally = counters[lane]
         var replaced: [Int] = []
         var stage = 0 // 0: nothing durable, 1: committed, 2: retired
         defer {
@@ -137,15 +138,20 @@ extension Pool {
         var entries: [LogEntry] = []
         for (i, (logical, pieces)) in remapped.enumerated() {
             let destination = file.base + layout.chunkOffset(spares[i])
-            if !covers(pieces, chunk: logical) {
-                copyRemapData(destination, view + logical * chunk, chunk)
-                counters.remapBytes.add(chunk, ordering: .relaxed)
+            // The bytes the update leaves as they are, from the chunk's current
+            // physical copy through the file mapping: the view's pages of a
+            // chunk remapped earlier would each fault in first (measured:
+            // most of the cost of a partial-chunk remap on tmpfs).
+            let current = file.base + layout.chunkOffset(pageTable[logical])
+            for gap in uncovered(pieces, chunk: logical) {
+                copyRemapData(destination + gap.lowerBound, current + gap.lowerBound, gap.count)
+                tally.remapBytes.add(gap.count, ordering: .relaxed)
             }
             for piece in pieces {
                 piece.bytes.withUnsafeBytes { src in
                     copyRemapData(destination + piece.offset - logical * chunk, src.baseAddress!, src.count)
                 }
-                counters.remapBytes.add(piece.bytes.count, ordering: .relaxed)
+                tally.remapBytes.add(piece.bytes.count, ordering: .relaxed)
             }
             entries.append(.pageTable(logical: logical, physical: spares[i]))
         }
@@ -155,7 +161,7 @@ extension Pool {
         var length = 0
         for entry in entries { length = entry.encode(into: body, at: length) }
         if Self.droppedStep != .logBodyFlush { persistence.flush(body.baseAddress!, length) }
-        if Self.droppedStep != .logBodyFence { fence() }
+        if Self.droppedStep != .logBodyFence { fence(tally) }
         try Self.simulateCrash(at: .afterLogBody)
 
         // 2. The commit record: from here on the update survives a crash.
@@ -163,15 +169,15 @@ extension Pool {
             sequence: nextSequence.add(1, ordering: .relaxed).newValue, entryCount: entries.count, bodyLength: length,
             bodyCRC: CRC32C.checksum(UnsafeRawBufferPointer(rebasing: body[0..<length]))).encoded()
         header.withUnsafeBytes { persistence.copyAndFlush(record, $0.baseAddress!, $0.count) }
-        if Self.droppedStep != .commitFence { fence() }
+        if Self.droppedStep != .commitFence { fence(tally) }
         stage = 1
-        counters.logBytes.add(length + PoolLayout.commitRecordSize, ordering: .relaxed)
+        tally.logBytes.add(length + PoolLayout.commitRecordSize, ordering: .relaxed)
         try Self.simulateCrash(at: .afterCommitRecord)
 
         // 3. Apply; 4. remap the view; 5. retire.
         let applied = try Self.apply(entries, base: file.base, layout: layout, persistence: persistence, path: path)
-        if Self.droppedStep != .applyFence { fence() }
-        counters.appliedBytes.add(applied, ordering: .relaxed)
+        if Self.droppedStep != .applyFence { fence(tally) }
+        tally.appliedBytes.add(applied, ordering: .relaxed)
         try Self.simulateCrash(at: .afterApply)
         for (i, (logical, _)) in remapped.enumerated() {
             replaced.append(pageTable[logical])
@@ -180,21 +186,29 @@ extension Pool {
         }
         Self.retire(lane: lane, base: file.base, layout: layout, persistence: persistence)
         stage = 2
-        counters.fences.add(1, ordering: .relaxed)
-        counters.remaps.add(remapped.count, ordering: .relaxed)
-        counters.commits.add(1, ordering: .relaxed)
-        counters.bytesRequested.add(requested, ordering: .relaxed)
+        tally.fences.add(1, ordering: .relaxed)
+        tally.remaps.add(remapped.count, ordering: .relaxed)
+        tally.commits.add(1, ordering: .relaxed)
+        tally.bytesRequested.add(requested, ordering: .relaxed)
     }
 
     /// Whether the pieces cover every byte of the chunk.
     private func covers(_ pieces: [Piece], chunk logical: Int) -> Bool {
-        let ranges = pieces.map { $0.offset..<($0.offset + $0.bytes.count) }.sorted { $0.lowerBound < $1.lowerBound }
-        var next = logical * layout.chunkSize
+        uncovered(pieces, chunk: logical).isEmpty
+    }
+
+    /// The byte ranges of the chunk (relative to its start) that no piece covers.
+    private func uncovered(_ pieces: [Piece], chunk logical: Int) -> [Range<Int>] {
+        let start = logical * layout.chunkSize
+        let ranges = pieces.map { ($0.offset - start)..<($0.offset - start + $0.bytes.count) }.sorted { $0.lowerBound < $1.lowerBound }
+        var gaps: [Range<Int>] = []
+        var next = 0
         for r in ranges {
-            if r.lowerBound > next { return false }
+            if r.lowerBound > next { gaps.append(next..<r.lowerBound) }
             next = max(next, r.upperBound)
         }
-        return next >= (logical + 1) * layout.chunkSize
+        if next < layout.chunkSize { gaps.append(next..<layout.chunkSize) }
+        return gaps
     }
 
     /// At most 8 bytes inside one aligned 8-byte word: merged into the word
@@ -203,6 +217,7 @@ extension Pool {
         let logical = offset / layout.chunkSize
         guard let (lane, _) = locks.acquire([logical], spares: 0) else { throw needsRecoveryError }
         defer { locks.release([logical], lane: lane, freed: []) }
+        let tally = counters[lane]
         // Through the file mapping (the same memory as the view), so that the
         // flush names the file's own addresses.
         let word = fileAddress(ofLogical: offset & ~7)
@@ -213,10 +228,10 @@ extension Pool {
         word.storeBytes(of: value, as: UInt64.self)
         if Self.droppedStep != .inPlaceFlush { persistence.flush(word, 8) }
         persistence.drain()
-        counters.fences.add(1, ordering: .relaxed)
-        counters.inPlaceBytes.add(8, ordering: .relaxed)
-        counters.commits.add(1, ordering: .relaxed)
-        counters.bytesRequested.add(bytes.count, ordering: .relaxed)
+        tally.fences.add(1, ordering: .relaxed)
+        tally.inPlaceBytes.add(8, ordering: .relaxed)
+        tally.commits.add(1, ordering: .relaxed)
+        tally.bytesRequested.add(bytes.count, ordering: .relaxed)
     }
 
     var needsRecoveryError: PMemError {
@@ -237,9 +252,9 @@ extension Pool {
         file.base + layout.chunkOffset(pageTable[offset / layout.chunkSize]) + offset % layout.chunkSize
     }
 
-    func fence() {
+    func fence(_ tally: LaneCounters) {
         persistence.drain()
-        counters.fences.add(1, ordering: .relaxed)
+        tally.fences.add(1, ordering: .relaxed)
     }
 }
 

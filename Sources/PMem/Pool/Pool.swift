@@ -39,7 +39,7 @@ public final class Pool: @unchecked Sendable {
     /// Flush and fence: the hardware's, or a test's simulated domain.
     let persistence: PersistenceCalls
     let locks: ChunkLocks
-    let counters = PoolCounters()
+    let counters: PoolCounters
     let nextSequence = Atomic<UInt64>(1)
     /// The in-memory page table; entry `L` changes only under the lock of chunk `L`.
     let pageTable: UnsafeMutableBufferPointer<Int>
@@ -183,6 +183,7 @@ public final class Pool: @unchecked Sendable {
         self.viewUsesMapSync = file.isMapSync
         self.persistence = persistence
         self.recoveredCommits = recovered
+        self.counters = PoolCounters(lanes: layout.laneCount)
         self.file = file
         self.locks = ChunkLocks(lanes: layout.laneCount,
                                 free: Set(0..<layout.physicalChunks).subtracting(table).sorted())
