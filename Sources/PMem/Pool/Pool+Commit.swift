@@ -7,6 +7,10 @@ extension Pool {
     ///   ``PMemError/Code/updateTooLarge`` beyond ``maxAtomicWrite``; both
     ///   before anything changes.
     public func write(_ bytes: [UInt8], at offset: Int) throws(PMemError) {
+        // The hardware's atomic unit needs no plan (and no arrays).
+        if !bytes.isEmpty, bytes.count <= 8, offset >= 0, offset % 8 + bytes.count <= 8, offset <= capacity - bytes.count {
+            return try storeInPlace(bytes, at: offset)
+        }
         try commit([(offset, bytes)])
     }
 
@@ -215,8 +219,8 @@ extension Pool {
     /// and stored with one 8-byte store, which the hardware makes atomic.
     private func storeInPlace(_ bytes: [UInt8], at offset: Int) throws(PMemError) {
         let logical = offset / layout.chunkSize
-        guard let (lane, _) = locks.acquire([logical], spares: 0) else { throw needsRecoveryError }
-        defer { locks.release([logical], lane: lane, freed: []) }
+        guard let lane = locks.acquire(chunk: logical) else { throw needsRecoveryError }
+        defer { locks.release(chunk: logical, lane: lane) }
         let tally = counters[lane]
         // Through the file mapping (the same memory as the view), so that the
         // flush names the file's own addresses.
