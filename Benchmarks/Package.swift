@@ -2,10 +2,16 @@
 // The benchmarks live in their own package so that the library does not
 // depend on package-benchmark. Run them with:
 //   swift package --package-path Benchmarks benchmark
+// and the side-by-side comparison with PMDK (libpmemobj, libpmemblk, raw
+// libpmem2) with:
+//   swift run --package-path Benchmarks -c release pmem-compare [--quick]
 import PackageDescription
 
 let package = Package(
     name: "swift-pmem-benchmarks",
+    products: [
+        .executable(name: "pmem-compare", targets: ["PMemCompare"]),
+    ],
     dependencies: [
         .package(name: "swift-pmem", path: ".."),
         .package(url: "https://github.com/ordo-one/package-benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
@@ -21,6 +27,24 @@ let package = Package(
             ],
             path: "Benchmarks/PMemBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
+        ),
+        // The C peers pmem-compare measures against (Debian's libpmemobj-dev,
+        // libpmemblk-dev and libpmem2-dev).
+        .target(
+            name: "PMDKPeers",
+            linkerSettings: [
+                .linkedLibrary("pmemobj"), .linkedLibrary("pmemblk"),
+                .linkedLibrary("pmem2"), .linkedLibrary("pmem"),
+            ]
+        ),
+        .executableTarget(
+            name: "PMemCompare",
+            dependencies: [
+                "PMDKPeers",
+                .product(name: "PMem", package: "swift-pmem"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            path: "Sources/PMemCompare"
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,66 @@
+/// The command line, parsed by hand so the tool needs no argument library.
+struct Options {
+    var quick = false
+    var directory = "/dev/shm"
+    var jsonPath = "Benchmarks/results/compare.json"
+    var svgPath = "Benchmarks/results/compare.svg"
+    var explicitRepetitions: Int?
+    /// Whether to set PMEM2_FORCE_GRANULARITY and PMEM_IS_PMEM_FORCE, so that
+    /// every peer takes the cache-flush path on a non-DAX file system.
+    var force = true
+
+    /// Repetitions of every measurement; the median is reported.
+    var repetitions: Int { explicitRepetitions ?? (quick ? 3 : 7) }
+
+    static let usage = """
+        usage: pmem-compare [--quick] [--dir DIR] [--json PATH] [--svg PATH] [--reps N] [--no-force]
+
+        Measures swift-pmem's atomic writes against raw libpmem2, libpmemobj
+        transactions and libpmemblk blocks on one file system, plus persist
+        overhead, pool open time and two-thread scaling.
+
+          --quick       3 repetitions, fewer writes, skip the 1 GiB and 4 GiB pool opens
+          --dir DIR     where the scratch files go (default /dev/shm); removed at the end
+          --json PATH   results as JSON (default Benchmarks/results/compare.json)
+          --svg PATH    chart as SVG (default Benchmarks/results/compare.svg)
+          --reps N      repetitions per measurement (default 7, or 3 with --quick)
+          --no-force    leave PMEM2_FORCE_GRANULARITY and PMEM_IS_PMEM_FORCE as they are
+        """
+
+    struct UsageError: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    /// The options, or nil when help was asked for.
+    static func parse(_ arguments: [String]) throws(UsageError) -> Options? {
+        var options = Options()
+        var rest = arguments[...]
+        while let argument = rest.popFirst() {
+            switch argument {
+            case "-h", "--help":
+                return nil
+            case "--quick":
+                options.quick = true
+            case "--no-force":
+                options.force = false
+            case "--dir", "--json", "--svg", "--reps":
+                guard let value = rest.popFirst(), !value.isEmpty, !value.hasPrefix("--") else {
+                    throw UsageError(description: "\(argument) needs a value")
+                }
+                switch argument {
+                case "--dir": options.directory = value
+                case "--json": options.jsonPath = value
+                case "--svg": options.svgPath = value
+                default:
+                    guard let n = Int(value), n >= 1 else {
+                        throw UsageError(description: "--reps needs a positive whole number, not \(value)")
+                    }
+                    options.explicitRepetitions = n
+                }
+            default:
+                throw UsageError(description: "unknown option \(argument)")
+            }
+        }
+        return options
+    }
+}

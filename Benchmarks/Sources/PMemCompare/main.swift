@@ -1,0 +1,99 @@
+// pmem-compare: swift-pmem's atomic writes against raw libpmem2, libpmemobj
+// transactions and libpmemblk blocks on one file system and one granularity
+// setting; plus the Swift wrapper's persist against C, pool open time and
+// two-thread scaling. Prints a table, writes JSON and an SVG chart, and
+// checks the targets (see Options.usage).
+import Foundation
+import PMem
+
+runPMemCompare()
+
+/// Everything in a function, so that no state is global.
+func runPMemCompare() {
+    let options = parseCommandLine()
+    if options.force {
+        // libpmem2 reads the first at every mapping, libpmem the second on
+        // first use: both are set before any peer or pool maps a file.
+        setenv("PMEM2_FORCE_GRANULARITY", "CACHE_LINE", 1)
+        setenv("PMEM_IS_PMEM_FORCE", "1", 1)
+    }
+    var results = measureOrExit(options, scratch: Scratch(directory: options.directory))
+    results.targets = Targets.evaluate(results)
+    Report.print(results, jsonPath: options.jsonPath, svgPath: options.svgPath)
+    do {
+        try JSONOutput.write(results, to: options.jsonPath)
+        try SVGChart.write(results, to: options.svgPath)
+    } catch {
+        Console.progress("pmem-compare: writing the results: \(error)")
+        exit(1)
+    }
+}
+
+/// The options, or exit: 0 after --help, 2 with the usage on a bad option.
+func parseCommandLine() -> Options {
+    do {
+        if let options = try Options.parse(Array(CommandLine.arguments.dropFirst())) { return options }
+        print(Options.usage)
+        exit(0)
+    } catch {
+        Console.progress("pmem-compare: \(error)\n\n\(Options.usage)")
+        exit(2)
+    }
+}
+
+/// Runs every stage; on any failure removes the scratch files and exits 1.
+func measureOrExit(_ options: Options, scratch: Scratch) -> Results {
+    do {
+        let results = try measure(options, scratch: scratch)
+        scratch.removeAll()
+        return results
+    } catch {
+        scratch.removeAll()
+        Console.progress("pmem-compare: \(error)")
+        exit(1)
+    }
+}
+
+func measure(_ options: Options, scratch: Scratch) throws -> Results {
+    let date = ISO8601DateFormatter().string(from: Date())
+    let writes = try measureWrites(options, scratch: scratch)
+    let persist = try PersistComparison.measure(scratch: scratch, repetitions: options.repetitions, quick: options.quick)
+    let opens = try PoolOpenTiming.measure(scratch: scratch, repetitions: options.repetitions, quick: options.quick)
+    let settings = Settings(
+        directory: options.directory, repetitions: options.repetitions, quick: options.quick, forced: options.force,
+        environment: Dictionary(uniqueKeysWithValues: ["PMEM2_FORCE_GRANULARITY", "PMEM_IS_PMEM_FORCE"].map { ($0, environmentValue($0)) }),
+        poolGranularity: writes.poolGranularity, rawGranularity: writes.rawGranularity,
+        poolCapacity: Workload.regionSize, poolChunkSize: Workload.chunkSize, poolSpareCapacity: Workload.spareCapacity,
+        poolLanes: Workload.poolLanes, offsetSlots: Workload.offsetSlots,
+        method: "per size, each peer warmed up once, then \(options.repetitions) rounds that run every peer once, "
+            + "starting with a different peer each round; medians reported; write i goes to slot i mod \(Workload.offsetSlots) "
+            + "of the write's size (at least 64 B) in a \(Workload.label(Workload.regionSize)) region; CLOCK_MONOTONIC")
+    return Results(date: date, machine: MachineInfo.current(), settings: settings, sizes: writes.sizes,
+                   threads: writes.threads, persist: persist, poolOpens: opens)
+}
+
+/// The stages that share the peers: the size sweep, then the thread
+/// scaling on the same pool. The peers are closed on the way out.
+func measureWrites(_ options: Options, scratch: Scratch) throws
+    -> (sizes: [SizeResult], threads: ThreadResult, poolGranularity: String, rawGranularity: String)
+{
+    let pool = PoolPeer(path: scratch.path("pool"))
+    let raw = RawPeer(path: scratch.path("raw"))
+    let peers: [any Peer] = [
+        pool, raw, ObjPeer(path: scratch.path("obj")),
+        BlkPeer(blockSize: 512, path: scratch.path("blk512")), BlkPeer(blockSize: 4096, path: scratch.path("blk4k")),
+    ]
+    defer { for peer in peers { peer.tearDown() } }
+    for peer in peers {
+        Console.progress("setting up \(peer.name)")
+        do { try peer.setUp() } catch { throw PeerFailure("setting up \(peer.name): \(error)") }
+    }
+    guard let openPool = pool.pool else { throw PeerFailure("the pool did not open") }
+    let sizes = try SizeSweep.run(peers: peers, pool: pool, repetitions: options.repetitions, quick: options.quick)
+    let threads = try ThreadScaling.measure(pool: openPool, repetitions: options.repetitions, quick: options.quick)
+    return (sizes, threads, openPool.ioInfo.storeGranularity.description, raw.granularity)
+}
+
+func environmentValue(_ name: String) -> String {
+    getenv(name).map { String(cString: $0) } ?? "(unset)"
+}
