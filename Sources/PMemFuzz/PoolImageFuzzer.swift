@@ -91,6 +91,7 @@ func runInput(_ data: UnsafeRawBufferPointer) -> Outcome {
 }
 
 #if PMEM_FUZZING
+/// libFuzzer's entry point: one input, one damaged image, one open.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     _ = runInput(UnsafeRawBufferPointer(start: data, count: size))
