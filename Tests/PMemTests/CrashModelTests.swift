@@ -94,7 +94,7 @@ final class CrashChecker {
 
     /// nil if recovery succeeds and the contents equal one of `states`.
     func recoverAndCompare(_ base: UnsafeMutableRawPointer, _ states: [[UInt8]]) -> String? {
-        let quiet = PersistenceCalls(flush: { _, _ in }, drain: {}, copyAndFlush: { $0.copyMemory(from: $1, byteCount: $2) })
+        let quiet = PersistenceCalls.none
         do {
             _ = try PoolLayout.decode(UnsafeRawBufferPointer(start: base, count: PoolLayout.headerSize), fileSize: layout.fileSize, path: nil)
             _ = try Pool.recover(base, layout: layout, persistence: quiet, path: nil)
@@ -240,7 +240,7 @@ extension CrashModelTests {
             var copy = image
             return copy.withUnsafeMutableBytes { buffer -> String? in
                 let base = buffer.baseAddress!
-                let quiet = PersistenceCalls(flush: { _, _ in }, drain: {}, copyAndFlush: { $0.copyMemory(from: $1, byteCount: $2) })
+                let quiet = PersistenceCalls.none
                 do {
                     _ = try Pool.recover(base, layout: layout, persistence: quiet, path: nil)
                     let table = try Pool.readPageTable(base, layout: layout, path: nil)

@@ -59,9 +59,11 @@ struct DAXTests {
         // ...and read it back from the device at the physical offsets the seal reports.
         let device = try FileDescriptor.open(FilePath(try #require(DAX.device)), .readOnly)
         defer { try? device.close() }
+        var checked = 0
         for extent in file.physicalExtents {
             for offset in stride(from: extent.logicalOffset, to: extent.logicalOffset + extent.length, by: 65536)
             where offset < 4 << 20 {
+                checked += 1
                 var word: UInt64 = 0
                 let n = try withUnsafeMutableBytes(of: &word) {
                     try device.read(fromAbsoluteOffset: Int64(extent.physicalOffset + offset - extent.logicalOffset), into: $0)
@@ -70,6 +72,7 @@ struct DAXTests {
                 #expect(word == 0xC0DE_0000_0000 | UInt64(offset), "file offset \(offset)")
             }
         }
+        #expect(checked >= 64, "the extents cover the 4 MiB written")
     }
 
     @Test("the seal survives unmount and mount of the DAX file system")

@@ -21,7 +21,7 @@ struct FaultInjectionTests {
             let error = Syscalls.$injectedFault.withValue(fault) { () -> PMemError? in
                 do throws(PMemError) { try body(); return nil } catch { return error }
             }
-            if let error { #expect(!error.message.isEmpty && !"\(error.code)".isEmpty) }
+            if let error { #expect(!error.message.isEmpty) }
             let reached = fault.seen.total > k
             try check(reached ? k : nil, error)
             if !reached {
@@ -80,7 +80,8 @@ struct FaultInjectionTests {
             } catch {
                 Issue.record("after call \(failed ?? -1) failed, the file does not verify: \(error)")
             }
-            #expect(readFile(path).allSatisfy { $0 == 1 }, "sealing never changes the bytes")
+            let bytes = readFile(path)
+            #expect(bytes.count == 1 << 20 && bytes.allSatisfy { $0 == 1 }, "sealing never changes the bytes")
         })
         #expect(calls > 5)
     }
@@ -99,15 +100,18 @@ struct FaultInjectionTests {
         #expect(calls > 10)
     }
 
-    @Test("committing (logged, remapped and mixed updates): a failure at any call leaves the old or the new contents, and the new ones if the commit returned",
-          arguments: ["logged", "remapped", "transaction"])
+    /// A logged commit makes no call that can fail (its flushes and fences
+    /// are libpmem2's function pointers), so only commits that remap a chunk
+    /// are here: their one fallible call, mmap over the view, comes after
+    /// the commit point.
+    @Test("committing (remapped and mixed updates): a failure at any call leaves the old or the new contents, and the new ones if the commit returned",
+          arguments: ["remapped", "transaction"])
     func commit(kind: String) throws {
         let scratch = Scratch(on: "/dev/shm")
         let path = try Self.committedPool(scratch)
         var expected = Self.committed
         let update = [UInt8](repeating: 0xEE, count: 3 * 65536 + 100)
         switch kind {
-        case "logged": expected.replaceSubrange(1000..<1300, with: update[0..<300])
         case "remapped": expected.replaceSubrange(65536..<65536 + update.count, with: update)
         default:
             expected.replaceSubrange(1000..<1300, with: update[0..<300])
@@ -115,9 +119,8 @@ struct FaultInjectionTests {
         }
         var pool: Pool? = try Pool.open(at: path)
         var outcomes: [String: Int] = [:]
-        try Self.failEachCall({ () throws(PMemError) in
+        let calls = try Self.failEachCall({ () throws(PMemError) in
             switch kind {
-            case "logged": try pool!.write(Array(update[0..<300]), at: 1000)
             case "remapped": try pool!.write(update, at: 65536)
             default:
                 do {
@@ -141,6 +144,7 @@ struct FaultInjectionTests {
             }
             pool = reopened
         })
+        #expect(calls > 0, "the path made no call that could fail")
         print("commit \(kind): \(outcomes)")
     }
 }

@@ -70,7 +70,7 @@ struct PMemCtlTests {
         #expect(try Self.run("verify", path).status == 0)
     }
 
-    @Test("verify exits 1, with the reason, for a file whose extents changed after sealing")
+    @Test("verify exits 1, with the reason, for a file whose size changed after sealing")
     func verifyFindsDamage() throws {
         let scratch = try Scratch.ext4()
         let path = scratch.path("f").string
@@ -80,7 +80,7 @@ struct PMemCtlTests {
         try handle.close()
         let result = try Self.run("verify", path)
         #expect(result.status == 1)
-        #expect(result.errors.hasPrefix("pmemctl: "))
+        #expect(result.errors.hasPrefix("pmemctl: sizeChanged"), "\(result.errors)")
         #expect(!result.errors.contains("Fatal error"))
     }
 

@@ -33,8 +33,15 @@ package struct PersistenceCalls: Sendable {
         if !flags.contains(.noDrain) && !flags.contains(.noFlush) { drain() }
     }
 
-    /// The hardware's calls for `mapping`, as libpmem2 chose them.
+    /// Calls that only copy: for recovery on an image in memory, where
+    /// nothing needs to reach media.
+    package static let none = PersistenceCalls(flush: { _, _ in }, drain: {},
+                                               copyAndFlush: { $0.copyMemory(from: $1, byteCount: $2) })
+
+    /// The calls for `mapping`: those it is routed to (crash testing), else
+    /// the hardware's, as libpmem2 chose them.
     static func of(_ mapping: borrowing Mapping) -> PersistenceCalls {
+        if let routed = mapping.routed { return routed }
         let flush = mapping.flushFn, drain = mapping.drainFn, memcpy = mapping.memcpyFn
         let noDrain = MemoryFlags.noDrain.pmem2
         return PersistenceCalls(flush: { flush($0, $1) }, drain: { drain() },

@@ -8,7 +8,7 @@ extension Pool {
     ///   before anything changes.
     public func write(_ bytes: [UInt8], at offset: Int) throws(PMemError) {
         // The hardware's atomic unit needs no plan (and no arrays).
-        if !bytes.isEmpty, bytes.count <= 8, offset >= 0, offset % 8 + bytes.count <= 8, offset <= capacity - bytes.count {
+        if offset >= 0, offset <= capacity - bytes.count, Self.fitsOneWord(offset, bytes.count) {
             return try storeInPlace(bytes, at: offset)
         }
         try commit([(offset, bytes)])
@@ -32,6 +32,12 @@ extension Pool {
     /// copied out and remapped rather than logged.
     static let remapFraction = 4
 
+    /// Whether `count` bytes at `offset` (not negative) lie inside one aligned
+    /// 8-byte word: the hardware's failure-atomic unit, stored in place.
+    static func fitsOneWord(_ offset: Int, _ count: Int) -> Bool {
+        count > 0 && offset % 8 + count <= 8
+    }
+
     /// One piece of a write that falls in one logical chunk.
     private struct Piece {
         var offset: Int
@@ -49,7 +55,7 @@ extension Pool {
         }
         let writes = writes.filter { !$0.bytes.isEmpty }
         guard !writes.isEmpty else { return }
-        if writes.count == 1, writes[0].bytes.count <= 8, writes[0].offset % 8 + writes[0].bytes.count <= 8 {
+        if writes.count == 1, Self.fitsOneWord(writes[0].offset, writes[0].bytes.count) {
             return try storeInPlace(writes[0].bytes, at: writes[0].offset)
         }
 
@@ -61,8 +67,8 @@ extension Pool {
             let w = writes[0]
             let logical = w.offset / chunk
             let logSize = CommitRecord.entryHeadSize + PoolLayout.alignUp(w.bytes.count, 8)
-            if (w.offset + w.bytes.count - 1) / chunk == logical, w.bytes.count < chunk,
-               logSize <= chunk / Self.remapFraction, logSize <= layout.laneSize - PoolLayout.commitRecordSize {
+            // A lane holds two chunks of payload, so a quarter chunk always fits.
+            if (w.offset + w.bytes.count - 1) / chunk == logical, logSize <= chunk / Self.remapFraction {
                 return try execute(touched: [logical], remapped: [], logEntries: [.data(offset: w.offset, bytes: w.bytes)],
                                    requested: requested)
             }

@@ -36,11 +36,21 @@ extension Pool {
     /// chunks the page table now names. Flushes; the caller fences.
     /// Returns the data bytes applied.
     static func apply(_ entries: [LogEntry], base: UnsafeMutableRawPointer, layout: PoolLayout, persistence: PersistenceCalls, path: FilePath?) throws(PMemError) -> Int {
+        // Store every entry, then flush each run of neighbouring slots once:
+        // remapped chunks are often consecutive, and on page granularity each
+        // flush is an msync of the page.
+        var run: Range<Int>? = nil
         for case .pageTable(let logical, let physical) in entries {
             let slot = base + PoolLayout.pageTableOffset + 8 * logical
             slot.storeBytes(of: PageTableEntry.encode(logical: logical, physical: physical).littleEndian, as: UInt64.self)
-            persistence.flush(slot, 8)
+            if let r = run, r.upperBound == logical {
+                run = r.lowerBound..<(logical + 1)
+            } else {
+                if let r = run { persistence.flush(base + PoolLayout.pageTableOffset + 8 * r.lowerBound, 8 * r.count) }
+                run = logical..<(logical + 1)
+            }
         }
+        if let r = run { persistence.flush(base + PoolLayout.pageTableOffset + 8 * r.lowerBound, 8 * r.count) }
         var applied = 0
         for case .data(let offset, let bytes) in entries {
             var done = 0

@@ -165,12 +165,9 @@ public final class Pool: @unchecked Sendable {
         defer { if !ready { Syscalls.close(fd) } }
         try Self.lock(fd, path: path)
         let file = try sealed.map()
-        let layout = try file.withUnsafeBytes { (bytes) throws(PMemError) in
-            try PoolLayout.decode(bytes, fileSize: file.count, path: path)
-        }
-        let persistence = PersistenceCalls.override ?? .of(file)
-        let recovered = try Self.recover(file.base, layout: layout, persistence: persistence, path: path)
-        let table = try Self.readPageTable(file.base, layout: layout, path: path)
+        let persistence = PersistenceCalls.of(file)
+        let (layout, recovered, table) = try Self.openMetadata(
+            UnsafeMutableRawBufferPointer(start: file.base, count: file.count), persistence: persistence, path: path)
 
         let view: UnsafeMutableRawPointer
         switch Syscalls.reserveAddressSpace(layout.capacity) {
@@ -213,6 +210,17 @@ public final class Pool: @unchecked Sendable {
             case .failure(let errno): throw PMemError.system(errno, "locking the pool (flock)", path: path)
             }
         }
+    }
+
+    /// The metadata steps of an open, on the file's bytes: decode and check
+    /// the header, recover, read and check the page table. `Pool.open` and
+    /// the fuzzer's image check both go through here.
+    static func openMetadata(_ bytes: UnsafeMutableRawBufferPointer, persistence: PersistenceCalls,
+                             path: FilePath?) throws(PMemError) -> (layout: PoolLayout, recovered: Int, pageTable: [Int]) {
+        let layout = try PoolLayout.decode(UnsafeRawBufferPointer(bytes), fileSize: bytes.count, path: path)
+        let base = bytes.baseAddress!   // decode refused an empty file
+        let recovered = try recover(base, layout: layout, persistence: persistence, path: path)
+        return (layout, recovered, try readPageTable(base, layout: layout, path: path))
     }
 
     /// Reads and checks the page table: every entry intact, in range, and no

@@ -1,26 +1,13 @@
-/// A pool file's bytes in memory: checked the way `Pool.open` and
-/// `Pool.check` check the file, without a file, a lock or a view. The
+/// A pool file's bytes in memory: checked the way `Pool.open` checks the
+/// file (the same code), without a file, a lock or a view. The
 /// fuzzer (`Sources/PMemFuzz`) and the corruption tests drive the open path
 /// through here.
 package enum PoolImage {
-    /// Decodes the header, runs recovery on the image (changing it as
-    /// recovery changes the file), reads the page table and checks that
-    /// every lane is idle afterwards. Returns the commits recovery replayed
-    /// and the page table.
+    /// Runs the metadata steps of `Pool.open` on the image (changing it as
+    /// recovery changes the file). Returns the commits recovery replayed and
+    /// the page table.
     package static func check(_ image: UnsafeMutableRawBufferPointer) throws(PMemError) -> (recovered: Int, pageTable: [Int]) {
-        guard let base = image.baseAddress else {
-            throw PMemError(.poolCorrupt, "the pool header cannot be trusted: the file is empty")
-        }
-        let layout = try PoolLayout.decode(UnsafeRawBufferPointer(image), fileSize: image.count, path: nil)
-        let quiet = PersistenceCalls(flush: { _, _ in }, drain: {}, copyAndFlush: { $0.copyMemory(from: $1, byteCount: $2) })
-        let recovered = try Pool.recover(base, layout: layout, persistence: quiet, path: nil)
-        let table = try Pool.readPageTable(base, layout: layout, path: nil)
-        for lane in 0..<layout.laneCount {
-            let record = UnsafeRawBufferPointer(start: base + layout.laneOffset(lane), count: PoolLayout.commitRecordSize)
-            if record.contains(where: { $0 != 0 }) {
-                throw PMemError(.poolCorrupt, "lane \(lane) is not idle after recovery", fileOffset: layout.laneOffset(lane))
-            }
-        }
+        let (_, recovered, table) = try Pool.openMetadata(image, persistence: .none, path: nil)
         return (recovered, table)
     }
 
