@@ -15,12 +15,16 @@ struct PMemCtlTests {
     }
 
     /// Runs an executable built next to the test bundle by `swift build --build-tests`.
-    static func run(_ arguments: [String], input: Data? = nil, program: String = "pmemctl") throws -> Outcome {
+    /// `environment` adds variables for the child only: setting them in this
+    /// process would reach tests running in parallel.
+    static func run(_ arguments: [String], input: Data? = nil, program: String = "pmemctl",
+                    environment: [String: String] = [:]) throws -> Outcome {
         let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(program)
         try #require(FileManager.default.isExecutableFile(atPath: binary.path), "build \(program) first")
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let out = Pipe(), err = Pipe(), stdin = Pipe()
         process.standardOutput = out
         process.standardError = err
@@ -120,9 +124,7 @@ struct PMemCtlTests {
     func infoForced() throws {
         let scratch = Scratch(on: "/dev/shm")
         let path = scratch.file("f", count: 8192).string
-        setenv("PMEM2_FORCE_GRANULARITY", "CACHE_LINE", 1)
-        defer { unsetenv("PMEM2_FORCE_GRANULARITY") }
-        let info = try Self.run("info", path, "--json").json()
+        let info = try Self.run(["info", path, "--json"], environment: ["PMEM2_FORCE_GRANULARITY": "CACHE_LINE"]).json()
         #expect(info["granularity"] as? String == "cache_line")
         #expect(info["persistence"] as? String == "forced")
         #expect(info["durable"] as? Bool == false)
