@@ -342,32 +342,32 @@ struct SealedFileTmpfsTests {
 struct SealRecordTests {
     @Test("a record survives encode and decode, and is 64 bytes with the documented fields")
     func roundTrip() throws {
-        let record = SealRecord(extentsVerified: true, fileSize: 1 << 30, extentCount: 3, digest: 0xDEAD_BEEF,
+        let record = SealRecord(placement: .extendedAttribute, extentsVerified: true, fileSize: 1 << 30, extentCount: 3, digest: 0xDEAD_BEEF,
                                 fileSystemMagic: 0xEF53, sealedAt: 1_800_000_000)
         let bytes = record.encoded()
         #expect(bytes.count == 64)
         #expect(Array(bytes[0..<8]) == Array("PMEMSEAL".utf8))
         #expect(bytes[8] == 1 && bytes[9] == 0)
-        #expect(try SealRecord.decode(bytes, path: nil) == record)
+        #expect(try SealRecord.decode(bytes, placement: .extendedAttribute, path: nil) == record)
     }
 
     @Test("a record with a valid checksum but impossible fields is still corrupt",
           arguments: [("record size", 10, UInt8(65)), ("unknown flag", 12, UInt8(2)), ("reserved byte", 50, UInt8(1)),
                       ("file size above Int.max", 23, UInt8(0x80)), ("version", 8, UInt8(2))])
     func craftedRecord(field: String, offset: Int, value: UInt8) throws {
-        var bytes = SealRecord(extentsVerified: true, fileSize: 4096, extentCount: 1, digest: 7,
+        var bytes = SealRecord(placement: .extendedAttribute, extentsVerified: true, fileSize: 4096, extentCount: 1, digest: 7,
                                fileSystemMagic: 0xEF53, sealedAt: 0).encoded()
         bytes[offset] = value
         let crc = bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[0..<60])) }
         withUnsafeBytes(of: crc.littleEndian) { bytes.replaceSubrange(60..<64, with: $0) }
-        let error = #expect(throws: PMemError.self, "\(field)") { _ = try SealRecord.decode(bytes, path: nil) }
+        let error = #expect(throws: PMemError.self, "\(field)") { _ = try SealRecord.decode(bytes, placement: .extendedAttribute, path: nil) }
         #expect(error?.code == .sealRecordCorrupt)
     }
 
     @Test("10,000 random records with valid checksums: each is decoded or refused as corrupt, never a trap")
     func randomRecords() {
         var generator = SystemRandomNumberGenerator()
-        let valid = SealRecord(extentsVerified: true, fileSize: 4096, extentCount: 1, digest: 7,
+        let valid = SealRecord(placement: .extendedAttribute, extentsVerified: true, fileSize: 4096, extentCount: 1, digest: 7,
                                fileSystemMagic: 0xEF53, sealedAt: 0).encoded()
         var decoded = 0
         for _ in 0..<10_000 {
@@ -378,7 +378,7 @@ struct SealRecordTests {
             let crc = bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[0..<60])) }
             withUnsafeBytes(of: crc.littleEndian) { bytes.replaceSubrange(60..<64, with: $0) }
             do {
-                let record = try SealRecord.decode(bytes, path: nil)
+                let record = try SealRecord.decode(bytes, placement: .extendedAttribute, path: nil)
                 #expect(record.encoded() == bytes) // what decodes, re-encodes identically
                 decoded += 1
             } catch {

@@ -88,10 +88,13 @@ public final class Pool: @unchecked Sendable {
     ///     atomic write; by default a quarter of the capacity, at least two chunks.
     ///   - lanes: Commits that can run at once (1...1024).
     ///   - permissions: The file's mode; 0600 by default.
+    ///   - sealPlacement: Where the sealed file keeps its seal (see
+    ///     ``SealPlacement``); the pool format does not depend on it.
     ///   - progress: Reports the writing of the file.
     public static func create(
         at path: FilePath, capacity: Int, chunkSize: Int = 2 << 20, spareCapacity: Int? = nil,
         lanes: Int = 4, permissions: FilePermissions = .ownerReadWrite,
+        sealPlacement: SealPlacement = .automatic,
         progress: ((SealProgress) -> Void)? = nil
     ) throws(PMemError) -> Pool {
         let page = SealedFile.pageSize
@@ -120,7 +123,7 @@ public final class Pool: @unchecked Sendable {
         let layout = PoolLayout(capacity: capacity, chunkSize: chunkSize, spareChunks: spare / chunkSize,
                                 laneCount: lanes, createdAt: Int64(now.tv_sec))
         _ = try SealedFile.create(at: path, size: layout.fileSize, permissions: permissions, replaceExisting: false,
-                              progress: progress) { (fd) throws(PMemError) in
+                                  placement: sealPlacement, progress: progress) { (fd) throws(PMemError) in
             try writeInitialMetadata(fd, layout: layout, path: path)
         }
         do {

@@ -15,7 +15,8 @@ public enum ExtentVerification: Sendable, Hashable {
 
 /// What sealing, verifying or opening a sealed file found.
 public struct SealReport: Sendable, Hashable, CustomStringConvertible {
-    /// The file's size in bytes.
+    /// The file's usable size in bytes: all of it, less the page that holds
+    /// the seal when the seal lives there (``SealPlacement/lastPage``).
     public var size: Int
     /// The file system the file lives on (`"ext4"`, `"xfs"`, `"tmpfs"`, …).
     public var fileSystem: String
@@ -23,6 +24,9 @@ public struct SealReport: Sendable, Hashable, CustomStringConvertible {
     public var extents: ExtentVerification
     /// Whether the file carries a seal.
     public var isSealed: Bool
+    /// Where the seal is kept (``SealPlacement/extendedAttribute`` or
+    /// ``SealPlacement/lastPage``); nil when the file is not sealed.
+    public var placement: SealPlacement? = nil
 
     /// The verified physical extents; empty when they could not be verified.
     public var physicalExtents: [PhysicalExtent] {
@@ -32,7 +36,7 @@ public struct SealReport: Sendable, Hashable, CustomStringConvertible {
 
     /// A few lines for people: size, file system, seal state, extents.
     public var description: String {
-        var lines = ["size: \(size) bytes on \(fileSystem)", "sealed: \(isSealed ? "yes" : "no")"]
+        var lines = ["size: \(size) bytes on \(fileSystem)", "sealed: \(isSealed ? "yes, the record in the \(placement.map { "\($0)" } ?? "?")" : "no")"]
         switch extents {
         case .verified(let list):
             lines.append("extents: verified, \(list.count) extent\(list.count == 1 ? "" : "s")")

@@ -27,6 +27,10 @@ extension SealedFile {
     ///     read-write (0600) unless asked otherwise.
     ///   - replaceExisting: Replace an existing regular file.
     ///   - progress: Called before writing, after each MiB written, and at the end.
+    ///   - placement: Where the seal record goes. ``SealPlacement/automatic``
+    ///     picks the extended attribute, or the last page (one page more on
+    ///     disk) where the file system has no user extended attributes; the
+    ///     choice is made, and an impossible one refused, before any byte is written.
     /// - Returns: The report of sealing the new file.
     @discardableResult
     public static func create(
@@ -34,18 +38,20 @@ extension SealedFile {
         size: Int,
         permissions: FilePermissions = .ownerReadWrite,
         replaceExisting: Bool = false,
+        placement: SealPlacement = .automatic,
         progress: ((SealProgress) -> Void)? = nil
     ) throws(PMemError) -> SealReport {
         try create(at: path, size: size, permissions: permissions, replaceExisting: replaceExisting,
-                   progress: progress, initialize: nil)
+                   placement: placement, progress: progress, initialize: nil)
     }
 
-    /// ``create(at:size:permissions:replaceExisting:progress:)``, with
+    /// ``create(at:size:permissions:replaceExisting:placement:progress:)``, with
     /// `initialize` called on the written, still unnamed file before it is
     /// sealed (pools write their header there, so that a pool file never
     /// appears without one).
     static func create(
         at path: FilePath, size: Int, permissions: FilePermissions, replaceExisting: Bool,
+        placement requested: SealPlacement,
         progress: ((SealProgress) -> Void)?, initialize: ((CInt) throws(PMemError) -> Void)?
     ) throws(PMemError) -> SealReport {
         guard size > 0, size % pageSize == 0 else {
@@ -67,9 +73,14 @@ extension SealedFile {
             throw PMemError.system(errno, "creating the new file in its directory (O_TMPFILE)", path: directory)
         }
         defer { Syscalls.close(fd) }
-        try allocateAndWrite(fd, size: size, path: path, progress: progress)
+        // Everything this file system must offer is found out before the
+        // first byte is written: where the seal can live, and (in
+        // allocateAndWrite) that the space is there.
+        let placement = try resolvePlacement(requested, fd, path: path)
+        let total = placement == .lastPage ? size + pageSize : size
+        try allocateAndWrite(fd, size: total, path: path, progress: progress)
         try initialize?(fd)
-        let report = try seal(fd, path: path)
+        let report = try seal(fd, path: path, placement: placement, pageReserved: true)
         let replaced = try publish(fd, at: path, in: directory, replacing: replaceExisting)
         do {
             try syncDirectory(directory)

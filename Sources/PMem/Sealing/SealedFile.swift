@@ -67,7 +67,13 @@ public struct SealedFile: ~Copyable {
         case .success(let value): fd = value
         case .failure(let errno): throw PMemError.system(errno, "duplicating the descriptor", path: path)
         }
-        return try Mapping(ownedDescriptor: fd, path: path, access: access ?? self.access, fileRange: fileRange,
+        // The user's bytes only: a seal kept in the last page is never mapped.
+        if let fileRange, fileRange.upperBound > report.size {
+            Syscalls.close(fd)
+            throw PMemError(.outOfBounds, "the range \(fileRange) lies outside the file's \(report.size) usable bytes", path: path,
+                            fileOffset: fileRange.lowerBound)
+        }
+        return try Mapping(ownedDescriptor: fd, path: path, access: access ?? self.access, fileRange: fileRange ?? 0..<report.size,
                            requiredGranularity: requiredGranularity)
     }
 
@@ -136,17 +142,29 @@ extension SealedFile {
         return (report, map, magic)
     }
 
-    /// The seal record of an open file, or nil when it has none.
+    /// The seal record of an open file, or nil when it has none: the
+    /// extended attribute if there is one, else a record in the last page.
+    /// A last-page record that is pending (sealing was interrupted) or that
+    /// was written for another inode (the file is a copy) is not a seal.
     static func readRecord(_ fd: CInt, path: FilePath) throws(PMemError) -> SealRecord? {
         switch Syscalls.getxattr(fd, SealRecord.attributeName) {
-        case .success(nil): return nil
-        case .success(let bytes?): return try SealRecord.decode(bytes, path: path)
-        case .failure(.notSupported):
-            return nil // no user xattrs here, so no seal
+        case .success(let bytes?): return try SealRecord.decode(bytes, placement: .extendedAttribute, path: path)
+        case .success(nil), .failure(.notSupported):
+            break // no extended-attribute seal (or no user xattrs here): look in the last page
         case .failure(.outOfRange):
             throw PMemError(.sealRecordCorrupt, "the seal record (\(SealRecord.attributeName)) is larger than any record this library writes", path: path)
         case .failure(let errno): throw PMemError.system(errno, "reading the seal record", path: path)
         }
+        let st = try Syscalls.status(fd, path: path)
+        guard st.st_mode & S_IFMT == S_IFREG,
+              let record = try readLastPageRecord(fd, size: Int(st.st_size), path: path) else { return nil }
+        if record.pending {
+            throw PMemError(.notSealed, "sealing this file was interrupted (its last page holds a pending seal); seal it again, or unseal it to remove that page", path: path)
+        }
+        guard record.inode == UInt64(st.st_ino) else {
+            throw PMemError(.notSealed, "the seal in the file's last page was made for inode \(record.inode), and this file is inode \(st.st_ino): it is a copy of a sealed file, and a copy is not sealed; seal it again", path: path)
+        }
+        return record
     }
 
     /// Everything ``open(_:access:)`` checks, on an open descriptor whose
@@ -162,6 +180,8 @@ extension SealedFile {
         }
         var (report, map, _) = try inspectExtents(fd, size: size, path: path)
         report.isSealed = true
+        report.size = record.usableSize
+        report.placement = record.placement
         if record.extentsVerified {
             guard let map else {
                 throw PMemError(.notSupported, "the seal was made with verified extents, but this file system cannot list them now (no FIEMAP); the seal cannot be checked here", path: path)

@@ -8,7 +8,7 @@ import SystemPackage
 
 /// The system calls that can be made to fail in tests.
 enum Syscall: String, Sendable {
-    case open, fstat, fstatfs, fsync, ftruncate, fallocate, pwrite, ioctl
+    case open, fstat, fstatfs, fsync, ftruncate, fallocate, pwrite, pread, ioctl
     case getxattr, setxattr, removexattr, mmap, dup, fcntl
     case lstat, unlink, link, rename, flock
     // libpmem2's calls that can fail (see `Syscalls.libpmem2`).
@@ -155,6 +155,22 @@ enum Syscalls {
             }
         }
         return .success(())
+    }
+
+    /// Reads `buffer.count` bytes at `offset`; fewer only at the end of the file.
+    static func preadAll(_ fd: CInt, _ buffer: UnsafeMutableRawBufferPointer, at offset: Int) -> Result<Int, Errno> {
+        var done = 0
+        while done < buffer.count {
+            let result = run(.pread, {
+                Glibc.pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
+            }, failed: { $0 < 0 })
+            switch result {
+            case .failure(let e): return .failure(e)
+            case .success(0): return .success(done)
+            case .success(let n): done += n
+            }
+        }
+        return .success(done)
     }
 
     static func ioctl(_ fd: CInt, _ request: UInt, _ argument: UnsafeMutableRawPointer) -> Result<CInt, Errno> {
