@@ -18,13 +18,14 @@ struct PoolCreate: ParsableCommand {
     @Option(help: "Spare bytes, which bound the largest atomic write (default: a quarter of the capacity, at least two chunks).")
     var spare: ByteCount?
     @Option(help: "Commits that can run at once (1 to 1024).") var lanes = 4
+    @Option(help: sealPlacementHelp) var sealPlacement: PlacementArgument = .automatic
     @Flag(help: "Do not show a progress bar.") var quiet = false
 
     func run() throws {
         let bar = ProgressBar(enabled: !quiet && isatty(STDERR_FILENO) != 0)
         let pool = try reportingErrors { () throws(PMemError) in
             try Pool.create(at: FilePath(path), capacity: capacity.bytes, chunkSize: chunk.bytes,
-                            spareCapacity: spare?.bytes, lanes: lanes, progress: bar.update)
+                            spareCapacity: spare?.bytes, lanes: lanes, sealPlacement: sealPlacement.placement, progress: bar.update)
         }
         bar.finish()
         print("created \(path): \(pool.capacity) bytes in \(pool.chunkSize)-byte chunks, \(pool.spareCapacity) spare, \(pool.laneCount) lanes")

@@ -15,7 +15,7 @@ struct Info: ParsableCommand {
             print(JSON.object(facts.jsonFields).rendered)
         } else {
             print("size:                  \(facts.size) bytes on \(facts.fileSystem)")
-            print("sealed:                \(facts.sealed ? "yes" : "no")\(facts.sealProblem.map { " (\($0))" } ?? "")")
+            print("sealed:                \(facts.sealed ? "yes, the record in the \(facts.placement.map { "\($0)" } ?? "?")" : "no")\(facts.sealProblem.map { " (\($0))" } ?? "")")
             print("extents verified:      \(facts.extentsVerified.text)")
             print("MAP_SYNC:              \(facts.mapSync ? "yes (DAX)" : "no")")
             print(facts.ioInfo)
@@ -34,6 +34,7 @@ struct FileFacts {
     var fileSystem: String
     var sealed: Bool
     var sealProblem: String?
+    var placement: SealPlacement?
     var extentsVerified: Verified
     var mapSync: Bool
     var ioInfo: IOInfo
@@ -47,6 +48,8 @@ struct FileFacts {
             let report = try SealedFile.verify(path)
             fileSystem = report.fileSystem
             sealed = report.isSealed
+            placement = report.placement
+            if report.isSealed { size = report.size }
             extentsVerified = report.extents.isVerified ? .yes : .unsupported
         } catch {
             // A seal that no longer matches, or extents a seal would refuse.
@@ -60,6 +63,7 @@ struct FileFacts {
     var jsonFields: [(String, JSON)] {
         [("size", .int(size)), ("file_system", .string(fileSystem)), ("sealed", .bool(sealed)),
          ("seal_problem", sealProblem.map(JSON.string) ?? .string("")),
+         ("seal_placement", .string(placement?.jsonName ?? "")),
          ("extents_verified", extentsVerified.json), ("map_sync", .bool(mapSync)),
          ("granularity", .string(ioInfo.storeGranularity.jsonName)),
          ("persistence", .string(ioInfo.persistence.jsonName)), ("durable", .bool(ioInfo.persistence.isDurable)),
@@ -69,6 +73,30 @@ struct FileFacts {
          ("max_atomic_write", .int(ioInfo.maxAtomicWrite))]
     }
 }
+
+/// `--seal-placement auto|xattr|last-page`.
+struct PlacementArgument: ExpressibleByArgument {
+    var placement: SealPlacement
+    init?(argument: String) {
+        switch argument {
+        case "auto": placement = .automatic
+        case "xattr": placement = .extendedAttribute
+        case "last-page": placement = .lastPage
+        default: return nil
+        }
+    }
+    static let automatic = PlacementArgument(argument: "auto")!
+}
+
+extension SealPlacement {
+    /// The `--json` spelling: `extended_attribute`, `last_page`.
+    var jsonName: String {
+        switch self { case .automatic: "automatic"; case .extendedAttribute: "extended_attribute"; case .lastPage: "last_page" }
+    }
+}
+
+/// The option that says where a new seal goes.
+let sealPlacementHelp = ArgumentHelp("Where the seal record goes: auto (an extended attribute, or the file's last page where the file system has no user xattrs), xattr, last-page.")
 
 extension StoreGranularity {
     /// The `--json` spelling: `byte`, `cache_line`, `page`.
@@ -86,6 +114,7 @@ struct Seal: ParsableCommand {
     @Argument(help: "The file to seal.") var path: String
     @Option(help: "The size of a file to create: bytes, or with K, M, G, T (powers of 1024). A multiple of the page size.")
     var size: ByteCount?
+    @Option(help: sealPlacementHelp) var sealPlacement: PlacementArgument = .automatic
     @Flag(help: "Do not show a progress bar.") var quiet = false
 
     func run() throws {
@@ -97,14 +126,14 @@ struct Seal: ParsableCommand {
                 guard let size else {
                     throw PMemError(.fileNotFound, "\(path) does not exist; give --size to create it", path: path)
                 }
-                let report = try SealedFile.create(at: path, size: size.bytes, progress: bar.update)
+                let report = try SealedFile.create(at: path, size: size.bytes, placement: sealPlacement.placement, progress: bar.update)
                 bar.finish()
                 return report
             }
             if let size, Int(status.st_size) != size.bytes {
                 throw PMemError(.invalidArgument, "\(path) exists with \(status.st_size) bytes, not \(size.bytes); it was left as it is", path: path)
             }
-            return try SealedFile.seal(path)
+            return try SealedFile.seal(path, placement: sealPlacement.placement)
         }
         print(report)
     }
@@ -173,6 +202,7 @@ struct Create: ParsableCommand {
     var size: ByteCount
     @Option(help: "The permissions, in octal.") var mode: String = "600"
     @Flag(help: "Replace the file if it exists.") var replace = false
+    @Option(help: sealPlacementHelp) var sealPlacement: PlacementArgument = .automatic
     @Flag(help: "Do not show a progress bar.") var quiet = false
 
     func validate() throws {
@@ -186,7 +216,7 @@ struct Create: ParsableCommand {
         let report = try reportingErrors { () throws(PMemError) in
             try SealedFile.create(
                 at: FilePath(path), size: size.bytes, permissions: FilePermissions(rawValue: CModeT(UInt16(mode, radix: 8)!)),
-                replaceExisting: replace, progress: bar.update)
+                replaceExisting: replace, placement: sealPlacement.placement, progress: bar.update)
         }
         bar.finish()
         print(report)
