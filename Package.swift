@@ -34,6 +34,8 @@ let package = Package(
         // Layer 1: Linux file-system calls and ioctl numbers Swift's Glibc lacks.
         .systemLibrary(name: "CLinux"),
         .target(name: "CCRC32C"),
+        // Layer 1: atomic 8-byte stores and lock words on raw memory.
+        .target(name: "CPMemAtomics"),
         // Layers 2 and 3: mappings, persistence, I/O info, sealed files.
         .target(
             name: "PMem",
@@ -41,9 +43,12 @@ let package = Package(
                 "CPMem2",
                 "CLinux",
                 "CCRC32C",
+                "CPMemAtomics",
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
-            swiftSettings: strictSwift
+            // Crash points, dropped persistence steps: debug (test) builds only;
+            // a release build carries none of them.
+            swiftSettings: strictSwift + [.define("PMEM_TEST_HOOKS", .when(configuration: .debug))]
         ),
         // Layer 5: crash testing for users' own persistent code.
         .target(

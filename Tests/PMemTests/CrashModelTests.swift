@@ -22,7 +22,7 @@ final class CrashChecker {
     var refused = 0
     var firstViolation: String?
     /// One image in this many also gets a crash in the middle of its recovery.
-    let recoveryCrashEvery = 64
+    var recoveryCrashEvery = 64
 
     init(pool: Pool, domain: SimulatedPersistenceDomain, seed: UInt64, mixes: Int) {
         self.pool = pool
@@ -33,8 +33,12 @@ final class CrashChecker {
         self.model = pool.withUnsafeBytes { Array($0) }
     }
 
-    /// Applies `writes` to the pool as one operation, checking crash images at every fence.
-    func run(_ writes: [(offset: Int, bytes: [UInt8])], label: String) throws(PMemError) {
+    /// Applies `writes` to the pool as one operation, checking crash images
+    /// at every fence and at the acknowledgement. With `storeAndPersist`,
+    /// the single write is made with `Pool.store` of each byte and one
+    /// `Pool.persist` (the path that leaves no record). `lane` forces the
+    /// lane of a commit that has no live record to overwrite.
+    func run(_ writes: [(offset: Int, bytes: [UInt8])], label: String, storeAndPersist: Bool = false, lane: Int? = nil) throws(PMemError) {
         let before = model
         var after = model
         for w in writes { after.replaceSubrange(w.offset..<(w.offset + w.bytes.count), with: w.bytes) }
@@ -44,8 +48,18 @@ final class CrashChecker {
             }
         }
         defer { domain.beforeFence = nil }
+        let outcome = Pool.$forcedLane.withValue(lane) {
+            Result { () throws(PMemError) in
+                if storeAndPersist, let w = writes.first {
+                    for (i, byte) in w.bytes.enumerated() { try pool.store(byte, at: w.offset + i) }
+                    try pool.persist(w.offset..<(w.offset + w.bytes.count))
+                } else {
+                    try pool.commit(writes)
+                }
+            }
+        }
         do {
-            try pool.commit(writes)
+            try outcome.get()
         } catch {
             guard error.code == .updateTooLarge else { throw error }
             // Refused: it must have changed nothing, durable or not.
@@ -55,7 +69,12 @@ final class CrashChecker {
             return
         }
         domain.beforeFence = nil
+        // At the acknowledgement: what is durable, and every crash image of
+        // the lines still in flight (a missing last fence shows here).
         check(domain.media, against: [after], label: "\(label), acknowledged")
+        for image in domain.crashImages(mixes: mixes / 4, using: &generator) {
+            check(image, against: [after], label: "\(label), crash at the acknowledgement")
+        }
         model = after
     }
 
@@ -65,10 +84,31 @@ final class CrashChecker {
         let problem = copy.withUnsafeMutableBytes { recoverAndCompare($0.baseAddress!, states) }
         if let problem {
             violations += 1
-            if firstViolation == nil { firstViolation = "\(label): \(problem)" }
+            if firstViolation == nil {
+                firstViolation = "\(label): \(problem)"
+                if ProcessInfo.processInfo.environment["SWIFT_PMEM_CRASH_DEBUG"] != nil { describe(image) }
+            }
             return
         }
         if imagesChecked % recoveryCrashEvery == 0 { checkCrashDuringRecovery(image, states, label) }
+    }
+
+    /// Prints the valid records of an image (for debugging a violation).
+    func describe(_ image: [UInt8]) {
+        var copy = image
+        copy.withUnsafeMutableBytes { b in
+            for lane in 0..<layout.laneCount {
+                let record = b.baseAddress! + layout.laneOffset(lane)
+                let seq = record.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
+                guard let head = CommitRecord.decode(record, maxBody: layout.laneSize - 64),
+                      let entries = LogEntry.decodeBody(UnsafeRawBufferPointer(start: record + 64, count: head.bodyLength), count: head.entryCount, layout: layout) else {
+                    print("lane \(lane): no valid record (sequence word \(seq))"); continue
+                }
+                print("lane \(lane): sequence \(head.sequence): " + entries.map { e in
+                    switch e { case .data(let o, let bytes): "data \(bytes.count) at \(o)"; case .pageTable(let l, let p): "PT[\(l)] = \(p)" }
+                }.joined(separator: ", "))
+            }
+        }
     }
 
     /// Recovery on `image`, stopped at each of its own fences (a crash during
@@ -81,6 +121,19 @@ final class CrashChecker {
             inner.attach(base: buffer.baseAddress!, size: buffer.count)
             inner.beforeFence = { [unowned self] d in survivors += d.crashImages(mixes: 2, using: &generator) }
             _ = try? Pool.recover(buffer.baseAddress!, layout: layout, persistence: inner.calls, path: nil)
+        }
+        // A finished recovery leaves no record that a later open could replay
+        // over writes made after this one, on the media, not only in memory.
+        imagesChecked += 1
+        var media = inner.media
+        let leftover = media.withUnsafeMutableBytes { b in
+            (0..<layout.laneCount).first { lane in
+                CommitRecord.decode(b.baseAddress! + layout.laneOffset(lane), maxBody: layout.laneSize - CommitRecord.headerSize) != nil
+            }
+        }
+        if let leftover {
+            violations += 1
+            if firstViolation == nil { firstViolation = "\(label): lane \(leftover) still holds a valid record on the media after recovery" }
         }
         for survivor in survivors {
             imagesChecked += 1
@@ -100,7 +153,7 @@ final class CrashChecker {
             _ = try Pool.recover(base, layout: layout, persistence: quiet, path: nil)
             // Recovery leaves every lane idle: no record, and no remnant of one.
             for lane in 0..<layout.laneCount
-            where UnsafeRawBufferPointer(start: base + layout.laneOffset(lane), count: PoolLayout.commitRecordSize).contains(where: { $0 != 0 }) {
+            where UnsafeRawBufferPointer(start: base + layout.laneOffset(lane), count: CommitRecord.headerSize).contains(where: { $0 != 0 }) {
                 return "lane \(lane) is not idle after recovery"
             }
             let table = try Pool.readPageTable(base, layout: layout, path: nil)
@@ -110,17 +163,27 @@ final class CrashChecker {
                     table.enumerated().allSatisfy { l, p in memcmp(base + layout.chunkOffset(p), s.baseAddress! + l * chunk, chunk) == 0 }
                 }
             }
-            return matches ? nil : "the contents are neither the state before nor the state after"
+            if matches { return nil }
+            // Say where: the first byte that differs from each state.
+            var contents = [UInt8](repeating: 0, count: layout.capacity)
+            for (l, p) in table.enumerated() {
+                contents.withUnsafeMutableBytes { _ = memcpy($0.baseAddress! + l * chunk, base + layout.chunkOffset(p), chunk) }
+            }
+            let firsts = states.map { state in
+                (0..<state.count).first { contents[$0] != state[$0] }.map { "byte \($0) is \(contents[$0]), not \(state[$0])" } ?? "equal"
+            }
+            return "the contents are neither the state before nor the state after (\(firsts.joined(separator: "; ")))"
         } catch {
             return "recovery failed: \(error)"
         }
     }
 }
 
-/// A pool of 16 chunks of 4 KiB (2 spare... 4 spare, 2 lanes) under a simulated domain.
-func simulatedPool(_ scratch: Scratch) throws -> (Pool, SimulatedPersistenceDomain) {
+/// A pool of 16 chunks of 4 KiB (4 spare, 2 lanes) under a simulated domain;
+/// or of `chunks` chunks of `chunkSize` bytes.
+func simulatedPool(_ scratch: Scratch, chunkSize: Int = 4096, chunks: Int = 16, spares: Int = 4) throws -> (Pool, SimulatedPersistenceDomain) {
     let path = scratch.path("pool")
-    _ = try Pool.create(at: path, capacity: 16 * 4096, chunkSize: 4096, spareCapacity: 4 * 4096, lanes: 2)
+    _ = try Pool.create(at: path, capacity: chunks * chunkSize, chunkSize: chunkSize, spareCapacity: spares * chunkSize, lanes: 2)
     let domain = SimulatedPersistenceDomain()
     let pool = try PersistenceCalls.$override.withValue(domain.calls) { try Pool.open(at: path) }
     domain.attach(base: pool.file.base, size: pool.file.count)
@@ -159,33 +222,64 @@ struct CrashModelTests {
         let checker = CrashChecker(pool: pool, domain: domain, seed: 0x5EED, mixes: 24)
         var g = SeededGenerator(state: 42)
         var operations = 0
+        var last: (offset: Int, bytes: [UInt8])? = nil
         while checker.imagesChecked < Self.targetImages {
-            try checker.run(randomOperation(&g, capacity: pool.capacity), label: "operation \(operations)")
+            // Chunks pass between lanes: a commit with no live record to
+            // overwrite takes a lane at random.
+            let lane = Int.random(in: 0..<2, using: &g)
+            switch Int.random(in: 0..<8, using: &g) {
+            case 0 where last != nil:
+                // Writes that leave no record, over the bytes of the last write.
+                let target = last!.offset + Int.random(in: 0..<last!.bytes.count, using: &g)
+                let n = min(8 - target % 8, pool.capacity - target)
+                let bytes = [UInt8](repeating: UInt8.random(in: 1...255, using: &g), count: Int.random(in: 1...n, using: &g))
+                let persist = Bool.random(using: &g)
+                try checker.run([(target, bytes)], label: "operation \(operations) (no record: \(persist ? "store+persist" : "in place") of \(bytes.count) at \(target), after \(last!.bytes.count) at \(last!.offset))", storeAndPersist: persist, lane: lane)
+            default:
+                let op = randomOperation(&g, capacity: pool.capacity)
+                try checker.run(op, label: "operation \(operations)", lane: lane)
+                last = op.first
+            }
             operations += 1
         }
         print("crash images checked: \(checker.imagesChecked), violations: \(checker.violations)")
         print("operations: \(operations), refused as too large: \(checker.refused)")
+        if let first = checker.firstViolation { print("first violation: \(first)") }
         #expect(checker.violations == 0, "\(checker.firstViolation ?? "")")
         #expect(operations > checker.refused)
     }
 
-    /// Operations that take every path: in place, log, remap, copy-out, mixed.
-    static let everyPath: [[(offset: Int, bytes: [UInt8])]] = [
-        [(64, [UInt8](repeating: 1, count: 8))],                                  // in place
-        [(100, [UInt8](repeating: 2, count: 300))],                               // log
-        [(4096, [UInt8](repeating: 3, count: 4096))],                             // remap
-        [(3 * 4096 + 10, [UInt8](repeating: 4, count: 3000))],                    // copy out + remap
-        [(20, [5, 5, 5]), (8192, [UInt8](repeating: 6, count: 4096)), (30_000, [UInt8](repeating: 7, count: 50))], // mixed
+    /// Operations that take every path: in place, log, remap, copy-out,
+    /// mixed, and the paths that leave no record over bytes a logged write's
+    /// record still covers; lanes forced so that chunks change lanes.
+    static let everyPath: [(writes: [(offset: Int, bytes: [UInt8])], storeAndPersist: Bool, lane: Int?)] = [
+        ([(64, [UInt8](repeating: 1, count: 8))], false, nil),                                  // in place
+        ([(100, [UInt8](repeating: 2, count: 300))], false, 0),                                 // log (lane 0)
+        ([(96, [UInt8](repeating: 9, count: 8))], false, nil),                                  // in place over part of it: kills lane 0
+        ([(4096, [UInt8](repeating: 3, count: 4096))], false, 1),                               // remap (lane 1)
+        ([(3 * 4096 + 10, [UInt8](repeating: 4, count: 3000))], false, 0),                      // copy out + remap
+        ([(5004, [UInt8](repeating: 8, count: 200))], false, 1),                                // log (lane 1)
+        ([(5000, [UInt8](repeating: 10, count: 8))], true, nil),                                // store + persist of a word, part of it logged: kills lane 1
+        ([(200, [UInt8](repeating: 11, count: 100))], false, 0),                                // log chunk 0 (lane 0)
+        ([(4200, [UInt8](repeating: 12, count: 100))], false, 1),                               // log chunk 1 (lane 1)
+        ([(210, [UInt8](repeating: 13, count: 9)), (4210, [UInt8](repeating: 14, count: 9))], false, nil), // both: overwrite one lane, kill the other
+        ([(20, [5, 5, 5]), (8192, [UInt8](repeating: 6, count: 4096)), (30_000, [UInt8](repeating: 7, count: 50))], false, 1), // mixed
+        ([(300, [UInt8](repeating: 15, count: 50))], false, 0),                                 // the lane's next record overwrites
     ]
+
+    static func runEveryPath(_ checker: CrashChecker) throws(PMemError) {
+        for (i, op) in everyPath.enumerated() {
+            try checker.run(op.writes, label: "path \(i)", storeAndPersist: op.storeAndPersist, lane: op.lane)
+        }
+    }
 
     @Test("the checker finds a violation when any one flush or fence is left out", arguments: PersistenceStep.allCases)
     func mutation(step: PersistenceStep) throws {
         let scratch = Scratch(on: "/dev/shm")
         let (pool, domain) = try simulatedPool(scratch)
         let checker = CrashChecker(pool: pool, domain: domain, seed: 7, mixes: 24)
-        try Pool.$droppedStep.withValue(step) {
-            for (i, op) in Self.everyPath.enumerated() { try checker.run(op, label: "path \(i)") }
-        }
+        checker.recoveryCrashEvery = 1
+        try Pool.$droppedStep.withValue(step) { try Self.runEveryPath(checker) }
         print("crash images checked: \(checker.imagesChecked), violations: \(checker.violations) (with \(step) left out)")
         #expect(checker.violations > 0, "leaving out \(step) went unnoticed")
     }
@@ -195,8 +289,10 @@ struct CrashModelTests {
         let scratch = Scratch(on: "/dev/shm")
         let (pool, domain) = try simulatedPool(scratch)
         let checker = CrashChecker(pool: pool, domain: domain, seed: 7, mixes: 24)
-        for (i, op) in Self.everyPath.enumerated() { try checker.run(op, label: "path \(i)") }
+        checker.recoveryCrashEvery = 1
+        try Self.runEveryPath(checker)
         #expect(checker.violations == 0, "\(checker.firstViolation ?? "")")
+        if let first = checker.firstViolation { print("first violation: \(first)") }
         #expect(checker.imagesChecked > 100)
     }
 }
@@ -288,6 +384,7 @@ extension CrashModelTests {
         group.wait()
         domain.beforeFence = nil
         print("crash images checked: \(tally.images), violations: \(tally.violations) (two lanes)")
+        if let first = tally.first { print("first violation: \(first)") }
         #expect(failures.violations == 0, "\(failures.first ?? "")")
         #expect(tally.violations == 0, "\(tally.first ?? "")")
         #expect(tally.images > 1000)

@@ -321,8 +321,8 @@ struct PoolRecoveryTests {
         #expect(try pool.read(at: 999, count: 1) == [0])
     }
 
-    @Test("a damaged header, page-table entry or committed log body is poolCorrupt; a plain sealed file is notAPool",
-          arguments: ["header", "page table", "duplicate chunk", "log body"])
+    @Test("a damaged header or page-table entry is poolCorrupt; a plain sealed file is notAPool",
+          arguments: ["header", "page table", "duplicate chunk"])
     func corruption(region: String) throws {
         let scratch = Scratch(on: "/dev/shm")
         let path = scratch.path("pool")
@@ -351,6 +351,28 @@ struct PoolRecoveryTests {
         try SealedFile.create(at: plain, size: 1 << 20)
         let notPool = #expect(throws: PMemError.self) { _ = try Pool.open(at: plain) }
         #expect(notPool?.code == .notAPool)
+    }
+
+    @Test("version 2: a committed record whose body no longer matches its checksum is a torn record, ignored: the write is absent, nothing else changed")
+    func damagedLogBodyIsATornRecord() throws {
+        let scratch = Scratch(on: "/dev/shm")
+        let path = scratch.path("pool")
+        var lanesOffset = 0, laneSize = 0
+        do {
+            let pool = try smallPool(scratch)
+            lanesOffset = pool.layout.lanesOffset
+            laneSize = pool.layout.laneSize
+            try pool.write([UInt8](repeating: 4, count: 16), at: 400)
+            Pool.$crashPoint.withValue(.afterCommitRecord) { _ = try? pool.write([UInt8](repeating: 6, count: 300), at: 5) }
+        }
+        // Every lane's record: flip a byte of each body.
+        let fd = try FileDescriptor.open(path, .readWrite)
+        for lane in 0..<4 { _ = try fd.writeAll(toAbsoluteOffset: Int64(lanesOffset + lane * laneSize + 64 + 30), [0x55]) }
+        try fd.close()
+        let pool = try Pool.open(at: path)
+        #expect(pool.recoveredCommits == 0)
+        #expect(try pool.read(at: 5, count: 300) == [UInt8](repeating: 0, count: 300))
+        #expect(try pool.read(at: 400, count: 16) == [UInt8](repeating: 4, count: 16))
     }
 
     @Test("bad create arguments are refused and leave no file",

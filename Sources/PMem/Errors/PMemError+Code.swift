@@ -90,6 +90,9 @@ extension PMemError {
         public static let poolCorrupt = Code("poolCorrupt")
         /// Another process (or another open in this one) has the pool open.
         public static let poolBusy = Code("poolBusy")
+        /// The pool's format version is one this library does not read
+        /// (an older or a newer one); the message names it.
+        public static let unsupportedVersion = Code("unsupportedVersion")
         /// An earlier update failed after it was committed; reopening the pool runs the recovery that finishes it.
         public static let needsRecovery = Code("needsRecovery")
         /// The update is larger than the pool can make failure-atomic.

@@ -195,6 +195,15 @@ public struct Mapping: ~Copyable, @unchecked Sendable {
         guard rc == 0 else { throw PMemError.libpmem2(rc, "setting the required store granularity", path: path) }
 
         rc = Syscalls.libpmem2(.pmem2MapNew) { pmem2_map_new(&map, config, source) }
+        // libpmem2 picks an aligned address in a reservation it has just
+        // released and maps there with MAP_FIXED_NOREPLACE: another thread's
+        // mmap can take the range in between (EEXIST). Seen with many opens
+        // in parallel; asking again picks a new address.
+        var attempts = 0
+        while rc == -EEXIST, attempts < 16 {
+            attempts += 1
+            rc = Syscalls.libpmem2(.pmem2MapNew) { pmem2_map_new(&map, config, source) }
+        }
         guard rc == 0, let map else {
             var error = PMemError.libpmem2(rc, "mapping the file", path: path)
             switch error.code {

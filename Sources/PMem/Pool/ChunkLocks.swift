@@ -1,107 +1,199 @@
+import CPMemAtomics
 import Glibc
+import Synchronization
 
-/// Locks on logical chunks and the pool's lanes: a commit holds a lane and
-/// every chunk it touches, so commits on disjoint chunks run in parallel and
-/// overlapping ones wait for each other.
+/// The pool's locks, without a pool-wide mutex on the commit path: one lock
+/// word per logical chunk, one per lane (each lane's on its own cache line),
+/// and a mutex only around the free physical chunks, which only remapping
+/// commits take. A commit takes its chunks in ascending order, then its
+/// spares, then lanes (several only in ascending order), and a lane's holder
+/// never waits for a chunk or a spare: so no two commits wait for each other
+/// in a cycle. A lane's record is written and flushed only by the lane's
+/// holder (kills included), so no two threads flush one record's line.
+///
+/// Beside each chunk's lock lives what the commit protocol needs to know
+/// about the chunk (docs/FORMAT.md, "Sequence numbers"): the lane and
+/// sequence number of the last record that touched it. Both change only
+/// under the chunk's lock.
 final class ChunkLocks: @unchecked Sendable {
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let changed = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    private var busy: Set<Int> = []
-    private var freeLanes: [Int]
-    /// Physical chunks no page-table entry names and no commit has taken.
+    let chunkCount: Int
+    let laneCount: Int
+    /// One 32-bit lock word per logical chunk.
+    private let chunkWords: UnsafeMutablePointer<UInt32>
+    /// Per chunk: the sequence number of the last record that touched it
+    /// (0: none since the pool was opened) and that record's lane.
+    let lastSequence: UnsafeMutablePointer<UInt64>
+    let lastLane: UnsafeMutablePointer<Int32>
+    /// Per lane, 64 bytes: the lock word at 0, the lane's last sequence at 8.
+    private let laneLines: UnsafeMutableRawPointer
+    /// Physical chunks no page-table entry names and no commit has taken,
+    /// sorted, with room for all of them (never reallocated).
     private var freeChunks: [Int]
+    private let freeMutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let freeChanged = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     /// Set when a commit failed after its record was durable: until the pool
     /// is reopened (and recovery finishes that commit) nothing may write.
-    private var poisoned = false
+    private let poisoned = Atomic<Bool>(false)
 
-    init(lanes: Int, free: [Int]) {
-        freeLanes = Array((0..<lanes).reversed())
+    init(chunks: Int, lanes: Int, free: [Int], physicalChunks: Int) {
+        chunkCount = chunks
+        laneCount = lanes
+        chunkWords = .allocate(capacity: chunks)
+        chunkWords.initialize(repeating: 0, count: chunks)
+        lastSequence = .allocate(capacity: chunks)
+        lastSequence.initialize(repeating: 0, count: chunks)
+        lastLane = .allocate(capacity: chunks)
+        lastLane.initialize(repeating: -1, count: chunks)
+        laneLines = .allocate(byteCount: 64 * lanes, alignment: 64)
+        laneLines.initializeMemory(as: UInt8.self, repeating: 0, count: 64 * lanes)
         freeChunks = free
-        pthread_mutex_init(mutex, nil)
-        pthread_cond_init(changed, nil)
+        freeChunks.reserveCapacity(physicalChunks)
+        pthread_mutex_init(freeMutex, nil)
+        pthread_cond_init(freeChanged, nil)
     }
 
     deinit {
-        pthread_cond_destroy(changed)
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-        changed.deallocate()
+        chunkWords.deallocate()
+        lastSequence.deallocate()
+        lastLane.deallocate()
+        laneLines.deallocate()
+        pthread_cond_destroy(freeChanged)
+        pthread_mutex_destroy(freeMutex)
+        freeMutex.deallocate()
+        freeChanged.deallocate()
     }
 
-    /// Waits until a lane is free, none of `chunks` is held and `spares`
-    /// free physical chunks are there, then takes them all at once (so no
-    /// two commits can wait for each other). The spares come lowest first,
-    /// so that they tend to be consecutive.
-    /// Returns nil (at once, or when it happens while waiting) once the
-    /// locks are poisoned.
-    func acquire(_ chunks: Set<Int>, spares: Int) -> (lane: Int, spares: [Int])? {
-        pthread_mutex_lock(mutex)
-        while !poisoned && (freeLanes.isEmpty || !busy.isDisjoint(with: chunks) || freeChunks.count < spares) {
-            pthread_cond_wait(changed, mutex)
-        }
-        if poisoned {
-            pthread_mutex_unlock(mutex)
-            return nil
-        }
-        busy.formUnion(chunks)
-        let lane = freeLanes.removeLast()
-        let taken = Array(freeChunks.prefix(spares))
-        freeChunks.removeFirst(spares)
-        pthread_mutex_unlock(mutex)
-        return (lane, taken)
-    }
+    var isPoisoned: Bool { poisoned.load(ordering: .relaxed) }
 
-    /// `acquire` for one chunk and no spares, without building a set (the
-    /// in-place path: a few hundred nanoseconds matter there).
-    func acquire(chunk: Int) -> Int? {
-        pthread_mutex_lock(mutex)
-        while !poisoned && (freeLanes.isEmpty || busy.contains(chunk)) {
-            pthread_cond_wait(changed, mutex)
-        }
-        if poisoned {
-            pthread_mutex_unlock(mutex)
-            return nil
-        }
-        busy.insert(chunk)
-        let lane = freeLanes.removeLast()
-        pthread_mutex_unlock(mutex)
-        return lane
-    }
-
-    /// Gives back what `acquire(chunk:)` took.
-    func release(chunk: Int, lane: Int) {
-        pthread_mutex_lock(mutex)
-        busy.remove(chunk)
-        freeLanes.append(lane)
-        pthread_cond_broadcast(changed)
-        pthread_mutex_unlock(mutex)
-    }
-
-    /// Stops all further commits (and wakes those waiting, to fail).
+    /// Stops all further commits (and wakes those waiting for spares, to fail).
     func poison() {
-        pthread_mutex_lock(mutex)
-        poisoned = true
-        pthread_cond_broadcast(changed)
-        pthread_mutex_unlock(mutex)
+        poisoned.store(true, ordering: .relaxed)
+        pthread_mutex_lock(freeMutex)
+        pthread_cond_broadcast(freeChanged)
+        pthread_mutex_unlock(freeMutex)
     }
 
-    var isPoisoned: Bool {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return poisoned
-    }
+    // MARK: Chunks
 
-    /// Gives back the lane and the chunks, and frees the physical chunks the
-    /// commit replaced (only after its commit record was retired).
-    func release(_ chunks: Set<Int>, lane: Int, freed: [Int]) {
-        pthread_mutex_lock(mutex)
-        busy.subtract(chunks)
-        freeLanes.append(lane)
-        if !freed.isEmpty {
-            freeChunks.append(contentsOf: freed)
-            freeChunks.sort()
+    /// Takes chunk `logical`'s lock, spinning briefly and then yielding.
+    /// Returns false (holding nothing) once the locks are poisoned.
+    func lock(chunk logical: Int) -> Bool {
+        let word = chunkWords + logical
+        var spins = 0
+        while pmem_trylock(word) == 0 {
+            if isPoisoned { return false }
+            spins += 1
+            if spins < 64 { pmem_cpu_relax() } else { sched_yield() }
         }
-        pthread_cond_broadcast(changed)
-        pthread_mutex_unlock(mutex)
+        if isPoisoned {
+            pmem_unlock(word)
+            return false
+        }
+        return true
+    }
+
+    func unlock(chunk logical: Int) { pmem_unlock(chunkWords + logical) }
+
+    /// Locks the chunks `range` in ascending order (all or, when poisoned, none).
+    func lock(chunks range: Range<Int>) -> Bool {
+        for l in range where !lock(chunk: l) {
+            for held in range.lowerBound..<l { unlock(chunk: held) }
+            return false
+        }
+        return true
+    }
+
+    func unlock(chunks range: Range<Int>) { for l in range { unlock(chunk: l) } }
+
+    // MARK: Lanes
+
+    private func laneWord(_ lane: Int) -> UnsafeMutablePointer<UInt32> {
+        (laneLines + 64 * lane).assumingMemoryBound(to: UInt32.self)
+    }
+
+    /// The sequence number of the lane's last record (under the lane's lock).
+    func laneSequence(_ lane: Int) -> UInt64 { (laneLines + 64 * lane + 8).load(as: UInt64.self) }
+    func setLaneSequence(_ lane: Int, _ value: UInt64) { (laneLines + 64 * lane + 8).storeBytes(of: value, as: UInt64.self) }
+
+    /// Takes a lane: the one this thread used last in this pool if it is
+    /// free, else the first free one from a place that depends on the thread.
+    /// A thread that keeps committing keeps its lane, so lanes (their
+    /// records, counters and lock words) do not move between cores.
+    func acquireLane() -> Int {
+        #if PMEM_TEST_HOOKS
+        if let forced = Pool.forcedLane, forced < laneCount {
+            lockLane(forced)
+            return forced
+        }
+        #endif
+        let identity = UInt(bitPattern: Unmanaged.passUnretained(self).toOpaque())
+        let hint = Int(pmem_lane_hint(identity))
+        if hint >= 0, hint < laneCount, pmem_trylock(laneWord(hint)) != 0 { return hint }
+        let start = Int(truncatingIfNeeded: (UInt(bitPattern: Int(bitPattern: UInt(pthread_self()))) >> 12) % UInt(laneCount))
+        var spins = 0
+        while true {
+            for i in 0..<laneCount {
+                let lane = (start + i) % laneCount
+                if pmem_trylock(laneWord(lane)) != 0 {
+                    pmem_set_lane_hint(identity, Int32(lane))
+                    return lane
+                }
+            }
+            spins += 1
+            if spins < 64 { pmem_cpu_relax() } else { sched_yield() }
+        }
+    }
+
+    /// Takes one particular lane, waiting for its holder (who never waits
+    /// for a chunk or a spare, so it always finishes).
+    func lockLane(_ lane: Int) {
+        var spins = 0
+        while pmem_trylock(laneWord(lane)) == 0 {
+            spins += 1
+            if spins < 64 { pmem_cpu_relax() } else { sched_yield() }
+        }
+    }
+
+    func releaseLane(_ lane: Int) { pmem_unlock(laneWord(lane)) }
+
+    // MARK: Free physical chunks
+
+    /// Takes `count` free physical chunks, lowest first (so that they tend to
+    /// be consecutive), waiting for commits in flight to free some. Writes
+    /// them to `out`. Returns false when poisoned.
+    func takeSpares(_ count: Int, into out: UnsafeMutableBufferPointer<Int>) -> Bool {
+        pthread_mutex_lock(freeMutex)
+        defer { pthread_mutex_unlock(freeMutex) }
+        while !isPoisoned && freeChunks.count < count { pthread_cond_wait(freeChanged, freeMutex) }
+        if isPoisoned { return false }
+        for i in 0..<count { out[i] = freeChunks[i] }
+        freeChunks.removeFirst(count)
+        return true
+    }
+
+    /// Gives back physical chunks: spares never named anywhere, or chunks a
+    /// commit replaced once its page-table entries were durable.
+    func free(_ chunks: UnsafeBufferPointer<Int>) {
+        guard !chunks.isEmpty else { return }
+        pthread_mutex_lock(freeMutex)
+        for c in chunks {
+            // Sorted insert: no reallocation (capacity is reserved), no sort buffer.
+            var i = freeChunks.count
+            freeChunks.append(c)
+            while i > 0 && freeChunks[i - 1] > c {
+                freeChunks[i] = freeChunks[i - 1]
+                i -= 1
+            }
+            freeChunks[i] = c
+        }
+        pthread_cond_broadcast(freeChanged)
+        pthread_mutex_unlock(freeMutex)
+    }
+
+    /// Free chunks now (for Pool.check).
+    var freeCount: Int {
+        pthread_mutex_lock(freeMutex)
+        defer { pthread_mutex_unlock(freeMutex) }
+        return freeChunks.count
     }
 }

@@ -1,37 +1,58 @@
+import CPMemAtomics
+
 /// The commit record at the start of a lane, and the log entries of its
-/// body (docs/FORMAT.md, "Lanes").
-struct CommitRecord: Equatable {
+/// body (docs/FORMAT.md, "Lanes", version 2).
+///
+/// Header, 64 bytes: magic (8), sequence (8, 0 = dead), entry count (4),
+/// reserved (4), body length (8), reserved (28), CRC-32C (4) of header bytes
+/// 0..<60 followed by the body.
+enum CommitRecord {
     static let magic: UInt64 = UInt64(littleEndian: Array("PMCOMMIT".utf8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
     static let entryHeadSize = 24
+    static let headerSize = 64
+    static let sequenceOffset = 8
 
-    var sequence: UInt64
-    var entryCount: Int
-    var bodyLength: Int
-    var bodyCRC: UInt32
-
-    func encoded() -> [UInt8] {
-        var b = [UInt8](repeating: 0, count: PoolLayout.commitRecordSize)
-        b.withUnsafeMutableBytes { p in
-            p.storeBytes(of: Self.magic.littleEndian, toByteOffset: 0, as: UInt64.self)
-            p.storeBytes(of: sequence.littleEndian, toByteOffset: 8, as: UInt64.self)
-            p.storeBytes(of: UInt32(entryCount).littleEndian, toByteOffset: 16, as: UInt32.self)
-            p.storeBytes(of: UInt64(bodyLength).littleEndian, toByteOffset: 24, as: UInt64.self)
-            p.storeBytes(of: bodyCRC.littleEndian, toByteOffset: 32, as: UInt32.self)
-            let crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: p[0..<60]))
-            p.storeBytes(of: crc.littleEndian, toByteOffset: 60, as: UInt32.self)
-        }
-        return b
+    /// Writes the header of a record whose body (`bodyLength` bytes) is
+    /// already in place after it, with the checksum over both. The sequence
+    /// word is one atomic store: other lanes' kills compare-and-swap it.
+    /// The body is read while its lines are still in this core's cache,
+    /// before anything is flushed.
+    static func writeHeader(_ record: UnsafeMutableRawPointer, sequence: UInt64, entryCount: Int, bodyLength: Int) {
+        pmem_store64(record, magic.littleEndian)
+        pmem_store64(record + 8, sequence.littleEndian)
+        pmem_store64(record + 16, UInt64(UInt32(entryCount)).littleEndian)
+        pmem_store64(record + 24, UInt64(bodyLength).littleEndian)
+        for word in stride(from: 32, to: 56, by: 8) { pmem_store64(record + word, 0) }
+        pmem_store64(record + 56, 0)
+        let crc = checksum(UnsafeRawPointer(record), bodyLength: bodyLength)
+        pmem_store64(record + 56, (UInt64(crc) << 32).littleEndian)
     }
 
-    /// The record at `lane`, if it is live and intact; nil if the lane is
-    /// idle or its record is torn (both mean: nothing committed there).
-    static func decode(_ p: UnsafeRawBufferPointer, maxBody: Int) -> CommitRecord? {
-        let u32 = { (o: Int) in UInt32(littleEndian: p.loadUnaligned(fromByteOffset: o, as: UInt32.self)) }
-        let u64 = { (o: Int) in UInt64(littleEndian: p.loadUnaligned(fromByteOffset: o, as: UInt64.self)) }
-        guard u64(0) == magic,
-              CRC32C.checksum(UnsafeRawBufferPointer(rebasing: p[0..<60])) == u32(60),
-              u64(24) <= UInt64(maxBody) else { return nil }
-        return CommitRecord(sequence: u64(8), entryCount: Int(u32(16)), bodyLength: Int(u64(24)), bodyCRC: u32(32))
+    /// CRC-32C of header bytes 0..<60 and the body that follows the header.
+    static func checksum(_ record: UnsafeRawPointer, bodyLength: Int) -> UInt32 {
+        let head = CRC32C.checksum(UnsafeRawBufferPointer(start: record, count: 60))
+        return CRC32C.checksum(UnsafeRawBufferPointer(start: record + headerSize, count: bodyLength), continuing: head)
+    }
+
+    /// A valid record's sequence number, entry count and body length; nil if
+    /// the lane holds no valid record (idle, killed, or torn by a crash).
+    /// Entries are checked by ``LogEntry/decodeBody(_:count:layout:)``.
+    static func decode(_ record: UnsafeRawPointer, maxBody: Int) -> (sequence: UInt64, entryCount: Int, bodyLength: Int)? {
+        let u64 = { (o: Int) in UInt64(littleEndian: record.loadUnaligned(fromByteOffset: o, as: UInt64.self)) }
+        let sequence = u64(8), length = u64(24)
+        guard u64(0) == magic, sequence != 0, u64(16) >> 32 == 0, length <= UInt64(maxBody),
+              (32..<56).allSatisfy({ record.load(fromByteOffset: $0, as: UInt8.self) == 0 }),
+              UInt32(truncatingIfNeeded: u64(56)) == 0,
+              UInt32(truncatingIfNeeded: u64(56) >> 32) == checksum(record, bodyLength: Int(length))
+        else { return nil }
+        return (sequence, Int(u64(16)), Int(length))
+    }
+
+    /// Writes one entry head at `at`.
+    static func writeEntryHead(_ at: UnsafeMutableRawPointer, kind: UInt32, a: UInt64, b: UInt64) {
+        at.storeBytes(of: UInt64(kind).littleEndian, as: UInt64.self)
+        (at + 8).storeBytes(of: a.littleEndian, as: UInt64.self)
+        (at + 16).storeBytes(of: b.littleEndian, as: UInt64.self)
     }
 }
 
@@ -53,39 +74,38 @@ enum LogEntry: Equatable {
     func encode(into out: UnsafeMutableRawBufferPointer, at offset: Int) -> Int {
         // The planner sizes the body to the lane; this is the last line of defense.
         precondition(offset >= 0 && encodedSize <= out.count - offset, "log entry past the end of the lane")
-        let (kind, a, b): (UInt32, UInt64, UInt64)
+        let at = out.baseAddress! + offset
         switch self {
-        case .data(let o, let bytes): (kind, a, b) = (1, UInt64(o), UInt64(bytes.count))
-        case .pageTable(let l, let p): (kind, a, b) = (2, UInt64(l), UInt64(p))
-        }
-        out.storeBytes(of: kind.littleEndian, toByteOffset: offset, as: UInt32.self)
-        out.storeBytes(of: UInt32(0), toByteOffset: offset + 4, as: UInt32.self)
-        out.storeBytes(of: a.littleEndian, toByteOffset: offset + 8, as: UInt64.self)
-        out.storeBytes(of: b.littleEndian, toByteOffset: offset + 16, as: UInt64.self)
-        if case .data(_, let bytes) = self {
-            bytes.withUnsafeBytes { src in
-                UnsafeMutableRawBufferPointer(rebasing: out[(offset + 24)...]).copyMemory(from: src)
-            }
+        case .data(let o, let bytes):
+            CommitRecord.writeEntryHead(at, kind: 1, a: UInt64(o), b: UInt64(bytes.count))
+            bytes.withUnsafeBytes { (at + 24).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            let padding = PoolLayout.alignUp(bytes.count, 8) - bytes.count
+            if padding > 0 { (at + 24 + bytes.count).initializeMemory(as: UInt8.self, repeating: 0, count: padding) }
+        case .pageTable(let l, let p):
+            CommitRecord.writeEntryHead(at, kind: 2, a: UInt64(l), b: UInt64(p))
         }
         return offset + encodedSize
     }
 
-    /// Decodes a body, checking every entry against the pool's bounds; nil
-    /// if anything is out of range (the record is then corrupt).
+    /// Decodes a body, checking every entry against the pool's bounds: nil
+    /// unless exactly `count` entries consume exactly the body, each with zero
+    /// reserved bits and padding, every offset and chunk in range.
     static func decodeBody(_ p: UnsafeRawBufferPointer, count: Int, layout: PoolLayout) -> [LogEntry]? {
         var entries: [LogEntry] = []
         var offset = 0
         for _ in 0..<count {
             guard p.count - offset >= CommitRecord.entryHeadSize else { return nil }
-            let kind = UInt32(littleEndian: p.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
+            let kind = UInt64(littleEndian: p.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
             let a = UInt64(littleEndian: p.loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self))
             let b = UInt64(littleEndian: p.loadUnaligned(fromByteOffset: offset + 16, as: UInt64.self))
             switch kind {
             case 1:
-                guard a < UInt64(layout.capacity), b <= UInt64(layout.capacity) - a,
-                      b <= UInt64(p.count - offset - CommitRecord.entryHeadSize) else { return nil }
+                guard a < UInt64(layout.capacity), b >= 1, b <= UInt64(layout.capacity) - a,
+                      PoolLayout.alignUp(Int(b), 8) <= p.count - offset - CommitRecord.entryHeadSize else { return nil }
                 let start = offset + CommitRecord.entryHeadSize
-                entries.append(.data(offset: Int(a), bytes: Array(p[start..<(start + Int(b))])))
+                let end = start + Int(b)
+                guard p[end..<(start + PoolLayout.alignUp(Int(b), 8))].allSatisfy({ $0 == 0 }) else { return nil }
+                entries.append(.data(offset: Int(a), bytes: Array(p[start..<end])))
             case 2:
                 guard a < UInt64(layout.logicalChunks), b < UInt64(layout.physicalChunks) else { return nil }
                 entries.append(.pageTable(logical: Int(a), physical: Int(b)))
@@ -94,6 +114,6 @@ enum LogEntry: Equatable {
             }
             offset += entries.last!.encodedSize
         }
-        return entries
+        return offset == p.count ? entries : nil
     }
 }

@@ -1,3 +1,5 @@
+import CPMemAtomics
+
 extension Pool {
     /// Writes `bytes` at logical `offset`, failure-atomically, durable on
     /// return (O_ATOMIC | O_DSYNC): after a crash either all of them are in
@@ -7,15 +9,31 @@ extension Pool {
     ///   ``PMemError/Code/updateTooLarge`` beyond ``maxAtomicWrite``; both
     ///   before anything changes.
     public func write(_ bytes: [UInt8], at offset: Int) throws(PMemError) {
-        // The hardware's atomic unit needs no plan (and no arrays).
-        if offset >= 0, offset <= capacity - bytes.count, Self.fitsOneWord(offset, bytes.count) {
-            return try storeInPlace(bytes, at: offset)
+        let result = bytes.withUnsafeBytes { buffer in
+            Result { () throws(PMemError) in try write(buffer, at: offset) }
         }
-        try commit([(offset, bytes)])
+        try result.get()
     }
 
-    /// Writes the bytes of `buffer` at logical `offset`, failure-atomically.
+    /// Writes the bytes of `buffer` at logical `offset`, failure-atomically,
+    /// durable on return, without copying them into an array first.
     public func write(_ buffer: UnsafeRawBufferPointer, at offset: Int) throws(PMemError) {
+        guard offset >= 0, offset <= capacity, buffer.count <= capacity - offset else {
+            throw PMemError(.outOfBounds, "\(buffer.count) bytes at offset \(offset) lie outside the pool's \(capacity) bytes",
+                            path: path, fileOffset: offset >= 0 ? offset : nil)
+        }
+        guard !buffer.isEmpty else { return }
+        // The hardware's atomic unit needs no plan.
+        if Self.fitsOneWord(offset, buffer.count) { return try storeInPlace(buffer, at: offset) }
+        let chunk = layout.chunkSize
+        let logical = offset / chunk
+        if (offset + buffer.count - 1) / chunk == logical {
+            // One chunk: logged while small, else copied out and remapped.
+            if buffer.count < chunk && CommitRecord.entryHeadSize + PoolLayout.alignUp(buffer.count, 8) <= chunk / Self.remapFraction {
+                return try logOne(buffer, at: offset, logical: logical)
+            }
+            return try remapOne(buffer, at: offset, logical: logical)
+        }
         try commit([(offset, Array(buffer))])
     }
 
@@ -44,6 +62,7 @@ extension Pool {
         var bytes: ArraySlice<UInt8>
     }
 
+    /// The general path: any set of writes, planned per chunk.
     func commit(_ writes: [(offset: Int, bytes: [UInt8])]) throws(PMemError) {
         var requested = 0
         for w in writes {
@@ -55,25 +74,15 @@ extension Pool {
         }
         let writes = writes.filter { !$0.bytes.isEmpty }
         guard !writes.isEmpty else { return }
-        if writes.count == 1, Self.fitsOneWord(writes[0].offset, writes[0].bytes.count) {
-            return try storeInPlace(writes[0].bytes, at: writes[0].offset)
-        }
-
-        let chunk = layout.chunkSize
-        // The common small update: one write inside one chunk, small enough
-        // to log. Planned without the general planner's tables (measured:
-        // they cost more than the log itself for writes of a few bytes).
         if writes.count == 1 {
             let w = writes[0]
-            let logical = w.offset / chunk
-            let logSize = CommitRecord.entryHeadSize + PoolLayout.alignUp(w.bytes.count, 8)
-            // A lane holds two chunks of payload, so a quarter chunk always fits.
-            if (w.offset + w.bytes.count - 1) / chunk == logical, logSize <= chunk / Self.remapFraction {
-                return try execute(touched: [logical], remapped: [], logEntries: [.data(offset: w.offset, bytes: w.bytes)],
-                                   requested: requested)
+            let chunk = layout.chunkSize
+            if Self.fitsOneWord(w.offset, w.bytes.count) || (w.offset + w.bytes.count - 1) / chunk == w.offset / chunk {
+                return try write(w.bytes, at: w.offset)
             }
         }
 
+        let chunk = layout.chunkSize
         // Plan: the pieces of each chunk, in write order; chunks wholly
         // covered are remapped, the rest logged while the lane has room.
         var pieces: [Int: [Piece]] = [:]
@@ -89,25 +98,23 @@ extension Pool {
         var remapped = pieces.keys.filter { covers(pieces[$0]!, chunk: $0) }
         var logged = pieces.keys.filter { !covers(pieces[$0]!, chunk: $0) }.sorted()
         func logSize(_ l: Int) -> Int { pieces[l]!.reduce(0) { $0 + CommitRecord.entryHeadSize + PoolLayout.alignUp($1.bytes.count, 8) } }
-        // Measured (Benchmarks, "pool write …"): logging costs about twice the
-        // bytes plus an apply, remapping a chunk costs a chunk copy and an
-        // mmap, so past a quarter of a chunk copying it out and remapping
-        // wins. Spare chunks permitting: the guarantee of maxAtomicWrite
-        // must not depend on it.
+        // Measured (docs/FORMAT.md, "Measured crossover"): past a quarter of
+        // a chunk, copying it out and remapping beats logging it. Spare
+        // chunks permitting: the guarantee of maxAtomicWrite must not depend on it.
         for l in logged.sorted(by: { logSize($0) > logSize($1) })
         where logSize(l) > chunk / Self.remapFraction && remapped.count < layout.spareChunks {
             logged.removeAll { $0 == l }
             remapped.append(l)
         }
         var bodySize = logged.reduce(0) { $0 + logSize($1) } + remapped.count * CommitRecord.entryHeadSize
-        while bodySize > layout.laneSize - PoolLayout.commitRecordSize, let biggest = logged.max(by: { logSize($0) < logSize($1) }) {
+        while bodySize > layout.laneSize - CommitRecord.headerSize, let biggest = logged.max(by: { logSize($0) < logSize($1) }) {
             // Too much for the lane: copy this chunk out and remap it instead.
             logged.removeAll { $0 == biggest }
             remapped.append(biggest)
             bodySize += CommitRecord.entryHeadSize - logSize(biggest)
         }
         remapped.sort()
-        guard bodySize <= layout.laneSize - PoolLayout.commitRecordSize else {
+        guard bodySize <= layout.laneSize - CommitRecord.headerSize else {
             throw PMemError(.updateTooLarge, "the update's log (\(bodySize) bytes of entries) does not fit a lane of \(layout.laneSize) bytes; split it into smaller transactions",
                             path: path)
         }
@@ -119,33 +126,58 @@ extension Pool {
         for logical in logged {
             for piece in pieces[logical]! { logEntries.append(.data(offset: piece.offset, bytes: Array(piece.bytes))) }
         }
-        try execute(touched: Set(pieces.keys), remapped: remapped.map { ($0, pieces[$0]!) }, logEntries: logEntries,
+        try execute(touched: pieces.keys.sorted(), remapped: remapped.map { ($0, pieces[$0]!) }, logEntries: logEntries,
                     requested: requested)
     }
 
-    /// Runs a planned commit (docs/FORMAT.md, "Update protocol"): new
-    /// contents of `remapped` chunks into spare chunks and the log body;
-    /// the commit record; apply; remap the view; retire.
-    private func execute(touched: Set<Int>, remapped: [(logical: Int, pieces: [Piece])], logEntries: [LogEntry],
+    /// Runs a planned commit (docs/FORMAT.md, "Update protocol"): kills,
+    /// new contents of `remapped` chunks into spare chunks, the record (body
+    /// and header, one flush), fence; apply, fence; remap the view.
+    private func execute(touched: [Int], remapped: [(logical: Int, pieces: [Piece])], logEntries: [LogEntry],
                          requested: Int) throws(PMemError) {
         let chunk = layout.chunkSize
-        guard let (lane, spares) = locks.acquire(touched, spares: remapped.count) else { throw needsRecoveryError }
+        // Chunks in ascending order, then spares, then a lane.
+        var held = 0
+        defer { for l in touched.prefix(held) { locks.unlock(chunk: l) } }
+        for l in touched {
+            guard locks.lock(chunk: l) else { throw needsRecoveryError }
+            held += 1
+        }
+        var spares = [Int](repeating: 0, count: remapped.count)
+        let took = spares.withUnsafeMutableBufferPointer { locks.takeSpares(remapped.count, into: $0) }
+        guard took else { throw needsRecoveryError }
+        // Lanes: those holding records that may still be valid for these
+        // chunks, in ascending order; the first becomes this commit's lane
+        // (overwritten), the others are killed, and all are held until the
+        // commit fence has made the kills durable.
+        var live: [Int] = []
+        for l in touched { if let j = liveLane(touching: l), !live.contains(j) { live.append(j) } }
+        live.sort()
+        for j in live { locks.lockLane(j) }
+        let lane = live.first ?? locks.acquireLane()
+        var othersHeld = live.count > 1
+        defer {
+            if othersHeld { for j in live.dropFirst() { locks.releaseLane(j) } }
+            locks.releaseLane(lane)
+        }
+        for j in live.dropFirst() { kill(lane: j) }
         let tally = counters[lane]
         var replaced: [Int] = []
-        var stage = 0 // 0: nothing durable, 1: committed, 2: retired
+        var committed = false, finished = false
         defer {
-            switch stage {
-            case 0: locks.release(touched, lane: lane, freed: spares) // never named anywhere
-            case 1: // Committed but not finished: only recovery may finish it,
-                // so nothing else may write (not even into this lane) until then.
-                locks.poison()
-                locks.release(touched, lane: lane, freed: [])
-            default: locks.release(touched, lane: lane, freed: replaced)
-            }
+            if !committed { spares.withUnsafeBufferPointer { locks.free($0) } } // never named anywhere
+            // Committed but not finished: only recovery may finish it, so
+            // nothing else may write until the pool is reopened.
+            else if !finished { locks.poison() }
         }
 
-        // 1. New contents of remapped chunks into spare chunks; the log body.
+        var sequence = locks.laneSequence(lane)
+        for l in touched { sequence = max(sequence, locks.lastSequence[l]) }
+        sequence &+= 1
+
+        // New contents of remapped chunks into spare chunks; the log body.
         var entries: [LogEntry] = []
+        var remapBytes = 0
         for (i, (logical, pieces)) in remapped.enumerated() {
             let destination = file.base + layout.chunkOffset(spares[i])
             // The bytes the update leaves as they are, from the chunk's current
@@ -155,51 +187,55 @@ extension Pool {
             let current = file.base + layout.chunkOffset(pageTable[logical])
             for gap in uncovered(pieces, chunk: logical) {
                 copyRemapData(destination + gap.lowerBound, current + gap.lowerBound, gap.count)
-                tally.remapBytes.add(gap.count, ordering: .relaxed)
+                remapBytes += gap.count
             }
             for piece in pieces {
                 piece.bytes.withUnsafeBytes { src in
                     copyRemapData(destination + piece.offset - logical * chunk, src.baseAddress!, src.count)
                 }
-                tally.remapBytes.add(piece.bytes.count, ordering: .relaxed)
+                remapBytes += piece.bytes.count
             }
             entries.append(.pageTable(logical: logical, physical: spares[i]))
         }
+        // The record's checksum does not cover remapped chunks: their contents
+        // must be durable before a record can name them.
+        if !remapped.isEmpty, !Self.drops(.remapDataFence) { persistence.drain() }
         entries += logEntries
         let record = file.base + layout.laneOffset(lane)
-        let body = UnsafeMutableRawBufferPointer(start: record + PoolLayout.commitRecordSize, count: layout.laneSize - PoolLayout.commitRecordSize)
+        let body = UnsafeMutableRawBufferPointer(start: record + CommitRecord.headerSize, count: layout.laneSize - CommitRecord.headerSize)
         var length = 0
         for entry in entries { length = entry.encode(into: body, at: length) }
-        if Self.droppedStep != .logBodyFlush { persistence.flush(body.baseAddress!, length) }
-        if Self.droppedStep != .logBodyFence { fence(tally) }
         try Self.simulateCrash(at: .afterLogBody)
-
-        // 2. The commit record: from here on the update survives a crash.
-        let header = CommitRecord(
-            sequence: nextSequence.add(1, ordering: .relaxed).newValue, entryCount: entries.count, bodyLength: length,
-            bodyCRC: CRC32C.checksum(UnsafeRawBufferPointer(rebasing: body[0..<length]))).encoded()
-        header.withUnsafeBytes { persistence.copyAndFlush(record, $0.baseAddress!, $0.count) }
-        if Self.droppedStep != .commitFence { fence(tally) }
-        stage = 1
-        tally.logBytes.add(length + PoolLayout.commitRecordSize, ordering: .relaxed)
+        CommitRecord.writeHeader(record, sequence: sequence, entryCount: entries.count, bodyLength: length)
+        if !Self.drops(.logFlush) { persistence.flush(record, CommitRecord.headerSize + length) }
+        if !Self.drops(.commitFence) { persistence.drain() }
+        committed = true
+        if othersHeld {
+            for j in live.dropFirst() { locks.releaseLane(j) }
+            othersHeld = false
+        }
+        for l in touched { noteRecord(lane: lane, sequence: sequence, logical: l) }
+        locks.setLaneSequence(lane, sequence)
+        tally.add(logBytes: length + CommitRecord.headerSize, remapBytes: remapBytes)
         try Self.simulateCrash(at: .afterCommitRecord)
 
-        // 3. Apply; 4. remap the view; 5. retire.
+        // Apply; remap the view.
         let applied = try Self.apply(entries, base: file.base, layout: layout, persistence: persistence, path: path)
-        if Self.droppedStep != .applyFence { fence(tally) }
-        tally.appliedBytes.add(applied, ordering: .relaxed)
+        if !Self.drops(.applyFence) { persistence.drain() }
+        tally.add(appliedBytes: applied)
         try Self.simulateCrash(at: .afterApply)
         for (i, (logical, _)) in remapped.enumerated() {
             replaced.append(pageTable[logical])
             pageTable[logical] = spares[i]
-            try mapChunks(logical, count: 1, physical: spares[i])
         }
-        Self.retire(lane: lane, base: file.base, layout: layout, persistence: persistence)
-        stage = 2
-        tally.fences.add(1, ordering: .relaxed)
-        tally.remaps.add(remapped.count, ordering: .relaxed)
-        tally.commits.add(1, ordering: .relaxed)
-        tally.bytesRequested.add(requested, ordering: .relaxed)
+        // A failure here leaves the view behind the durable page table: the
+        // pool is poisoned (reads too) until it is reopened.
+        for (i, (logical, _)) in remapped.enumerated() { try mapChunks(logical, count: 1, physical: spares[i]) }
+        finished = true
+        // The page-table entries naming the new chunks are durable (the apply
+        // fence): the replaced chunks can take new contents.
+        replaced.withUnsafeBufferPointer { locks.free($0) }
+        tally.add(commits: 1, bytesRequested: requested, remaps: remapped.count, fences: remapped.isEmpty ? 2 : 3)
     }
 
     /// Whether the pieces cover every byte of the chunk.
@@ -221,76 +257,12 @@ extension Pool {
         return gaps
     }
 
-    /// At most 8 bytes inside one aligned 8-byte word: merged into the word
-    /// and stored with one 8-byte store, which the hardware makes atomic.
-    private func storeInPlace(_ bytes: [UInt8], at offset: Int) throws(PMemError) {
-        let logical = offset / layout.chunkSize
-        guard let lane = locks.acquire(chunk: logical) else { throw needsRecoveryError }
-        defer { locks.release(chunk: logical, lane: lane) }
-        let tally = counters[lane]
-        // Through the file mapping (the same memory as the view), so that the
-        // flush names the file's own addresses.
-        let word = fileAddress(ofLogical: offset & ~7)
-        var value = word.load(as: UInt64.self)
-        withUnsafeMutableBytes(of: &value) { w in
-            for (i, byte) in bytes.enumerated() { w[offset & 7 + i] = byte }
-        }
-        word.storeBytes(of: value, as: UInt64.self)
-        if Self.droppedStep != .inPlaceFlush { persistence.flush(word, 8) }
-        persistence.drain()
-        tally.fences.add(1, ordering: .relaxed)
-        tally.inPlaceBytes.add(8, ordering: .relaxed)
-        tally.commits.add(1, ordering: .relaxed)
-        tally.bytesRequested.add(bytes.count, ordering: .relaxed)
-    }
-
     var needsRecoveryError: PMemError {
         PMemError(.needsRecovery, "an earlier update failed after it was committed; close and reopen the pool so that recovery finishes it", path: path)
-    }
-
-    /// Copies new contents into a spare chunk and flushes them.
-    private func copyRemapData(_ destination: UnsafeMutableRawPointer, _ source: UnsafeRawPointer, _ count: Int) {
-        if Self.droppedStep == .remapDataFlush {
-            destination.copyMemory(from: source, byteCount: count)
-        } else {
-            persistence.copyAndFlush(destination, source, count)
-        }
     }
 
     /// The address, in the whole-file mapping, of logical byte `offset`.
     func fileAddress(ofLogical offset: Int) -> UnsafeMutableRawPointer {
         file.base + layout.chunkOffset(pageTable[offset / layout.chunkSize]) + offset % layout.chunkSize
     }
-
-    func fence(_ tally: LaneCounters) {
-        persistence.drain()
-        tally.fences.add(1, ordering: .relaxed)
-    }
-}
-
-/// Points in a commit (and in recovery) where tests stop the code as a crash
-/// would: nothing after the point runs, nothing before it is undone.
-/// `package` so that `pmemctl demo` can crash a child process at one.
-package enum CrashPoint: String, Sendable, CaseIterable {
-    case afterLogBody, afterCommitRecord, afterApply, duringRecovery
-}
-
-extension Pool {
-    /// The crash point for the current task (tests only; nil otherwise).
-    @TaskLocal package static var crashPoint: CrashPoint?
-
-    static func simulateCrash(at point: CrashPoint) throws(PMemError) {
-        if crashPoint == point { throw PMemError(.ioFailure, "simulated crash at \(point)") }
-    }
-}
-
-/// Persistence steps of a commit that a test can drop, one at a time, to
-/// show that the crash checker notices (the mutation check of the crash model).
-enum PersistenceStep: Sendable, CaseIterable {
-    case remapDataFlush, logBodyFlush, logBodyFence, commitFence, applyFence, inPlaceFlush
-}
-
-extension Pool {
-    /// The step to leave out in the current task (tests only; nil otherwise).
-    @TaskLocal static var droppedStep: PersistenceStep?
 }

@@ -1,35 +1,55 @@
+import CPMemAtomics
 import SystemPackage
 
 extension Pool {
-    /// Replays every lane whose commit record is valid, then retires it
-    /// (docs/FORMAT.md, "Recovery argument"). Idempotent: a crash in here is
-    /// recovered by the next open. Returns the number of commits replayed.
+    /// Replays every valid record in ascending sequence order, then clears
+    /// every lane (docs/FORMAT.md, "Recovery argument"). Idempotent: a crash
+    /// in here is recovered by the next open. Returns the number of records
+    /// replayed.
     static func recover(_ base: UnsafeMutableRawPointer, layout: PoolLayout, persistence: PersistenceCalls, path: FilePath?) throws(PMemError) -> Int {
-        var replayed = 0
+        let maxBody = layout.laneSize - CommitRecord.headerSize
+        var valid: [(sequence: UInt64, lane: Int, entries: [LogEntry])] = []
+        var dirty: [Int] = []
         for lane in 0..<layout.laneCount {
             let record = base + layout.laneOffset(lane)
-            let header = UnsafeRawBufferPointer(start: record, count: PoolLayout.commitRecordSize)
-            guard let commit = CommitRecord.decode(header, maxBody: layout.laneSize - PoolLayout.commitRecordSize) else {
-                // Not committed. Remnants of a record torn by a crash must not
-                // stay: a later crash could complete them into a valid record.
-                if header.contains(where: { $0 != 0 }) { retire(lane: lane, base: base, layout: layout, persistence: persistence) }
-                continue
-            }
-            let body = UnsafeRawBufferPointer(start: record + PoolLayout.commitRecordSize, count: commit.bodyLength)
-            guard CRC32C.checksum(body) == commit.bodyCRC,
-                  let entries = LogEntry.decodeBody(body, count: commit.entryCount, layout: layout) else {
-                // The body was made durable before its record; a valid record
-                // over a bad body is damage, not a crash.
-                throw PMemError(.poolCorrupt, "lane \(lane) holds a committed record whose log body is damaged",
+            let header = UnsafeRawBufferPointer(start: record, count: CommitRecord.headerSize)
+            if header.contains(where: { $0 != 0 }) { dirty.append(lane) }
+            // Not valid: idle, killed, or torn by a crash before its fence
+            // (the checksum covers header and body), all meaning "nothing to do".
+            guard let head = CommitRecord.decode(record, maxBody: maxBody) else { continue }
+            // A checksum that matches over entries that do not make sense
+            // cannot come from a crash (a torn record fails the checksum):
+            // it is damage, or forgery, and is reported, never replayed.
+            guard let entries = LogEntry.decodeBody(UnsafeRawBufferPointer(start: record + CommitRecord.headerSize, count: head.bodyLength),
+                                                    count: head.entryCount, layout: layout) else {
+                throw PMemError(.poolCorrupt, "lane \(lane) holds a record whose checksum matches but whose entries are out of range or malformed",
                                 path: path, fileOffset: layout.laneOffset(lane))
             }
-            _ = try apply(entries, base: base, layout: layout, persistence: persistence, path: path)
-            persistence.drain()
-            try simulateCrash(at: .duringRecovery)
-            retire(lane: lane, base: base, layout: layout, persistence: persistence)
-            replayed += 1
+            valid.append((head.sequence, lane, entries))
         }
-        return replayed
+        // Older first: of two valid records touching one chunk, the later wins (I3).
+        valid.sort { $0.sequence < $1.sequence }
+        for record in valid { _ = try apply(record.entries, base: base, layout: layout, persistence: persistence, path: path) }
+        if !valid.isEmpty, !drops(.recoveryApplyFence) { persistence.drain() }
+        try simulateCrash(at: .duringRecovery)
+        // Every record replayed is durable: now none may be replayed again,
+        // since writes after this open will not know about them. Valid
+        // records are cleared oldest first, each durably before the next: a
+        // crash in between must never leave an older record valid without
+        // the newer ones it ran before (a replay of it alone would undo them).
+        func clear(_ lane: Int) {
+            let record = base + layout.laneOffset(lane)
+            for word in stride(from: 0, to: CommitRecord.headerSize, by: 8) { pmem_store64(record + word, 0) }
+            if !drops(.recoveryClearFlush) { persistence.flush(record, CommitRecord.headerSize) }
+        }
+        for record in valid {
+            clear(record.lane)
+            if !drops(.recoveryClearFence) { persistence.drain() }
+        }
+        let torn = dirty.filter { lane in !valid.contains { $0.lane == lane } }
+        for lane in torn { clear(lane) }
+        if !torn.isEmpty, !drops(.recoveryClearFence) { persistence.drain() }
+        return valid.count
     }
 
     /// Applies log entries: page-table entries first, then data into the
@@ -40,50 +60,43 @@ extension Pool {
         // remapped chunks are often consecutive, and on page granularity each
         // flush is an msync of the page.
         var run: Range<Int>? = nil
+        let dropTable = drops(.pageTableFlush)
         for case .pageTable(let logical, let physical) in entries {
             let slot = base + PoolLayout.pageTableOffset + 8 * logical
-            slot.storeBytes(of: PageTableEntry.encode(logical: logical, physical: physical).littleEndian, as: UInt64.self)
+            pmem_store64(slot, PageTableEntry.encode(logical: logical, physical: physical).littleEndian)
             if let r = run, r.upperBound == logical {
                 run = r.lowerBound..<(logical + 1)
             } else {
-                if let r = run { persistence.flush(base + PoolLayout.pageTableOffset + 8 * r.lowerBound, 8 * r.count) }
+                if let r = run, !dropTable { persistence.flush(base + PoolLayout.pageTableOffset + 8 * r.lowerBound, 8 * r.count) }
                 run = logical..<(logical + 1)
             }
         }
-        if let r = run { persistence.flush(base + PoolLayout.pageTableOffset + 8 * r.lowerBound, 8 * r.count) }
+        if let r = run, !dropTable { persistence.flush(base + PoolLayout.pageTableOffset + 8 * r.lowerBound, 8 * r.count) }
         var applied = 0
+        let dropData = drops(.applyFlush)
         for case .data(let offset, let bytes) in entries {
             var done = 0
             while done < bytes.count {
                 let logical = (offset + done) / layout.chunkSize
                 let inChunk = (offset + done) % layout.chunkSize
                 let n = min(bytes.count - done, layout.chunkSize - inChunk)
-                let word = UInt64(littleEndian: (base + PoolLayout.pageTableOffset + 8 * logical).load(as: UInt64.self))
+                let word = UInt64(littleEndian: pmem_load64(base + PoolLayout.pageTableOffset + 8 * logical))
                 guard let physical = PageTableEntry.decode(word, logical: logical), physical < layout.physicalChunks else {
                     throw PMemError(.poolCorrupt, "page-table entry \(logical) is damaged", path: path,
                                     fileOffset: PoolLayout.pageTableOffset + 8 * logical)
                 }
                 let destination = base + layout.chunkOffset(physical) + inChunk
-                bytes.withUnsafeBytes { src in persistence.copyAndFlush(destination, src.baseAddress! + done, n) }
+                bytes.withUnsafeBytes { src in
+                    if dropData {
+                        destination.copyMemory(from: src.baseAddress! + done, byteCount: n)
+                    } else {
+                        persistence.copyAndFlush(destination, src.baseAddress! + done, n)
+                    }
+                }
                 done += n
             }
             applied += bytes.count
         }
         return applied
-    }
-
-    /// Marks a lane idle: zero the whole commit record, flush, fence.
-    ///
-    /// Zeroing only the magic is not enough: a crash while the next record is
-    /// being written could mix the new magic with the old record's other
-    /// words and revive the old record, whose checksum still matches (the
-    /// crash model found exactly this). With every word zeroed, no mix of
-    /// old and new words passes the checksum.
-    static func retire(lane: Int, base: UnsafeMutableRawPointer, layout: PoolLayout, persistence: PersistenceCalls) {
-        let record = base + layout.laneOffset(lane)
-        for word in stride(from: 0, to: PoolLayout.commitRecordSize, by: 8) {
-            (record + word).storeBytes(of: UInt64(0), as: UInt64.self)
-        }
-        persistence.persist(record, PoolLayout.commitRecordSize)
     }
 }

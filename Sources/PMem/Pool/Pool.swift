@@ -40,7 +40,6 @@ public final class Pool: @unchecked Sendable {
     let persistence: PersistenceCalls
     let locks: ChunkLocks
     let counters: PoolCounters
-    let nextSequence = Atomic<UInt64>(1)
     /// The in-memory page table; entry `L` changes only under the lock of chunk `L`.
     let pageTable: UnsafeMutableBufferPointer<Int>
     /// Committed updates that the open found unfinished and completed.
@@ -173,7 +172,7 @@ public final class Pool: @unchecked Sendable {
             UnsafeMutableRawBufferPointer(start: file.base, count: file.count), persistence: persistence, path: path)
 
         let view: UnsafeMutableRawPointer
-        switch Syscalls.reserveAddressSpace(layout.capacity) {
+        switch Syscalls.reserveAddressSpace(layout.capacity, alignment: 2 << 20) {
         case .success(let p): view = p
         case .failure(let errno): throw PMemError.system(errno, "reserving address space for the view", path: path)
         }
@@ -185,8 +184,9 @@ public final class Pool: @unchecked Sendable {
         self.recoveredCommits = recovered
         self.counters = PoolCounters(lanes: layout.laneCount)
         self.file = file
-        self.locks = ChunkLocks(lanes: layout.laneCount,
-                                free: Set(0..<layout.physicalChunks).subtracting(table).sorted())
+        self.locks = ChunkLocks(chunks: layout.logicalChunks, lanes: layout.laneCount,
+                                free: Set(0..<layout.physicalChunks).subtracting(table).sorted(),
+                                physicalChunks: layout.physicalChunks)
         self.pageTable = UnsafeMutableBufferPointer.allocate(capacity: layout.logicalChunks)
         _ = pageTable.initialize(from: table)
         ready = true

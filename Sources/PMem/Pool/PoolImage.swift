@@ -31,8 +31,8 @@ package enum PoolImage {
 
     /// Recomputes whatever checksums the image's own fields allow: the
     /// header's, every page-table entry's (over the physical chunk it names)
-    /// and, where a lane starts with the commit magic, the record's header
-    /// and body checksums. A fuzzer uses this to get past the checksums to
+    /// and, where a lane starts with the commit magic, the record's checksum
+    /// (over header and body). A fuzzer uses this to get past the checksums to
     /// the range checks behind them.
     package static func resealChecksums(_ image: UnsafeMutableRawBufferPointer) {
         guard image.count >= PoolLayout.headerSize else { return }
@@ -55,11 +55,8 @@ package enum PoolImage {
             guard o >= 0, o <= image.count - laneSize,
                   image.loadUnaligned(fromByteOffset: o, as: UInt64.self) == CommitRecord.magic.littleEndian else { continue }
             let bodyLength = UInt64(littleEndian: image.loadUnaligned(fromByteOffset: o + 24, as: UInt64.self))
-            if bodyLength <= UInt64(laneSize - PoolLayout.commitRecordSize) {
-                let body = UnsafeRawBufferPointer(rebasing: image[(o + PoolLayout.commitRecordSize)..<(o + PoolLayout.commitRecordSize + Int(bodyLength))])
-                image.storeBytes(of: CRC32C.checksum(body).littleEndian, toByteOffset: o + 32, as: UInt32.self)
-            }
-            let header = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: image[o..<(o + 60)]))
+            guard bodyLength <= UInt64(laneSize - CommitRecord.headerSize) else { continue }
+            let header = CommitRecord.checksum(image.baseAddress! + o, bodyLength: Int(bodyLength))
             image.storeBytes(of: header.littleEndian, toByteOffset: o + 60, as: UInt32.self)
         }
     }

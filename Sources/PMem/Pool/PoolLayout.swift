@@ -4,7 +4,7 @@ import SystemPackage
 /// once at creation and never changed.
 struct PoolLayout: Sendable, Equatable {
     static let magic: [UInt8] = Array("PMEMPOOL".utf8)
-    static let version: UInt16 = 1
+    static let version: UInt16 = 2
     static let headerSize = 128
     static let pageTableOffset = 4096
     static let commitRecordSize = 64
@@ -89,8 +89,13 @@ struct PoolLayout: Sendable, Equatable {
         let u16 = { (o: Int) in UInt16(littleEndian: b.loadUnaligned(fromByteOffset: o, as: UInt16.self)) }
         let u32 = { (o: Int) in UInt32(littleEndian: b.loadUnaligned(fromByteOffset: o, as: UInt32.self)) }
         let u64 = { (o: Int) in UInt64(littleEndian: b.loadUnaligned(fromByteOffset: o, as: UInt64.self)) }
-        guard u16(8) == version else { throw corrupt("unknown version \(u16(8))") }
         guard CRC32C.checksum(UnsafeRawBufferPointer(rebasing: b[0..<124])) == u32(124) else { throw corrupt("checksum mismatch") }
+        guard u16(8) == version else {
+            let which = u16(8) < version
+                ? "an older format whose lanes this library would misread; open it with the library that made it (which recovers it), then copy its contents into a new pool"
+                : "a newer format, made by a newer library"
+            throw PMemError(.unsupportedVersion, "the pool is format version \(u16(8)) and this library reads version \(version): \(which)", path: path)
+        }
         guard u16(10) == headerSize, u32(12) == 0, u32(44) == 0, b[88..<124].allSatisfy({ $0 == 0 }) else {
             throw corrupt("unknown header size, flags or reserved bytes")
         }

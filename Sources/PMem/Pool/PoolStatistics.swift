@@ -70,6 +70,22 @@ final class LaneCounters: Sendable {
     let commits = Atomic<Int>(0), bytesRequested = Atomic<Int>(0), inPlaceBytes = Atomic<Int>(0)
     let logBytes = Atomic<Int>(0), appliedBytes = Atomic<Int>(0), remapBytes = Atomic<Int>(0)
     let remaps = Atomic<Int>(0), fences = Atomic<Int>(0)
+    /// Adds to the counters. Only the holder of the lane writes them, so each
+    /// is a plain load and store, not a locked read-modify-write; readers
+    /// (``Pool/statistics``) load them relaxed.
+    @inline(__always)
+    func add(commits: Int = 0, bytesRequested: Int = 0, inPlaceBytes: Int = 0, logBytes: Int = 0,
+             appliedBytes: Int = 0, remapBytes: Int = 0, remaps: Int = 0, fences: Int = 0) {
+        if commits != 0 { self.commits.store(self.commits.load(ordering: .relaxed) &+ commits, ordering: .relaxed) }
+        if bytesRequested != 0 { self.bytesRequested.store(self.bytesRequested.load(ordering: .relaxed) &+ bytesRequested, ordering: .relaxed) }
+        if inPlaceBytes != 0 { self.inPlaceBytes.store(self.inPlaceBytes.load(ordering: .relaxed) &+ inPlaceBytes, ordering: .relaxed) }
+        if logBytes != 0 { self.logBytes.store(self.logBytes.load(ordering: .relaxed) &+ logBytes, ordering: .relaxed) }
+        if appliedBytes != 0 { self.appliedBytes.store(self.appliedBytes.load(ordering: .relaxed) &+ appliedBytes, ordering: .relaxed) }
+        if remapBytes != 0 { self.remapBytes.store(self.remapBytes.load(ordering: .relaxed) &+ remapBytes, ordering: .relaxed) }
+        if remaps != 0 { self.remaps.store(self.remaps.load(ordering: .relaxed) &+ remaps, ordering: .relaxed) }
+        if fences != 0 { self.fences.store(self.fences.load(ordering: .relaxed) &+ fences, ordering: .relaxed) }
+    }
+
     /// Keeps the next lane's counters off these cache lines.
     private let padding: (Int, Int, Int, Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0, 0, 0, 0)
 }

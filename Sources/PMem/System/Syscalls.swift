@@ -218,12 +218,19 @@ enum Syscalls {
         run(.flock, { clinux_flock(fd, LOCK_EX | LOCK_NB) }, failed: { $0 != 0 }).map { _ in () }
     }
 
-    /// Reserves `length` bytes of address space, inaccessible until mapped over.
-    static func reserveAddressSpace(_ length: Int) -> Result<UnsafeMutableRawPointer, Errno> {
+    /// Reserves `length` bytes of address space, inaccessible until mapped
+    /// over, starting at a multiple of `alignment` (a power of two): reserve
+    /// `length + alignment`, then give back the unaligned head and the tail.
+    static func reserveAddressSpace(_ length: Int, alignment: Int = 4096) -> Result<UnsafeMutableRawPointer, Errno> {
         if let fault = injectedFault, fault.fails(.mmap) { return .failure(fault.errno) }
-        guard let p = Glibc.mmap(nil, length, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0),
+        let total = length + alignment
+        guard let p = Glibc.mmap(nil, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0),
               p != MAP_FAILED else { return .failure(Errno(rawValue: Glibc.errno)) }
-        return .success(p)
+        let start = UInt(bitPattern: p), aligned = (start + UInt(alignment) - 1) & ~UInt(alignment - 1)
+        if aligned > start { _ = Glibc.munmap(p, Int(aligned - start)) }
+        let end = aligned + UInt(length), stop = start + UInt(total)
+        if stop > end { _ = Glibc.munmap(UnsafeMutableRawPointer(bitPattern: end)!, Int(stop - end)) }
+        return .success(UnsafeMutableRawPointer(bitPattern: aligned)!)
     }
 
     /// Maps `length` bytes of the file at `offset` over `address` (which must

@@ -1,0 +1,203 @@
+import CPMemAtomics
+
+/// The one-write paths: in place, one logged piece, one remapped chunk.
+/// None allocates, hashes or looks up a task-local value in a release build;
+/// the general planner (Pool+Commit.swift) handles everything else.
+extension Pool {
+    /// The lane whose record may still be valid and touches chunk
+    /// `logical`, or nil (docs/FORMAT.md, invariant I2). Holds the chunk's lock.
+    @inline(__always)
+    func liveLane(touching logical: Int) -> Int? {
+        let lane = Int(locks.lastLane[logical])
+        guard lane >= 0 else { return nil }
+        let word = pmem_load64(file.base + layout.laneOffset(lane) + CommitRecord.sequenceOffset)
+        if UInt64(littleEndian: word) == locks.lastSequence[logical] { return lane }
+        locks.lastLane[logical] = -1 // overwritten since: that record is gone
+        return nil
+    }
+
+    /// The lane for a commit touching chunk `logical`: the lane of the record
+    /// that may still be valid for the chunk, which the new record then
+    /// overwrites (so no other lane's record needs killing), else any free one.
+    @inline(__always)
+    func lane(forCommitTouching logical: Int) -> Int {
+        if let held = liveLane(touching: logical) {
+            locks.lockLane(held)
+            return held
+        }
+        return locks.acquireLane()
+    }
+
+    /// Kills the record in `lane`, which the caller holds: its sequence word
+    /// becomes 0 (one atomic store), and the line is flushed; the caller's
+    /// next fence makes it durable. Killing a record whose commit returned is
+    /// always safe: it was applied and fenced before its lane was released.
+    @inline(__always)
+    func kill(lane: Int) {
+        let record = file.base + layout.laneOffset(lane)
+        pmem_store64(record + CommitRecord.sequenceOffset, 0)
+        if !Self.drops(.killFlush) { persistence.flush(record, CommitRecord.headerSize) }
+    }
+
+    /// Before a write that leaves no record (in place, `Pool.store`) touches
+    /// chunk `logical`: kills a record still valid for the chunk and fences,
+    /// so that no crash from here on can replay it over the new bytes (a
+    /// replay over part of an 8-byte word would tear the word). Costs a fence
+    /// only when such a record exists. Holds the chunk's lock; returns the
+    /// lane it killed, still held, or nil.
+    @inline(__always)
+    func killLiveRecord(touching logical: Int) -> Int? {
+        guard let held = liveLane(touching: logical) else { return nil }
+        locks.lockLane(held)
+        kill(lane: held)
+        if !Self.drops(.killFence) { persistence.drain() }
+        locks.lastLane[logical] = -1
+        return held
+    }
+
+    /// The next sequence number for a record in `lane` touching `logical`.
+    @inline(__always)
+    func nextSequence(lane: Int, logical: Int) -> UInt64 {
+        max(locks.laneSequence(lane), locks.lastSequence[logical]) &+ 1
+    }
+
+    /// Notes that `lane`'s record with `sequence` touches `logical`.
+    @inline(__always)
+    func noteRecord(lane: Int, sequence: UInt64, logical: Int) {
+        locks.lastSequence[logical] = sequence
+        locks.lastLane[logical] = Int32(lane)
+    }
+
+    /// At most 8 bytes inside one aligned 8-byte word: merged into the word
+    /// and stored with one atomic 8-byte store, flushed, fenced.
+    func storeInPlace(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws(PMemError) {
+        let logical = offset / layout.chunkSize
+        guard locks.lock(chunk: logical) else { throw needsRecoveryError }
+        defer { locks.unlock(chunk: logical) }
+        // An in-place write leaves no record: a record still valid for this
+        // chunk dies first (I2).
+        let lane = killLiveRecord(touching: logical) ?? locks.acquireLane()
+        defer { locks.releaseLane(lane) }
+        // Through the file mapping (the same memory as the view), so that the
+        // flush names the file's own addresses.
+        let word = fileAddress(ofLogical: offset & ~7)
+        var value = pmem_load64(word)
+        withUnsafeMutableBytes(of: &value) { w in
+            for i in 0..<bytes.count { w[offset & 7 + i] = bytes[i] }
+        }
+        pmem_store64(word, value)
+        if !Self.drops(.inPlaceFlush) { persistence.flush(word, 8) }
+        if !Self.drops(.inPlaceFence) { persistence.drain() }
+        counters[lane].add(commits: 1, bytesRequested: bytes.count, inPlaceBytes: 8, fences: 1)
+    }
+
+    /// One write inside one chunk, through the log: the record (one entry)
+    /// and its header flushed as one range, one fence; applied, one fence.
+    func logOne(_ bytes: UnsafeRawBufferPointer, at offset: Int, logical: Int) throws(PMemError) {
+        guard locks.lock(chunk: logical) else { throw needsRecoveryError }
+        defer { locks.unlock(chunk: logical) }
+        let lane = lane(forCommitTouching: logical)
+        defer { locks.releaseLane(lane) }
+        let sequence = nextSequence(lane: lane, logical: logical)
+
+        let record = file.base + layout.laneOffset(lane)
+        let body = record + CommitRecord.headerSize
+        CommitRecord.writeEntryHead(body, kind: 1, a: UInt64(offset), b: UInt64(bytes.count))
+        (body + CommitRecord.entryHeadSize).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+        let padded = PoolLayout.alignUp(bytes.count, 8)
+        if padded > bytes.count {
+            (body + CommitRecord.entryHeadSize + bytes.count).initializeMemory(as: UInt8.self, repeating: 0, count: padded - bytes.count)
+        }
+        let length = CommitRecord.entryHeadSize + padded
+        try Self.simulateCrash(at: .afterLogBody)
+        CommitRecord.writeHeader(record, sequence: sequence, entryCount: 1, bodyLength: length)
+        if !Self.drops(.logFlush) { persistence.flush(record, CommitRecord.headerSize + length) }
+        if !Self.drops(.commitFence) { persistence.drain() }
+        noteRecord(lane: lane, sequence: sequence, logical: logical)
+        locks.setLaneSequence(lane, sequence)
+        // Committed: a failure from here on leaves the rest to recovery.
+        var finished = false
+        defer { if !finished { locks.poison() } }
+        try Self.simulateCrash(at: .afterCommitRecord)
+
+        let destination = fileAddress(ofLogical: offset)
+        if Self.drops(.applyFlush) {
+            destination.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+        } else {
+            persistence.copyAndFlush(destination, bytes.baseAddress!, bytes.count)
+        }
+        if !Self.drops(.applyFence) { persistence.drain() }
+        counters[lane].add(commits: 1, bytesRequested: bytes.count, logBytes: CommitRecord.headerSize + length,
+                           appliedBytes: bytes.count, fences: 2)
+        try Self.simulateCrash(at: .afterApply)
+        finished = true
+    }
+
+    /// One write inside one chunk, by remapping: the chunk's new contents (the
+    /// bytes the write leaves, copied from the chunk's current physical copy,
+    /// and the write) go into a spare chunk; the record holds one page-table
+    /// entry.
+    func remapOne(_ bytes: UnsafeRawBufferPointer, at offset: Int, logical: Int) throws(PMemError) {
+        guard locks.lock(chunk: logical) else { throw needsRecoveryError }
+        defer { locks.unlock(chunk: logical) }
+        var spare = 0
+        let took = withUnsafeMutablePointer(to: &spare) { locks.takeSpares(1, into: UnsafeMutableBufferPointer(start: $0, count: 1)) }
+        guard took else { throw needsRecoveryError }
+        let lane = lane(forCommitTouching: logical)
+        defer { locks.releaseLane(lane) }
+        var committed = false, finished = false
+        defer {
+            if !committed { withUnsafePointer(to: spare) { locks.free(UnsafeBufferPointer(start: $0, count: 1)) } }
+            // Committed but not finished: only recovery may finish it.
+            else if !finished { locks.poison() }
+        }
+        let sequence = nextSequence(lane: lane, logical: logical)
+        let tally = counters[lane]
+
+        let chunk = layout.chunkSize
+        let start = offset - logical * chunk, end = start + bytes.count
+        let destination = file.base + layout.chunkOffset(spare)
+        let current = file.base + layout.chunkOffset(pageTable[logical])
+        if start > 0 { copyRemapData(destination, current, start) }
+        if end < chunk { copyRemapData(destination + end, current + end, chunk - end) }
+        copyRemapData(destination + start, bytes.baseAddress!, bytes.count)
+        // The record's checksum does not cover the chunk: its contents must be
+        // durable before a record can name it.
+        if !Self.drops(.remapDataFence) { persistence.drain() }
+
+        let record = file.base + layout.laneOffset(lane)
+        CommitRecord.writeEntryHead(record + CommitRecord.headerSize, kind: 2, a: UInt64(logical), b: UInt64(spare))
+        try Self.simulateCrash(at: .afterLogBody)
+        CommitRecord.writeHeader(record, sequence: sequence, entryCount: 1, bodyLength: CommitRecord.entryHeadSize)
+        if !Self.drops(.logFlush) { persistence.flush(record, CommitRecord.headerSize + CommitRecord.entryHeadSize) }
+        if !Self.drops(.commitFence) { persistence.drain() }
+        committed = true
+        noteRecord(lane: lane, sequence: sequence, logical: logical)
+        locks.setLaneSequence(lane, sequence)
+        try Self.simulateCrash(at: .afterCommitRecord)
+
+        let slot = file.base + PoolLayout.pageTableOffset + 8 * logical
+        pmem_store64(slot, PageTableEntry.encode(logical: logical, physical: spare).littleEndian)
+        if !Self.drops(.pageTableFlush) { persistence.flush(slot, 8) }
+        if !Self.drops(.applyFence) { persistence.drain() }
+        try Self.simulateCrash(at: .afterApply)
+        let replaced = pageTable[logical]
+        pageTable[logical] = spare
+        // On failure the change is durable but the view cannot show it: the
+        // pool is poisoned (by the defer) until a reopen.
+        try mapChunks(logical, count: 1, physical: spare)
+        finished = true
+        withUnsafePointer(to: replaced) { locks.free(UnsafeBufferPointer(start: $0, count: 1)) }
+        tally.add(commits: 1, bytesRequested: bytes.count, logBytes: CommitRecord.headerSize + CommitRecord.entryHeadSize,
+                  appliedBytes: 8, remapBytes: chunk, remaps: 1, fences: 3)
+    }
+
+    /// Copies new contents into a spare chunk and flushes them.
+    func copyRemapData(_ destination: UnsafeMutableRawPointer, _ source: UnsafeRawPointer, _ count: Int) {
+        if Self.drops(.remapDataFlush) {
+            destination.copyMemory(from: source, byteCount: count)
+        } else {
+            persistence.copyAndFlush(destination, source, count)
+        }
+    }
+}
