@@ -1,4 +1,4 @@
-// swift-tools-version: 6.1
+// swift-tools-version: 6.2
 // The benchmarks live in their own package so that the library does not
 // depend on package-benchmark. Run them with:
 //   swift package --package-path Benchmarks benchmark

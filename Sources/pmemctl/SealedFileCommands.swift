@@ -71,6 +71,35 @@ struct FileFacts {
          ("atomic_write_unit", .int(ioInfo.hardwareAtomicUnit)),
          ("atomic_write_alignment", .int(ioInfo.hardwareAtomicAlignment)),
          ("max_atomic_write", .int(ioInfo.maxAtomicWrite))]
+            + ioInfo.kernelAtomicWrite.jsonFields
+    }
+}
+
+extension KernelAtomicWrite {
+    /// The `--json` keys: `kernel_atomic_write` (`offered` or why not), the
+    /// limits (0 when not offered; `_unit_max_opt` 0 when not reported) and
+    /// `kernel_release`.
+    var jsonFields: [(String, JSON)] {
+        let l = limits
+        return [("kernel_atomic_write", .string(jsonName)),
+                ("kernel_atomic_write_unit_min", .int(l?.unitMin ?? 0)),
+                ("kernel_atomic_write_unit_max", .int(l?.unitMax ?? 0)),
+                ("kernel_atomic_write_unit_max_opt", .int(l?.unitMaxOptimized ?? 0)),
+                ("kernel_atomic_write_segments_max", .int(l?.maxSegments ?? 0)),
+                ("kernel_release", .string(KernelAtomicWrite.kernelRelease))]
+    }
+
+    /// `offered`, `kernel_too_old`, `not_on_this_file_system`, `dax`,
+    /// `statx_failed` or `not_queried`.
+    var jsonName: String {
+        switch self {
+        case .offered: "offered"
+        case .kernelTooOld: "kernel_too_old"
+        case .notOnThisFileSystem: "not_on_this_file_system"
+        case .dax: "dax"
+        case .statxFailed: "statx_failed"
+        case .notQueried: "not_queried"
+        }
     }
 }
 

@@ -48,6 +48,14 @@ public struct IOInfo: Sendable, Hashable, CustomStringConvertible {
     public var maxAtomicWrite: Int
     /// Whether persistence is real, and by which mechanism.
     public var persistence: PersistenceDomain
+    /// The kernel's own atomic-write limits for the file (`statx`
+    /// `STATX_WRITE_ATOMIC`, for `pwritev2(RWF_ATOMIC)`), or why it offers
+    /// none: a kernel older than 6.11, a file system without them, or DAX.
+    /// Reported beside ``maxAtomicWrite`` for comparison only: on a sealed
+    /// file the kernel's atomic write is not for use, because xfs performs it
+    /// by copy-on-write remap, which changes the block map, breaks the seal
+    /// and stales the extents handed to a device.
+    public var kernelAtomicWrite: KernelAtomicWrite
 
     /// The hardware failure-atomic unit of this CPU architecture (8 bytes, 8-aligned, on x86-64).
     public static let hardwareAtomicUnit = 8
@@ -57,7 +65,8 @@ public struct IOInfo: Sendable, Hashable, CustomStringConvertible {
         mappingAlignment: Int, storeGranularity: StoreGranularity,
         hardwareAtomicUnit: Int = IOInfo.hardwareAtomicUnit,
         hardwareAtomicAlignment: Int = IOInfo.hardwareAtomicUnit,
-        maxAtomicWrite: Int = IOInfo.hardwareAtomicUnit, persistence: PersistenceDomain
+        maxAtomicWrite: Int = IOInfo.hardwareAtomicUnit, persistence: PersistenceDomain,
+        kernelAtomicWrite: KernelAtomicWrite = .notQueried
     ) {
         self.mappingAlignment = mappingAlignment
         self.storeGranularity = storeGranularity
@@ -65,6 +74,7 @@ public struct IOInfo: Sendable, Hashable, CustomStringConvertible {
         self.hardwareAtomicAlignment = hardwareAtomicAlignment
         self.maxAtomicWrite = maxAtomicWrite
         self.persistence = persistence
+        self.kernelAtomicWrite = kernelAtomicWrite
     }
 
     /// One line per fact, for logs and the command line.
@@ -75,6 +85,7 @@ public struct IOInfo: Sendable, Hashable, CustomStringConvertible {
         hardware atomic unit:  \(hardwareAtomicUnit) bytes, \(hardwareAtomicAlignment)-aligned
         largest atomic write:  \(maxAtomicWrite) bytes
         persistence:           \(persistence)\(persistence.isDurable ? "" : " -- NOT DURABLE")
+        kernel atomic write:   \(kernelAtomicWrite)
         """
     }
 }

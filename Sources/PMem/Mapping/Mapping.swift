@@ -247,7 +247,8 @@ public struct Mapping: ~Copyable, @unchecked Sendable {
         } else {
             persistence = .dax
         }
-        self.ioInfo = IOInfo(mappingAlignment: alignment, storeGranularity: storeGranularity, persistence: persistence)
+        self.ioInfo = IOInfo(mappingAlignment: alignment, storeGranularity: storeGranularity, persistence: persistence,
+                             kernelAtomicWrite: .of(fd, isDAX: isMapSync || isDeviceDAX))
         succeeded = true
     }
 

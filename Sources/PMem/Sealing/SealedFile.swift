@@ -188,7 +188,7 @@ extension SealedFile {
             }
             let digest = map.digest(size: size)
             guard digest == record.digest, map.extents.count == record.extentCount else {
-                throw PMemError(.extentMapChanged, "the file's extent map is not the one recorded at sealing (\(record.extentCount) extents, digest \(record.digest); now \(map.extents.count) extents, digest \(digest)): its blocks were moved (defragmented, copied, restored) since sealing",
+                throw PMemError(.extentMapChanged, "the file's extent map is not the one recorded at sealing (\(record.extentCount) extents, digest \(record.digest); now \(map.extents.count) extents, digest \(digest)): its blocks were moved (defragmented, copied, restored, or rewritten out of place by a kernel atomic write, RWF_ATOMIC) since sealing",
                                 path: path)
             }
         }

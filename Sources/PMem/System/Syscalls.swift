@@ -129,6 +129,24 @@ enum Syscalls {
         return run(.fstatfs, { CLinux.fstatfs(fd, &sfs) }, failed: { $0 != 0 }).map { _ in Int(sfs.f_type) }
     }
 
+    /// `statx(fd, STATX_WRITE_ATOMIC)`. Not injectable: its failure changes
+    /// only what ``IOInfo/kernelAtomicWrite`` says, never whether a path
+    /// succeeds, so it is kept out of the fault-injection tests' call counts.
+    static func statxAtomicWrite(_ fd: CInt) -> Result<clinux_statx_atomic_write, Errno> {
+        var facts = clinux_statx_atomic_write()
+        while true {
+            if clinux_statx_atomic_write(fd, &facts) == 0 { return .success(facts) }
+            let err = Errno(rawValue: Glibc.errno)
+            if err != .interrupted { return .failure(err) }
+        }
+    }
+
+    /// `statfs.f_type` for a report, not injectable (see `statxAtomicWrite`).
+    static func fileSystemTypeUninjected(_ fd: CInt) -> Result<Int, Errno> {
+        var sfs = statfs()
+        return CLinux.fstatfs(fd, &sfs) == 0 ? .success(Int(sfs.f_type)) : .failure(Errno(rawValue: Glibc.errno))
+    }
+
     static func fsync(_ fd: CInt) -> Result<Void, Errno> {
         run(.fsync, { Glibc.fsync(fd) }, failed: { $0 != 0 }).map { _ in () }
     }

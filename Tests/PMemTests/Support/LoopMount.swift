@@ -8,24 +8,29 @@ import Testing
 final class LoopMount {
     let image: String
     let mountPoint: FilePath
+    /// Mount options beside `loop` (e.g. `max_atomic_write=4m`).
+    let options: [String]
     private(set) var isMounted = false
 
-    /// Makes and mounts the file system, or cancels the calling test.
-    init(mkfs: [String], sizeMiB: Int = 320) throws {
+    /// Makes and mounts the file system, or cancels the calling test;
+    /// `skipNote` is added to the reason a skip prints.
+    init(mkfs: [String], sizeMiB: Int = 320, options: [String] = [], skipNote: String? = nil) throws {
+        self.options = options
+        let note = skipNote.map { " (\($0))" } ?? ""
         let id = "swift-pmem-loop-\(getpid())-\(UUID().uuidString.prefix(8))"
         image = "/var/tmp/\(id).img"
         mountPoint = FilePath("/var/tmp/\(id).mnt")
-        if getuid() != 0 { try Self.skip("loop mounts need root (uid \(getuid()))") }
+        if getuid() != 0 { try Self.skip("loop mounts need root (uid \(getuid()))\(note)") }
         guard FileManager.default.createFile(atPath: image, contents: nil),
-              truncate(image, off_t(sizeMiB) << 20) == 0 else { try Self.skip("cannot make the image \(image)") }
+              truncate(image, off_t(sizeMiB) << 20) == 0 else { try Self.skip("cannot make the image \(image)\(note)") }
         try FileManager.default.createDirectory(atPath: mountPoint.string, withIntermediateDirectories: true)
         if let failure = Self.run(mkfs + [image]) {
             cleanUp()
-            try Self.skip("\(mkfs[0]) failed: \(failure)")
+            try Self.skip("\(mkfs[0]) failed: \(failure)\(note)")
         }
         do { try mount() } catch {
             cleanUp()
-            try Self.skip("cannot mount a loop device: \(error)")
+            try Self.skip("cannot mount a loop device\(options.isEmpty ? "" : " with -o \(options.joined(separator: ","))"): \(error)\(note)")
         }
     }
 
@@ -38,14 +43,14 @@ final class LoopMount {
     struct CommandFailed: Error, CustomStringConvertible { var description: String }
 
     func mount() throws {
-        if let failure = Self.run(["mount", "-o", "loop", image, mountPoint.string]) { throw CommandFailed(description: failure) }
+        if let failure = Self.run(["mount", "-o", (["loop"] + options).joined(separator: ","), image, mountPoint.string]) { throw CommandFailed(description: failure) }
         isMounted = true
     }
 
     /// Mounts the file system again, read-only.
     func remountReadOnly() throws {
         try unmount()
-        if let failure = Self.run(["mount", "-o", "loop,ro", image, mountPoint.string]) { throw CommandFailed(description: failure) }
+        if let failure = Self.run(["mount", "-o", (["loop", "ro"] + options).joined(separator: ","), image, mountPoint.string]) { throw CommandFailed(description: failure) }
         isMounted = true
     }
 
