@@ -102,6 +102,23 @@ struct PoolLayout: Sendable, Equatable {
         let limit = UInt64(Int32.max) * 4096
         let fields = [u64(16), u64(24), u64(32), u64(48), u64(56), u64(64), u64(72)]
         guard fields.allSatisfy({ $0 <= limit }), u32(40) >= 1, u32(40) <= 1024 else { throw corrupt("a size or offset is out of range") }
+        #if PMEM_FUZZ_PLANTED_BUG
+        // Planted for `scripts/fuzz --planted` only, never in the product: an
+        // off-by-one read, one byte past a copy of the header, when a header
+        // with a valid checksum claims more than 2 lanes (the fuzzer's base
+        // images have 2). AddressSanitizer must report it and libFuzzer must
+        // reach it. (Exactly 7 lanes, or more than 2 lanes and a negative
+        // creation time, were missed in some 60 s runs: too rare for CI.)
+        if u32(40) > 2 {
+            let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: headerSize, alignment: 8)
+            defer { copy.deallocate() }
+            copy.copyMemory(from: UnsafeRawBufferPointer(rebasing: b[0..<headerSize]))
+            // A typed subscript: AddressSanitizer checks it even at -Onone,
+            // where a raw `load` is a call into the uninstrumented stdlib.
+            let bytes = copy.baseAddress!.assumingMemoryBound(to: UInt8.self)
+            if bytes[headerSize] == 0xFF { throw corrupt("planted") }
+        }
+        #endif
         let layout = PoolLayout(
             chunkSize: Int(u64(16)), logicalChunks: Int(u64(24)), physicalChunks: Int(u64(32)), laneCount: Int(u32(40)),
             laneSize: Int(u64(48)), lanesOffset: Int(u64(64)), dataOffset: Int(u64(72)),
