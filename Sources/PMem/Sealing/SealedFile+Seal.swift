@@ -58,7 +58,15 @@ extension SealedFile {
             case .failure(let errno):
                 throw PMemError.system(errno, "recording the seal (extended attribute \(SealRecord.attributeName))", path: path)
             }
-            try Syscalls.sync(fd, path: path, "making the seal durable")
+            #if DEBUG
+            // A planted bug (debug builds only, for scripts/power-cut):
+            // SWIFT_PMEM_MUTATE=no-seal-fsync leaves the seal record unsynced, so
+            // a new file is linked (linkat) before its seal is durable.
+            let planted = getenv("SWIFT_PMEM_MUTATE").map { String(cString: $0) == "no-seal-fsync" } ?? false
+            #else
+            let planted = false
+            #endif
+            if !planted { try Syscalls.sync(fd, path: path, "making the seal durable") }
         }
         report.isSealed = true
         report.size = record.usableSize
