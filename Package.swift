@@ -103,9 +103,11 @@ let package = Package(
             dependencies: ["PMem", .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: strictSwift + [.unsafeFlags(["-parse-as-library"])]
         ),
+        // Test machinery: counts the test thread's heap allocations.
+        .target(name: "CMallocCounter", path: "Tests/CMallocCounter"),
         .testTarget(
             name: "PMemTests",
-            dependencies: ["PMem", "PMemCrashTesting", "CPMem2", "CLinux", .product(name: "SystemPackage", package: "swift-system")],
+            dependencies: ["PMem", "PMemCrashTesting", "CPMem2", "CLinux", "CMallocCounter", .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: strictSwift
         ),
     ],

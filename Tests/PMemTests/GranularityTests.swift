@@ -7,7 +7,7 @@ import Testing
 struct GranularityTests {
     @Test("a page-cache file reports page granularity, no MAP_SYNC, msync persistence and the 8-byte atomic unit",
           .enabled(if: getenv("PMEM2_FORCE_GRANULARITY") == nil, "PMEM2_FORCE_GRANULARITY is set for the whole test run"),
-          arguments: ["/var/tmp", "/dev/shm"])
+          arguments: [ext4TestDirectory, "/dev/shm"])
     func pageCacheInfo(base: String) throws {
         let scratch = Scratch(on: base)
         let map = try Mapping(path: scratch.file("f", count: 4096))

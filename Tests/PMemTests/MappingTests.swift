@@ -7,7 +7,7 @@ import Testing
 @Suite("Mapping: map, store, persist, unmap, reopen")
 struct MappingTests {
     @Test("data stored and persisted through a mapping is in the file after unmap and reopen",
-          arguments: ["/var/tmp", "/dev/shm"])
+          arguments: [ext4TestDirectory, "/dev/shm"])
     func storePersistReopen(base: String) throws {
         let scratch = Scratch(on: base)
         let path = scratch.file("data", count: 8192)
@@ -68,7 +68,7 @@ struct MappingTests {
 
     @Test("the scratch folders are on ext4 and tmpfs, as the tests above claim")
     func scratchFileSystems() {
-        #expect(Scratch(on: "/var/tmp").fileSystemMagic == FileSystemKind.ext4)
+        #expect(Scratch(on: ext4TestDirectory).fileSystemMagic == FileSystemKind.ext4)
         #expect(Scratch(on: "/dev/shm").fileSystemMagic == FileSystemKind.tmpfs)
     }
 

@@ -36,7 +36,7 @@ func smallPool(_ scratch: Scratch, _ name: String = "pool", spare: Int = 4 * 655
 @Suite("Failure-atomic pools: writes, transactions, reopen")
 struct PoolTests {
     @Test("writes of 1 byte to several chunks, aligned and unaligned, across chunk boundaries; reopen sees exactly them",
-          arguments: ["/var/tmp", "/dev/shm"])
+          arguments: [ext4TestDirectory, "/dev/shm"])
     func writesAndReopen(base: String) throws {
         let scratch = Scratch(on: base)
         let chunk = 65536

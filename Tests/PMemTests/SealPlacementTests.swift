@@ -26,7 +26,7 @@ func kernelRelease() -> String {
 /// and on Debian 12's 6.1 (where tmpfs has no user xattrs) in the VM.
 @Suite("Seal placement: extended attribute or last page")
 struct SealPlacementTests {
-    static let bases = ["/dev/shm", "/var/tmp"]
+    static let bases = ["/dev/shm", ext4TestDirectory]
 
     @Test("the last-page form: the file is one page longer, the mapping and the report show only the user's bytes", arguments: bases)
     func lastPageCreate(base: String) throws {

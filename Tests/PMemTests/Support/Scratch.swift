@@ -4,13 +4,17 @@ import Foundation
 import SystemPackage
 import Testing
 
+/// The directory the tests use for ext4: `/var/tmp` on this machine and in
+/// CI; inside `scripts/dax-vm --no-dax` (Debian's kernel), its ext4 mount.
+let ext4TestDirectory = ProcessInfo.processInfo.environment["SWIFT_PMEM_TEST_EXT4_DIR"] ?? "/var/tmp"
+
 /// A fresh directory for one test, removed when the test is done.
 final class Scratch {
     let directory: FilePath
 
     /// A directory under `base`: `/var/tmp` is on the machine's own file
     /// system (ext4 here and in CI), `/dev/shm` is tmpfs.
-    init(on base: String = "/var/tmp", _ name: String = #function) {
+    init(on base: String = ext4TestDirectory, _ name: String = #function) {
         let unique = "swift-pmem-test-\(getpid())-\(UUID().uuidString.prefix(8))"
         directory = FilePath(base).appending(unique)
         try! FileManager.default.createDirectory(atPath: directory.string, withIntermediateDirectories: true)
@@ -38,7 +42,7 @@ final class Scratch {
     /// A scratch directory on ext4 (the machine's own file system), or the
     /// calling test is cancelled, saying why.
     static func ext4(_ name: String = #function) throws -> Scratch {
-        let scratch = Scratch(on: "/var/tmp", name)
+        let scratch = Scratch(on: ext4TestDirectory, name)
         if scratch.fileSystemMagic != FileSystemKind.ext4 {
             try Test.cancel("needs /var/tmp on ext4; it is \(FileSystemKind.name(scratch.fileSystemMagic))")
         }

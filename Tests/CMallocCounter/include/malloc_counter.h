@@ -1,0 +1,15 @@
+// Counts heap allocations made by the calling thread, for tests that the
+// one-write commit paths allocate nothing. The test binary's own malloc
+// overrides glibc's and forwards to it. Not built under a sanitizer (which
+// interposes malloc itself): `malloc_counter_available` is then 0.
+#ifndef MALLOC_COUNTER_H
+#define MALLOC_COUNTER_H
+#include <stdint.h>
+
+int malloc_counter_available(void);
+/// Starts counting this thread's allocations from zero.
+void malloc_counter_start(void);
+/// Stops counting; returns the allocations this thread made since start.
+uint64_t malloc_counter_stop(void);
+
+#endif

@@ -1,0 +1,42 @@
+import CMallocCounter
+@testable import PMem
+import SystemPackage
+import Testing
+
+/// The one-write commit paths allocate nothing (issue: small commits at the
+/// cost floor). Counted with the test binary's own malloc, on this thread.
+@Suite("One-write commits allocate nothing")
+struct AllocationFreeTests {
+    /// Allocations made by `body` on this thread, after one warm-up call
+    /// (first touches of lazily built state are not the path's cost).
+    func allocations(_ body: () throws -> Void) throws -> UInt64 {
+        try body()
+        malloc_counter_start()
+        var failure: (any Error)?
+        for _ in 0..<100 { do { try body() } catch { failure = error; break } }
+        let n = malloc_counter_stop()
+        if let failure { throw failure }
+        return n
+    }
+
+    @Test("in place, one logged piece (64 B and 4 KiB), one remapped chunk, from an array and from a raw buffer",
+          arguments: ["/dev/shm", ext4TestDirectory])
+    func noAllocations(base: String) throws {
+        guard malloc_counter_available() != 0 else {
+            try Test.cancel("SKIPPED: allocation counting is off under a sanitizer (it interposes malloc itself)")
+        }
+        let scratch = Scratch(on: base)
+        let pool = try Pool.create(at: scratch.path("pool"), capacity: 8 << 20, chunkSize: 1 << 20, spareCapacity: 2 << 20)
+        let word = [UInt8](repeating: 1, count: 8)
+        let small = [UInt8](repeating: 2, count: 64)
+        let page = [UInt8](repeating: 3, count: 4096)
+        let chunk = [UInt8](repeating: 4, count: 1 << 20)
+        #expect(try allocations { try pool.write(word, at: 64) } == 0, "in place")
+        #expect(try allocations { try pool.write(small, at: 1000) } == 0, "64 B logged")
+        #expect(try allocations { try pool.write(page, at: 10_000) } == 0, "4 KiB logged")
+        #expect(try allocations { try pool.write(chunk, at: 2 << 20) } == 0, "one chunk remapped")
+        #expect(try allocations { try page.withUnsafeBytes { try pool.write($0, at: 20_000) } } == 0, "4 KiB from a raw buffer")
+        // The counter works: an array allocation is seen.
+        #expect(try allocations { _ = [UInt8](repeating: 0, count: 100 + Int.random(in: 0..<2)) } >= 100)
+    }
+}
