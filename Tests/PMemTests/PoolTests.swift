@@ -228,6 +228,29 @@ struct PoolTests {
         }
         #expect(pool.statistics.commits == 1800)
     }
+
+    @Test("store and persist while another thread remaps the same chunk: they take turns on the chunk's lock, and no store is lost to a remap")
+    func persistDuringRemap() async throws {
+        let scratch = Scratch(on: "/dev/shm")
+        let pool = try smallPool(scratch)
+        let chunk = 65536
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                // Whole-chunk writes of chunk 3 except its first word, by remapping
+                // (the copy-out takes the word from the chunk's current copy).
+                for i in 0..<200 { try? pool.write([UInt8](repeating: UInt8(i % 250), count: chunk - 8), at: 3 * chunk + 8) }
+            }
+            group.addTask {
+                for i in 0..<200 {
+                    try? pool.store(UInt64(i), at: 3 * chunk)
+                    try? pool.persist((3 * chunk)..<(3 * chunk + 8))
+                }
+            }
+        }
+        // The last store survived every remap that followed it.
+        #expect(try pool.load(UInt64.self, at: 3 * chunk) == 199)
+        #expect(try pool.read(at: 3 * chunk + 8, count: chunk - 8).allSatisfy { $0 == 199 })
+    }
 }
 
 @Suite("Failure-atomic pools: opening, locking, recovery, corruption")

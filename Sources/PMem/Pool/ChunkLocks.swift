@@ -18,12 +18,12 @@ import Synchronization
 final class ChunkLocks: @unchecked Sendable {
     let chunkCount: Int
     let laneCount: Int
-    /// One 32-bit lock word per logical chunk.
-    private let chunkWords: UnsafeMutablePointer<UInt32>
-    /// Per chunk: the sequence number of the last record that touched it
-    /// (0: none since the pool was opened) and that record's lane.
-    let lastSequence: UnsafeMutablePointer<UInt64>
-    let lastLane: UnsafeMutablePointer<Int32>
+    /// Per logical chunk, a cache line of its own (so that threads on
+    /// different chunks write no common line): the lock word at 0, the lane
+    /// of the last record that touched the chunk at 4 (-1: none), that
+    /// record's sequence number at 8 (0: none since the pool was opened).
+    private let chunkLines: UnsafeMutableRawPointer
+    static let chunkStride = 64
     /// Per lane, 64 bytes: the lock word at 0, the lane's last sequence at 8.
     private let laneLines: UnsafeMutableRawPointer
     /// Physical chunks no page-table entry names and no commit has taken,
@@ -38,12 +38,9 @@ final class ChunkLocks: @unchecked Sendable {
     init(chunks: Int, lanes: Int, free: [Int], physicalChunks: Int) {
         chunkCount = chunks
         laneCount = lanes
-        chunkWords = .allocate(capacity: chunks)
-        chunkWords.initialize(repeating: 0, count: chunks)
-        lastSequence = .allocate(capacity: chunks)
-        lastSequence.initialize(repeating: 0, count: chunks)
-        lastLane = .allocate(capacity: chunks)
-        lastLane.initialize(repeating: -1, count: chunks)
+        chunkLines = .allocate(byteCount: Self.chunkStride * chunks, alignment: 64)
+        chunkLines.initializeMemory(as: UInt8.self, repeating: 0, count: Self.chunkStride * chunks)
+        for c in 0..<chunks { (chunkLines + Self.chunkStride * c + 4).storeBytes(of: Int32(-1), as: Int32.self) }
         laneLines = .allocate(byteCount: 64 * lanes, alignment: 64)
         laneLines.initializeMemory(as: UInt8.self, repeating: 0, count: 64 * lanes)
         freeChunks = free
@@ -53,9 +50,7 @@ final class ChunkLocks: @unchecked Sendable {
     }
 
     deinit {
-        chunkWords.deallocate()
-        lastSequence.deallocate()
-        lastLane.deallocate()
+        chunkLines.deallocate()
         laneLines.deallocate()
         pthread_cond_destroy(freeChanged)
         pthread_mutex_destroy(freeMutex)
@@ -75,10 +70,22 @@ final class ChunkLocks: @unchecked Sendable {
 
     // MARK: Chunks
 
+    private func chunkWord(_ logical: Int) -> UnsafeMutablePointer<UInt32> {
+        (chunkLines + Self.chunkStride * logical).assumingMemoryBound(to: UInt32.self)
+    }
+
+    /// The lane of the last record that touched chunk `logical` (-1: none).
+    /// Read and written under the chunk's lock.
+    func lastLane(_ logical: Int) -> Int { Int((chunkLines + Self.chunkStride * logical + 4).load(as: Int32.self)) }
+    func setLastLane(_ logical: Int, _ lane: Int) { (chunkLines + Self.chunkStride * logical + 4).storeBytes(of: Int32(lane), as: Int32.self) }
+    /// The sequence number of the last record that touched chunk `logical`.
+    func lastSequence(_ logical: Int) -> UInt64 { (chunkLines + Self.chunkStride * logical + 8).load(as: UInt64.self) }
+    func setLastSequence(_ logical: Int, _ value: UInt64) { (chunkLines + Self.chunkStride * logical + 8).storeBytes(of: value, as: UInt64.self) }
+
     /// Takes chunk `logical`'s lock, spinning briefly and then yielding.
     /// Returns false (holding nothing) once the locks are poisoned.
     func lock(chunk logical: Int) -> Bool {
-        let word = chunkWords + logical
+        let word = chunkWord(logical)
         var spins = 0
         while pmem_trylock(word) == 0 {
             if isPoisoned { return false }
@@ -92,7 +99,7 @@ final class ChunkLocks: @unchecked Sendable {
         return true
     }
 
-    func unlock(chunk logical: Int) { pmem_unlock(chunkWords + logical) }
+    func unlock(chunk logical: Int) { pmem_unlock(chunkWord(logical)) }
 
     /// Locks the chunks `range` in ascending order (all or, when poisoned, none).
     func lock(chunks range: Range<Int>) -> Bool {

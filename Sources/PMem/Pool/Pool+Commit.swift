@@ -172,7 +172,7 @@ extension Pool {
         }
 
         var sequence = locks.laneSequence(lane)
-        for l in touched { sequence = max(sequence, locks.lastSequence[l]) }
+        for l in touched { sequence = max(sequence, locks.lastSequence(l)) }
         sequence &+= 1
 
         // New contents of remapped chunks into spare chunks; the log body.

@@ -8,11 +8,11 @@ extension Pool {
     /// `logical`, or nil (docs/FORMAT.md, invariant I2). Holds the chunk's lock.
     @inline(__always)
     func liveLane(touching logical: Int) -> Int? {
-        let lane = Int(locks.lastLane[logical])
+        let lane = locks.lastLane(logical)
         guard lane >= 0 else { return nil }
         let word = pmem_load64(file.base + layout.laneOffset(lane) + CommitRecord.sequenceOffset)
-        if UInt64(littleEndian: word) == locks.lastSequence[logical] { return lane }
-        locks.lastLane[logical] = -1 // overwritten since: that record is gone
+        if UInt64(littleEndian: word) == locks.lastSequence(logical) { return lane }
+        locks.setLastLane(logical, -1) // overwritten since: that record is gone
         return nil
     }
 
@@ -51,21 +51,21 @@ extension Pool {
         locks.lockLane(held)
         kill(lane: held)
         if !Self.drops(.killFence) { persistence.drain() }
-        locks.lastLane[logical] = -1
+        locks.setLastLane(logical, -1)
         return held
     }
 
     /// The next sequence number for a record in `lane` touching `logical`.
     @inline(__always)
     func nextSequence(lane: Int, logical: Int) -> UInt64 {
-        max(locks.laneSequence(lane), locks.lastSequence[logical]) &+ 1
+        max(locks.laneSequence(lane), locks.lastSequence(logical)) &+ 1
     }
 
     /// Notes that `lane`'s record with `sequence` touches `logical`.
     @inline(__always)
     func noteRecord(lane: Int, sequence: UInt64, logical: Int) {
-        locks.lastSequence[logical] = sequence
-        locks.lastLane[logical] = Int32(lane)
+        locks.setLastSequence(logical, sequence)
+        locks.setLastLane(logical, lane)
     }
 
     /// At most 8 bytes inside one aligned 8-byte word: merged into the word
