@@ -64,25 +64,16 @@ public final class PersistenceCounter: Sendable {
     /// persistence counted by this counter; the open's own recovery is
     /// counted too.
     public func open(at path: FilePath) throws(PMemError) -> Pool {
-        try counting { () throws(PMemError) in try Pool.open(at: path) }
+        try Pool.open(at: path, interposedBy: { [self] real in wrap(real) })
     }
 
-    /// Creates a pool (`Pool.create`, with its
-    /// defaults) and opens it with its persistence counted by this
-    /// counter.
+    /// Creates a pool (`Pool.create`, with its defaults), closes it and
+    /// opens it again with its persistence counted by this counter: the
+    /// creation is not counted, the reopening is.
     public func create(at path: FilePath, capacity: Int, chunkSize: Int = 2 << 20, spareCapacity: Int? = nil,
                        lanes: Int = 4) throws(PMemError) -> Pool {
-        try counting { () throws(PMemError) in
-            try Pool.create(at: path, capacity: capacity, chunkSize: chunkSize, spareCapacity: spareCapacity, lanes: lanes)
-        }
-    }
-
-    /// Runs `body` with every mapping it makes counted.
-    private func counting<T>(_ body: () throws(PMemError) -> T) throws(PMemError) -> T {
-        let result: Result<T, PMemError> = PersistenceCalls.$interposer.withValue({ [self] real in wrap(real) }) {
-            do throws(PMemError) { return .success(try body()) } catch { return .failure(error) }
-        }
-        return try result.get()
+        _ = try Pool.create(at: path, capacity: capacity, chunkSize: chunkSize, spareCapacity: spareCapacity, lanes: lanes)
+        return try open(at: path)
     }
 
     /// `real`, with each call counted before it is forwarded.

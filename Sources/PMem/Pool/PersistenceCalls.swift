@@ -59,10 +59,10 @@ package struct PersistenceCalls: Sendable {
     /// The calls to use instead of the hardware's in the current task (tests).
     @TaskLocal package static var override: PersistenceCalls?
 
-    /// A wrapper for the hardware's calls of mappings made in the current
-    /// task: it sees every flush, fence and copy and forwards them to the
-    /// calls it is given (PMemCrashTesting's `PersistenceCounter`). Read once
-    /// per mapping, when it is made; a mapping made outside it calls libpmem2
+    /// A wrapper for a mapping's hardware calls, given to it when it is
+    /// made (`Pool.open(at:interposedBy:)`): it sees every flush, fence and
+    /// copy and forwards them to the calls it is given (PMemCrashTesting's
+    /// `PersistenceCounter`). A mapping made without one calls libpmem2
     /// directly, so the hook costs nothing when unused.
-    @TaskLocal package static var interposer: (@Sendable (PersistenceCalls) -> PersistenceCalls)?
+    package typealias Interposer = @Sendable (PersistenceCalls) -> PersistenceCalls
 }
