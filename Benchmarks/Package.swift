@@ -42,6 +42,8 @@ let package = Package(
             dependencies: [
                 "PMDKPeers",
                 .product(name: "PMem", package: "swift-pmem"),
+                // PersistenceCounter: the counted pass (fences, msync calls, lines flushed).
+                .product(name: "PMemCrashTesting", package: "swift-pmem"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
             path: "Sources/PMemCompare"

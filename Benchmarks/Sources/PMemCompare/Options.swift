@@ -8,16 +8,20 @@ struct Options {
     /// Whether to set PMEM2_FORCE_GRANULARITY and PMEM_IS_PMEM_FORCE, so that
     /// every peer takes the cache-flush path on a non-DAX file system.
     var force = true
+    /// Whether to run the xfs stage (a loop mount; needs root).
+    var xfs = true
 
     /// Repetitions of every measurement; the median is reported.
     var repetitions: Int { explicitRepetitions ?? (quick ? 3 : 7) }
 
     static let usage = """
-        usage: pmem-compare [--quick] [--dir DIR] [--json PATH] [--svg PATH] [--reps N] [--no-force]
+        usage: pmem-compare [--quick] [--dir DIR] [--json PATH] [--svg PATH] [--reps N] [--no-force] [--no-xfs]
 
         Measures swift-pmem's atomic writes against raw libpmem2, libpmemobj
         transactions and libpmemblk blocks on one file system, plus persist
-        overhead, pool open time and two-thread scaling.
+        overhead, pool open time, thread scaling, fences and msync calls per
+        commit (counted), and Pool.write against pwritev2(RWF_ATOMIC | RWF_DSYNC)
+        on a loop-mounted xfs (as root; skipped, saying why, where not offered).
 
           --quick       3 repetitions, fewer writes, skip the 1 GiB and 4 GiB pool opens
           --dir DIR     where the scratch files go (default /dev/shm); removed at the end
@@ -25,6 +29,7 @@ struct Options {
           --svg PATH    chart as SVG (default Benchmarks/results/compare.svg)
           --reps N      repetitions per measurement (default 7, or 3 with --quick)
           --no-force    leave PMEM2_FORCE_GRANULARITY and PMEM_IS_PMEM_FORCE as they are
+          --no-xfs      skip the loop-mounted xfs stage
         """
 
     struct UsageError: Error, CustomStringConvertible {
@@ -43,6 +48,8 @@ struct Options {
                 options.quick = true
             case "--no-force":
                 options.force = false
+            case "--no-xfs":
+                options.xfs = false
             case "--dir", "--json", "--svg", "--reps":
                 guard let value = rest.popFirst(), !value.isEmpty, !value.hasPrefix("--") else {
                     throw UsageError(description: "\(argument) needs a value")

@@ -11,6 +11,8 @@ struct Results: Codable {
     var threads: ThreadResult
     var persist: PersistResult
     var poolOpens: [OpenResult]
+    /// Pool.write against pwritev2(RWF_ATOMIC | RWF_DSYNC) on a loop-mounted xfs.
+    var kernelAtomic: KernelAtomicResult
     var targets: [Target] = []
 
     /// The median ns per write of `peer` at `size`, if it ran there.
@@ -73,6 +75,8 @@ struct SizeResult: Codable {
     /// The pool's counters over the measured (not the warm-up) writes.
     var poolStatistics: StatisticsDelta
     var mediaBytesPerPayloadByte: Double
+    /// Fences, flush calls and lines flushed per Pool.write, from the counted pass.
+    var poolCounts: CountedResult?
 
     func result(_ peer: String) -> PeerResult? { peers.first { $0.peer == peer } }
 }
@@ -131,14 +135,18 @@ struct OpenResult: Codable {
     var recoveredCommits: Int
 }
 
-/// One thread against two on disjoint small writes.
+/// One thread against two and four on disjoint small writes.
 struct ThreadResult: Codable {
     var writeBytes: Int
     var totalWrites: Int
     var oneThreadRepetitionOpsPerSecond: [Double]
     var twoThreadRepetitionOpsPerSecond: [Double]
+    var fourThreadRepetitionOpsPerSecond: [Double]
     var oneThreadOpsPerSecond: Double
     var twoThreadOpsPerSecond: Double
+    var fourThreadOpsPerSecond: Double
     /// Two threads' ops/s over one thread's.
     var speedup: Double
+    /// Four threads' ops/s over one thread's (reported, no target).
+    var fourThreadSpeedup: Double
 }

@@ -8,7 +8,7 @@ enum SVGChart {
         try JSONOutput.writeFile(Data(render(results).utf8), to: path)
     }
 
-    private static let width = 900.0, height = 500.0
+    private static let width = 900.0, height = 520.0
     private static let left = 84.0, right = 880.0, top = 100.0, bottom = 420.0
     private static let ink = "#24292f", muted = "#57606a", grid = "#d0d7de"
 
@@ -70,6 +70,7 @@ enum SVGChart {
         svg.append(line(left, top, left, bottom, stroke: ink))
         svg.append(text((left + right) / 2, bottom + 42, "payload of one atomic, durable write", size: 12, anchor: "middle"))
         svg.append("<text transform='translate(22 \(f((top + bottom) / 2))) rotate(-90)' font-size='12' text-anchor='middle' fill='\(ink)'>median ns per write (log scale)</text>")
+        svg.append(text(right, height - 28, countedLine(results), size: 10, anchor: "end", fill: muted))
         svg.append(text(right, height - 12, "libpmemblk writes whole blocks only (512 B and 4 KiB). Repetitions interleaved across peers; data in compare.json.",
                         size: 10, anchor: "end", fill: muted))
         svg.append("</svg>")
@@ -88,6 +89,19 @@ enum SVGChart {
             text(20, 47, when, size: 11, fill: muted),
             text(20, 62, how, size: 11, fill: muted),
         ]
+    }
+
+    /// The counted calls per commit and the xfs comparison, in one line.
+    private static func countedLine(_ results: Results) -> String {
+        let counted = [64, 4096].compactMap { size in
+            results.sizes.first { $0.size == size }?.poolCounts.map {
+                "\(Workload.label(size)) \(Report.fixed($0.fencesPerCommit, 0)) fences + \(Report.fixed($0.flushCallsPerCommit, 0)) msync"
+            }
+        }.joined(separator: ", ")
+        let k = results.kernelAtomic
+        let xfs = k.skipped.map { "xfs RWF_ATOMIC stage skipped: \($0)" }
+            ?? "xfs, pool / RWF_ATOMIC|RWF_DSYNC: " + k.sizes.map { "\(Workload.label($0.size)) \(Report.fixed($0.poolOverKernel, 2))x" }.joined(separator: ", ")
+        return "Pool.write per commit (counted): \(counted) · \(xfs)"
     }
 
     /// 10^e nanoseconds as "100 ns", "1 µs", "10 ms".

@@ -2,7 +2,7 @@ import Glibc
 import PMem
 import Synchronization
 
-/// One thread against two: a fixed number of small pool writes split across
+/// One thread against two (and four): a fixed number of small pool writes split across
 /// the threads, each thread in its own chunk, so only shared pool state
 /// (lanes, counters, the lock table) can keep them from running in parallel.
 enum ThreadScaling {
@@ -10,18 +10,20 @@ enum ThreadScaling {
 
     static func measure(pool: Pool, repetitions: Int, quick: Bool) throws -> ThreadResult {
         let total = quick ? 3_000 : 10_000
-        Console.progress("threads: \(total) writes of \(writeSize) B on 1 and on 2 threads, \(repetitions) times")
+        Console.progress("threads: \(total) writes of \(writeSize) B on 1, 2 and 4 threads, \(repetitions) times")
         let payload = Workload.payload(size: writeSize)
-        let contenders = [1, 2].map { threads in
+        let contenders = [1, 2, 4].map { threads in
             Contender(name: "\(threads) threads") { try run(pool, threads: threads, total: total, payload: payload) }
         }
         try Timing.warmUp(contenders)
         let samples = try Timing.interleaved(contenders, repetitions: repetitions)
         let opsPerSecond = samples.map { $0.map { Double(total) * 1e9 / Double(max($0, 1)) } }
-        let one = Timing.median(opsPerSecond[0]), two = Timing.median(opsPerSecond[1])
+        let one = Timing.median(opsPerSecond[0]), two = Timing.median(opsPerSecond[1]), four = Timing.median(opsPerSecond[2])
         return ThreadResult(writeBytes: writeSize, totalWrites: total,
                             oneThreadRepetitionOpsPerSecond: opsPerSecond[0], twoThreadRepetitionOpsPerSecond: opsPerSecond[1],
-                            oneThreadOpsPerSecond: one, twoThreadOpsPerSecond: two, speedup: one > 0 ? two / one : 0)
+                            fourThreadRepetitionOpsPerSecond: opsPerSecond[2],
+                            oneThreadOpsPerSecond: one, twoThreadOpsPerSecond: two, fourThreadOpsPerSecond: four,
+                            speedup: one > 0 ? two / one : 0, fourThreadSpeedup: one > 0 ? four / one : 0)
     }
 
     /// Wall time of `total` writes on `threads` new threads; thread `t`

@@ -56,9 +56,14 @@ func measureOrExit(_ options: Options, scratch: Scratch) -> Results {
 
 func measure(_ options: Options, scratch: Scratch) throws -> Results {
     let date = ISO8601DateFormatter().string(from: Date())
-    let writes = try measureWrites(options, scratch: scratch)
+    var writes = try measureWrites(options, scratch: scratch)
+    let counted = try CountedPass.measure(scratch: scratch, quick: options.quick)
+    for i in writes.sizes.indices { writes.sizes[i].poolCounts = counted[writes.sizes[i].size] }
     let persist = try PersistComparison.measure(scratch: scratch, repetitions: options.repetitions, quick: options.quick)
     let opens = try PoolOpenTiming.measure(scratch: scratch, repetitions: options.repetitions, quick: options.quick)
+    // Last: it lifts PMEM2_FORCE_GRANULARITY for its pool (the msync path).
+    let kernelAtomic = KernelAtomicComparison.measure(repetitions: options.repetitions, quick: options.quick, enabled: options.xfs)
+    if let reason = kernelAtomic.skipped { Console.progress("xfs stage skipped: \(reason)") }
     let settings = Settings(
         directory: options.directory, repetitions: options.repetitions, quick: options.quick, forced: options.force,
         environment: Dictionary(uniqueKeysWithValues: ["PMEM2_FORCE_GRANULARITY", "PMEM_IS_PMEM_FORCE"].map { ($0, environmentValue($0)) }),
@@ -69,7 +74,7 @@ func measure(_ options: Options, scratch: Scratch) throws -> Results {
             + "starting with a different peer each round; medians reported; write i goes to slot i mod \(Workload.offsetSlots) "
             + "of the write's size (at least 64 B) in a \(Workload.label(Workload.regionSize)) region; CLOCK_MONOTONIC")
     return Results(date: date, machine: MachineInfo.current(), settings: settings, sizes: writes.sizes,
-                   threads: writes.threads, persist: persist, poolOpens: opens)
+                   threads: writes.threads, persist: persist, poolOpens: opens, kernelAtomic: kernelAtomic)
 }
 
 /// The stages that share the peers: the size sweep, then the thread

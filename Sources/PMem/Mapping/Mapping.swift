@@ -49,7 +49,8 @@ public struct Mapping: ~Copyable, @unchecked Sendable {
     /// Whether the mapping is of a device-DAX character device rather than a file.
     let isDeviceDAX: Bool
     /// Persistence routed to a simulated domain (crash testing), when the
-    /// mapping was made inside `PersistenceCalls.override`; nil normally.
+    /// mapping was made inside `PersistenceCalls.override`, or libpmem2's
+    /// calls wrapped by a `PersistenceCalls.Interposer` (counting); nil normally.
     let routed: PersistenceCalls?
     /// The I/O facts of the mapping (alignment, granularity, atomic unit, persistence).
     public let ioInfo: IOInfo
@@ -131,7 +132,8 @@ public struct Mapping: ~Copyable, @unchecked Sendable {
     init(
         ownedDescriptor fd: CInt, path: FilePath?, access: MappingAccess,
         fileRange: Range<Int>?, requiredGranularity: StoreGranularity,
-        routed: PersistenceCalls? = PersistenceCalls.override
+        routed: PersistenceCalls? = PersistenceCalls.override,
+        interposer: PersistenceCalls.Interposer? = nil
     ) throws(PMemError) {
         var source: OpaquePointer?
         var config: OpaquePointer?
@@ -231,7 +233,12 @@ public struct Mapping: ~Copyable, @unchecked Sendable {
         self.memmoveFn = pmem2_get_memmove_fn(map)!
         self.memcpyFn = pmem2_get_memcpy_fn(map)!
         self.memsetFn = pmem2_get_memset_fn(map)!
-        self.routed = routed
+        // A counting wrapper (interposer) sees libpmem2's calls and forwards
+        // them; a simulated domain (routed) replaces them.
+        let flush = flushFn, drain = drainFn, memcpy = memcpyFn
+        self.routed = routed ?? interposer.map {
+            $0(PersistenceCalls.hardware(flush: flush, drain: drain, memcpy: memcpy))
+        }
         self.isDeviceDAX = type == S_IFCHR
         self.isMapSync = type == S_IFREG && Syscalls.supportsMapSync(
             fd, offset: range.lowerBound, length: alignment, writable: access == .readWrite)

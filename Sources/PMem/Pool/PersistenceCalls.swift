@@ -42,7 +42,15 @@ package struct PersistenceCalls: Sendable {
     /// the hardware's, as libpmem2 chose them.
     static func of(_ mapping: borrowing Mapping) -> PersistenceCalls {
         if let routed = mapping.routed { return routed }
-        let flush = mapping.flushFn, drain = mapping.drainFn, memcpy = mapping.memcpyFn
+        return hardware(flush: mapping.flushFn, drain: mapping.drainFn, memcpy: mapping.memcpyFn)
+    }
+
+    /// libpmem2's own functions for a mapping, as closures.
+    static func hardware(flush: @escaping @convention(c) (UnsafeRawPointer?, Int) -> Void,
+                         drain: @escaping @convention(c) () -> Void,
+                         memcpy: @escaping @convention(c) (UnsafeMutableRawPointer?, UnsafeRawPointer?, Int, UInt32) -> UnsafeMutableRawPointer?)
+        -> PersistenceCalls
+    {
         let noDrain = MemoryFlags.noDrain.pmem2
         return PersistenceCalls(flush: { flush($0, $1) }, drain: { drain() },
                                 copyAndFlush: { _ = memcpy($0, $1, $2, noDrain) })
@@ -50,4 +58,11 @@ package struct PersistenceCalls: Sendable {
 
     /// The calls to use instead of the hardware's in the current task (tests).
     @TaskLocal package static var override: PersistenceCalls?
+
+    /// A wrapper for a mapping's hardware calls, given to it when it is
+    /// made (`Pool.open(at:interposedBy:)`): it sees every flush, fence and
+    /// copy and forwards them to the calls it is given (PMemCrashTesting's
+    /// `PersistenceCounter`). A mapping made without one calls libpmem2
+    /// directly, so the hook costs nothing when unused.
+    package typealias Interposer = @Sendable (PersistenceCalls) -> PersistenceCalls
 }

@@ -155,7 +155,13 @@ public final class Pool: @unchecked Sendable {
         try Pool(opening: path)
     }
 
-    init(opening path: FilePath) throws(PMemError) {
+    /// Opens a pool at `path` with the file mapping's persistence calls wrapped
+    /// by `interposer` (counting, PMemCrashTesting's `PersistenceCounter`).
+    package static func open(at path: FilePath, interposedBy interposer: @escaping PersistenceCalls.Interposer) throws(PMemError) -> Pool {
+        try Pool(opening: path, interposer: interposer)
+    }
+
+    init(opening path: FilePath, interposer: PersistenceCalls.Interposer? = nil) throws(PMemError) {
         self.path = path
         let sealed = try SealedFile.open(path)
         let fd: CInt
@@ -166,7 +172,7 @@ public final class Pool: @unchecked Sendable {
         var ready = false
         defer { if !ready { Syscalls.close(fd) } }
         try Self.lock(fd, path: path)
-        let file = try sealed.map()
+        let file = try sealed.map(interposedBy: interposer)
         let persistence = PersistenceCalls.of(file)
         let (layout, recovered, table) = try Self.openMetadata(
             UnsafeMutableRawBufferPointer(start: file.base, count: file.count), persistence: persistence, path: path)

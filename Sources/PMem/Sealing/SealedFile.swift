@@ -62,6 +62,17 @@ public struct SealedFile: ~Copyable {
         fileRange: Range<Int>? = nil,
         requiredGranularity: StoreGranularity = .page
     ) throws(PMemError) -> Mapping {
+        try map(access: access, fileRange: fileRange, requiredGranularity: requiredGranularity, interposedBy: nil)
+    }
+
+    /// ``map(access:fileRange:requiredGranularity:)``, with the mapping's
+    /// persistence calls wrapped by `interposer` when it is given.
+    package func map(
+        access: MappingAccess? = nil,
+        fileRange: Range<Int>? = nil,
+        requiredGranularity: StoreGranularity = .page,
+        interposedBy interposer: PersistenceCalls.Interposer?
+    ) throws(PMemError) -> Mapping {
         let fd: CInt
         switch Syscalls.dup(descriptor) {
         case .success(let value): fd = value
@@ -74,7 +85,7 @@ public struct SealedFile: ~Copyable {
                             fileOffset: fileRange.lowerBound)
         }
         return try Mapping(ownedDescriptor: fd, path: path, access: access ?? self.access, fileRange: fileRange ?? 0..<report.size,
-                           requiredGranularity: requiredGranularity)
+                           requiredGranularity: requiredGranularity, interposer: interposer)
     }
 
     deinit { Syscalls.close(descriptor) }

@@ -82,6 +82,23 @@ void *peer_raw_address(peer_raw *raw);
 size_t peer_raw_size(peer_raw *raw);
 void peer_raw_close(peer_raw *raw);
 
+/* ---- the kernel's atomic write (AtomicWritePeer.c) -------------------- */
+
+/* pwritev2(RWF_ATOMIC | RWF_DSYNC) on an O_DIRECT descriptor. */
+typedef struct peer_atomic peer_atomic;
+
+/* Creates the file at path, writes all of its size bytes once and fsyncs;
+ * keeps an aligned buffer of max_write bytes for the writes. NULL and a
+ * reason in err on failure. */
+peer_atomic *peer_atomic_open(const char *path, size_t size, size_t max_write,
+			      char *err, size_t errlen);
+/* Copies the payload into the aligned buffer (once, before timing). */
+void peer_atomic_fill(peer_atomic *a, const void *src, size_t len);
+/* One atomic, durable write of the buffer's first len bytes at offset: 0,
+ * or the errno (EINVAL when the file system offers no such atomic write). */
+int peer_atomic_write(peer_atomic *a, size_t offset, size_t len);
+void peer_atomic_close(peer_atomic *a);
+
 /* ---- clock ------------------------------------------------------------ */
 
 /* CLOCK_MONOTONIC in nanoseconds. */

@@ -1,0 +1,77 @@
+import Foundation
+import Glibc
+@testable import PMem
+import PMemCrashTesting
+import SystemPackage
+import Testing
+
+/// The small-commit budget (issue 13), counted from outside the pool's own
+/// tallies: a pool opened through a `PersistenceCounter` has every flush,
+/// fence and flushing copy counted, then done by libpmem2. On /dev/shm with
+/// PMEM2_FORCE_GRANULARITY unset the pool is on the msync path, where each
+/// flush call is one msync.
+@Suite("Persistence counted from outside the pool (msync path)",
+       .enabled(if: getenv("PMEM2_FORCE_GRANULARITY") == nil, "PMEM2_FORCE_GRANULARITY is set for the whole test run"))
+struct PersistenceCounterTests {
+    /// The counts of one `Pool.write` of `size` bytes at `offset`, and the
+    /// fences the pool's own statistics claim for it.
+    static func countOneWrite(_ pool: Pool, _ counter: PersistenceCounter, size: Int, at offset: Int)
+        throws -> (counted: PersistenceCounts, tallied: Int)
+    {
+        let bytes = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 3) }
+        let before = counter.counts, tallyBefore = pool.statistics.fences
+        try pool.write(bytes, at: offset)
+        return (counter.counts - before, pool.statistics.fences - tallyBefore)
+    }
+
+    @Test("a 64 B and a 4 KiB Pool.write (default chunk size) make at most 2 fences and at most 2 flush calls each",
+          arguments: [64, 4096])
+    func loggedWriteBudget(size: Int) throws {
+        let scratch = Scratch(on: "/dev/shm")
+        let counter = PersistenceCounter()
+        let pool = try counter.create(at: scratch.path("pool"), capacity: 8 << 20)
+        #expect(pool.chunkSize == 2 << 20)
+        #expect(pool.ioInfo.storeGranularity == .page)
+        // The first write to the chunk, then one to a chunk that already has a record.
+        for offset in [4096, 8192 + 64] {
+            let (counted, tallied) = try Self.countOneWrite(pool, counter, size: size, at: offset)
+            #expect(counted.fences >= 1 && counted.fences <= 2, "\(counted)")
+            #expect(counted.flushCalls >= 1 && counted.flushCalls <= 2, "\(counted)")
+            // The record (64 B header, 24 B entry head, the payload) and the payload in place.
+            #expect(counted.linesFlushed >= 2 * size / 64, "\(counted)")
+            #expect(counted.fences == tallied, "the pool's own tally says \(tallied) fences")
+        }
+    }
+
+    @Test("a remapped whole-chunk write makes 3 fences")
+    func remappedChunkWrite() throws {
+        let scratch = Scratch(on: "/dev/shm")
+        let counter = PersistenceCounter()
+        let pool = try counter.create(at: scratch.path("pool"), capacity: 8 << 20)
+        let chunk = pool.chunkSize
+        let (counted, tallied) = try Self.countOneWrite(pool, counter, size: chunk, at: chunk)
+        #expect(pool.statistics.remaps == 1)
+        #expect(counted.fences == 3, "\(counted)")
+        #expect(counted.fences == tallied)
+        // The chunk's new contents, the record, the page-table entry.
+        #expect(counted.linesFlushed >= chunk / 64 + 2, "\(counted)")
+    }
+
+    @Test("counted persistence still persists: the bytes are there after a reopen without a counter")
+    func countingForwards() throws {
+        let scratch = Scratch(on: "/dev/shm")
+        let path = scratch.path("pool")
+        let counter = PersistenceCounter()
+        let bytes = (0..<300).map { UInt8(truncatingIfNeeded: $0) }
+        do {
+            let pool = try counter.create(at: path, capacity: 4 << 20)
+            try pool.write(bytes, at: 1000)
+        }
+        #expect(counter.fences > 0 && counter.flushCalls > 0 && counter.linesFlushed > 0)
+        counter.reset()
+        #expect(counter.counts == PersistenceCounts())
+        let reopened = try Pool.open(at: path)
+        #expect(try reopened.read(at: 1000, count: 300) == bytes)
+        #expect(counter.counts == PersistenceCounts(), "a pool opened without the counter is not counted")
+    }
+}
