@@ -297,15 +297,28 @@ struct CrashModelTests {
     }
 }
 
-/// The before/after states of each half's operation in flight, shared by the
-/// writer threads and the fence hook.
+/// Each half's history of states, shared by the writer threads and the fence
+/// hook. The other thread keeps running while a fence hook builds its crash
+/// images (only flushes and fences wait for the domain), so the states a
+/// half may show are all those from the last one acknowledged when the hook
+/// began to the last one begun when it ended.
 final class HalfStates: @unchecked Sendable {
     private let lock = NSLock()
-    private var states: [[[UInt8]]]
-    init(_ halves: [[UInt8]]) { states = halves.map { [$0] } }
-    func begin(_ half: Int, before: [UInt8], after: [UInt8]) { lock.lock(); states[half] = [before, after]; lock.unlock() }
-    func end(_ half: Int, after: [UInt8]) { lock.lock(); states[half] = [after]; lock.unlock() }
-    func snapshot() -> [[[UInt8]]] { lock.lock(); defer { lock.unlock() }; return states }
+    private var history: [[[UInt8]]]
+    private var acknowledged: [Int]
+    init(_ halves: [[UInt8]]) {
+        history = halves.map { [$0] }
+        acknowledged = halves.map { _ in 0 }
+    }
+    func begin(_ half: Int, before: [UInt8], after: [UInt8]) { lock.lock(); history[half].append(after); lock.unlock() }
+    func end(_ half: Int, after: [UInt8]) { lock.lock(); acknowledged[half] = history[half].count - 1; lock.unlock() }
+    /// Where each half's acknowledged state is now.
+    func mark() -> [Int] { lock.lock(); defer { lock.unlock() }; return acknowledged }
+    /// The states each half may show, from the marks to the latest begun.
+    func allowed(since marks: [Int]) -> [[[UInt8]]] {
+        lock.lock(); defer { lock.unlock() }
+        return history.indices.map { h in Array(history[h][marks[h]...]) }
+    }
 }
 
 /// Counts shared by the threads of the two-lane test.
@@ -346,7 +359,20 @@ extension CrashModelTests {
                                 (0..<8).allSatisfy { i in memcmp(base + layout.chunkOffset(table[h * 8 + i]), s.baseAddress! + i * chunk, chunk) == 0 }
                             }
                         }
-                        if !ok { return "half \(h) is neither before nor after its operation" }
+                        if !ok {
+                            var lanes: [String] = []
+                            for lane in 0..<layout.laneCount {
+                                let record = UnsafeMutableRawPointer(mutating: UnsafeRawPointer(image.withUnsafeBytes { $0.baseAddress! })) + layout.laneOffset(lane)
+                                if let head = CommitRecord.decode(record, maxBody: layout.laneSize - 64),
+                                   let entries = LogEntry.decodeBody(UnsafeRawBufferPointer(start: record + 64, count: head.bodyLength), count: head.entryCount, layout: layout) {
+                                    lanes.append("lane \(lane) seq \(head.sequence): " + entries.map { e in
+                                        switch e { case .data(let o, let b): "data \(b.count)@\(o)"; case .pageTable(let l, let p): "PT[\(l)]=\(p)" }
+                                    }.joined(separator: ","))
+                                } else { lanes.append("lane \(lane): none") }
+                            }
+                            let states = allowed[h].count
+                            return "half \(h) is neither before nor after its operation (\(states) states allowed; image records: \(lanes.joined(separator: "; ")))"
+                        }
                     }
                     return nil
                 } catch {
@@ -356,8 +382,10 @@ extension CrashModelTests {
         }
 
         domain.beforeFence = { d in
-            let allowed = states.snapshot()
-            for image in d.crashImages(mixes: 6, using: &tally.generator) { tally.record(verdict(image, allowed)) }
+            let marks = states.mark()
+            let images = d.crashImages(mixes: 6, using: &tally.generator)
+            let allowed = states.allowed(since: marks)
+            for image in images { tally.record(verdict(image, allowed)) }
         }
         let operations = Int(ProcessInfo.processInfo.environment["SWIFT_PMEM_CRASH_LANE_OPS"] ?? "") ?? 150
         let group = DispatchGroup()

@@ -1,6 +1,5 @@
 import CPMemAtomics
 import Glibc
-import Synchronization
 
 /// The pool's locks, without a pool-wide mutex on the commit path: one lock
 /// word per logical chunk, one per lane (each lane's on its own cache line),
@@ -15,7 +14,13 @@ import Synchronization
 /// about the chunk (docs/FORMAT.md, "Sequence numbers"): the lane and
 /// sequence number of the last record that touched it. Both change only
 /// under the chunk's lock.
-final class ChunkLocks: @unchecked Sendable {
+///
+/// A struct of raw pointers, not a class: the commit path touches it with
+/// no reference counting, whose atomic increments on one shared object would
+/// be a cache line every thread writes. ``Pool`` frees it (`deallocate`).
+/// The lanes' counters live in the lanes' own lines, written only by the
+/// lane's holder (plain loads and stores), read relaxed by ``snapshot``.
+struct ChunkLocks: @unchecked Sendable {
     let chunkCount: Int
     let laneCount: Int
     /// Per logical chunk, a cache line of its own (so that threads on
@@ -24,16 +29,15 @@ final class ChunkLocks: @unchecked Sendable {
     /// record's sequence number at 8 (0: none since the pool was opened).
     private let chunkLines: UnsafeMutableRawPointer
     static let chunkStride = 64
-    /// Per lane, 64 bytes: the lock word at 0, the lane's last sequence at 8.
+    /// Per lane, 128 bytes (two lines of its own): the lock word at 0, the
+    /// lane's last sequence at 8, its eight counters (as in PoolStatistics) from 16 on.
     private let laneLines: UnsafeMutableRawPointer
-    /// Physical chunks no page-table entry names and no commit has taken,
-    /// sorted, with room for all of them (never reallocated).
-    private var freeChunks: [Int]
-    private let freeMutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let freeChanged = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    /// Set when a commit failed after its record was durable: until the pool
-    /// is reopened (and recovery finishes that commit) nothing may write.
-    private let poisoned = Atomic<Bool>(false)
+    static let laneStride = 128
+    /// The free physical chunks (only remapping commits take them).
+    private let free: FreeChunks
+    /// Non-zero once a commit failed after its record was durable: until the
+    /// pool is reopened (and recovery finishes that commit) nothing may write.
+    private let poisonWord: UnsafeMutablePointer<UInt64>
 
     init(chunks: Int, lanes: Int, free: [Int], physicalChunks: Int) {
         chunkCount = chunks
@@ -41,31 +45,51 @@ final class ChunkLocks: @unchecked Sendable {
         chunkLines = .allocate(byteCount: Self.chunkStride * chunks, alignment: 64)
         chunkLines.initializeMemory(as: UInt8.self, repeating: 0, count: Self.chunkStride * chunks)
         for c in 0..<chunks { (chunkLines + Self.chunkStride * c + 4).storeBytes(of: Int32(-1), as: Int32.self) }
-        laneLines = .allocate(byteCount: 64 * lanes, alignment: 64)
-        laneLines.initializeMemory(as: UInt8.self, repeating: 0, count: 64 * lanes)
-        freeChunks = free
-        freeChunks.reserveCapacity(physicalChunks)
-        pthread_mutex_init(freeMutex, nil)
-        pthread_cond_init(freeChanged, nil)
+        laneLines = .allocate(byteCount: Self.laneStride * lanes, alignment: 64)
+        laneLines.initializeMemory(as: UInt8.self, repeating: 0, count: Self.laneStride * lanes)
+        poisonWord = .allocate(capacity: 8) // a line of its own, read by every commit
+        poisonWord.initialize(repeating: 0, count: 8)
+        self.free = FreeChunks(free, capacity: physicalChunks)
     }
 
-    deinit {
+    /// Frees the memory (the pool's deinit).
+    func deallocate() {
         chunkLines.deallocate()
         laneLines.deallocate()
-        pthread_cond_destroy(freeChanged)
-        pthread_mutex_destroy(freeMutex)
-        freeMutex.deallocate()
-        freeChanged.deallocate()
+        poisonWord.deallocate()
     }
 
-    var isPoisoned: Bool { poisoned.load(ordering: .relaxed) }
+    var isPoisoned: Bool { pmem_load64(poisonWord) != 0 }
 
     /// Stops all further commits (and wakes those waiting for spares, to fail).
     func poison() {
-        poisoned.store(true, ordering: .relaxed)
-        pthread_mutex_lock(freeMutex)
-        pthread_cond_broadcast(freeChanged)
-        pthread_mutex_unlock(freeMutex)
+        pmem_store64(poisonWord, 1)
+        free.wakeAll()
+    }
+
+    // MARK: Counters
+
+    /// Adds to `lane`'s counters. Only the lane's holder writes them.
+    @inline(__always)
+    func add(lane: Int, commits: Int = 0, bytesRequested: Int = 0, inPlaceBytes: Int = 0, logBytes: Int = 0,
+             appliedBytes: Int = 0, remapBytes: Int = 0, remaps: Int = 0, fences: Int = 0) {
+        let base = laneLines + Self.laneStride * lane + 16
+        @inline(__always) func bump(_ i: Int, _ n: Int) {
+            if n != 0 { pmem_store64(base + 8 * i, pmem_load64(base + 8 * i) &+ UInt64(n)) }
+        }
+        bump(0, commits); bump(1, bytesRequested); bump(2, inPlaceBytes); bump(3, logBytes)
+        bump(4, appliedBytes); bump(5, remapBytes); bump(6, remaps); bump(7, fences)
+    }
+
+    /// Every lane's counters, summed.
+    var snapshot: PoolStatistics {
+        var c = [Int](repeating: 0, count: 8)
+        for lane in 0..<laneCount {
+            let base = laneLines + Self.laneStride * lane + 16
+            for i in 0..<8 { c[i] += Int(truncatingIfNeeded: pmem_load64(base + 8 * i)) }
+        }
+        return PoolStatistics(commits: c[0], bytesRequested: c[1], inPlaceBytes: c[2], logBytes: c[3],
+                              appliedBytes: c[4], remapBytes: c[5], remaps: c[6], fences: c[7])
     }
 
     // MARK: Chunks
@@ -115,12 +139,12 @@ final class ChunkLocks: @unchecked Sendable {
     // MARK: Lanes
 
     private func laneWord(_ lane: Int) -> UnsafeMutablePointer<UInt32> {
-        (laneLines + 64 * lane).assumingMemoryBound(to: UInt32.self)
+        (laneLines + Self.laneStride * lane).assumingMemoryBound(to: UInt32.self)
     }
 
     /// The sequence number of the lane's last record (under the lane's lock).
-    func laneSequence(_ lane: Int) -> UInt64 { (laneLines + 64 * lane + 8).load(as: UInt64.self) }
-    func setLaneSequence(_ lane: Int, _ value: UInt64) { (laneLines + 64 * lane + 8).storeBytes(of: value, as: UInt64.self) }
+    func laneSequence(_ lane: Int) -> UInt64 { (laneLines + Self.laneStride * lane + 8).load(as: UInt64.self) }
+    func setLaneSequence(_ lane: Int, _ value: UInt64) { (laneLines + Self.laneStride * lane + 8).storeBytes(of: value, as: UInt64.self) }
 
     /// Takes a lane: the one this thread used last in this pool if it is
     /// free, else the first free one from a place that depends on the thread.
@@ -133,7 +157,7 @@ final class ChunkLocks: @unchecked Sendable {
             return forced
         }
         #endif
-        let identity = UInt(bitPattern: Unmanaged.passUnretained(self).toOpaque())
+        let identity = UInt(bitPattern: laneLines)
         let hint = Int(pmem_lane_hint(identity))
         if hint >= 0, hint < laneCount, pmem_trylock(laneWord(hint)) != 0 { return hint }
         let start = Int(truncatingIfNeeded: (UInt(bitPattern: Int(bitPattern: UInt(pthread_self()))) >> 12) % UInt(laneCount))
@@ -165,42 +189,78 @@ final class ChunkLocks: @unchecked Sendable {
 
     // MARK: Free physical chunks
 
-    /// Takes `count` free physical chunks, lowest first (so that they tend to
-    /// be consecutive), waiting for commits in flight to free some. Writes
-    /// them to `out`. Returns false when poisoned.
+    /// Takes `count` free physical chunks into `out`, waiting for commits in
+    /// flight to free some. Returns false when poisoned.
     func takeSpares(_ count: Int, into out: UnsafeMutableBufferPointer<Int>) -> Bool {
-        pthread_mutex_lock(freeMutex)
-        defer { pthread_mutex_unlock(freeMutex) }
-        while !isPoisoned && freeChunks.count < count { pthread_cond_wait(freeChanged, freeMutex) }
-        if isPoisoned { return false }
-        for i in 0..<count { out[i] = freeChunks[i] }
-        freeChunks.removeFirst(count)
-        return true
+        free.take(count, into: out, poisoned: poisonWord)
     }
 
     /// Gives back physical chunks: spares never named anywhere, or chunks a
     /// commit replaced once its page-table entries were durable.
-    func free(_ chunks: UnsafeBufferPointer<Int>) {
-        guard !chunks.isEmpty else { return }
-        pthread_mutex_lock(freeMutex)
-        for c in chunks {
-            // Sorted insert: no reallocation (capacity is reserved), no sort buffer.
-            var i = freeChunks.count
-            freeChunks.append(c)
-            while i > 0 && freeChunks[i - 1] > c {
-                freeChunks[i] = freeChunks[i - 1]
-                i -= 1
-            }
-            freeChunks[i] = c
-        }
-        pthread_cond_broadcast(freeChanged)
-        pthread_mutex_unlock(freeMutex)
-    }
+    func free(_ chunks: UnsafeBufferPointer<Int>) { free.give(chunks) }
 
     /// Free chunks now (for Pool.check).
-    var freeCount: Int {
-        pthread_mutex_lock(freeMutex)
-        defer { pthread_mutex_unlock(freeMutex) }
-        return freeChunks.count
+    var freeCount: Int { free.count }
+}
+
+/// The free physical chunks, sorted, with room for all of them (never
+/// reallocated), under a mutex: only remapping commits come here.
+final class FreeChunks: @unchecked Sendable {
+    private var chunks: [Int]
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let changed = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+
+    init(_ free: [Int], capacity: Int) {
+        chunks = free
+        chunks.reserveCapacity(capacity)
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(changed, nil)
+    }
+
+    deinit {
+        pthread_cond_destroy(changed)
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+        changed.deallocate()
+    }
+
+    func wakeAll() {
+        pthread_mutex_lock(mutex)
+        pthread_cond_broadcast(changed)
+        pthread_mutex_unlock(mutex)
+    }
+
+    /// Takes `count` chunks, lowest first (so that they tend to be consecutive).
+    func take(_ count: Int, into out: UnsafeMutableBufferPointer<Int>, poisoned: UnsafeMutablePointer<UInt64>) -> Bool {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        while pmem_load64(poisoned) == 0 && chunks.count < count { pthread_cond_wait(changed, mutex) }
+        if pmem_load64(poisoned) != 0 { return false }
+        for i in 0..<count { out[i] = chunks[i] }
+        chunks.removeFirst(count)
+        return true
+    }
+
+    func give(_ given: UnsafeBufferPointer<Int>) {
+        guard !given.isEmpty else { return }
+        pthread_mutex_lock(mutex)
+        for c in given {
+            // Sorted insert: no reallocation (capacity is reserved), no sort buffer.
+            var i = chunks.count
+            chunks.append(c)
+            while i > 0 && chunks[i - 1] > c {
+                chunks[i] = chunks[i - 1]
+                i -= 1
+            }
+            chunks[i] = c
+        }
+        pthread_cond_broadcast(changed)
+        pthread_mutex_unlock(mutex)
+    }
+
+    var count: Int {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return chunks.count
     }
 }

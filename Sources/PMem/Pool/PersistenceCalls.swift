@@ -56,6 +56,14 @@ package struct PersistenceCalls: Sendable {
                                 copyAndFlush: { _ = memcpy($0, $1, $2, noDrain) })
     }
 
+    /// libpmem2's own functions for `mapping` when nothing is routed or
+    /// interposed: the pool's hot paths call these C function pointers
+    /// directly (no closure contexts to retain and release, which would make
+    /// every thread write the same reference counts).
+    static func direct(_ mapping: borrowing Mapping) -> HardwareCalls? {
+        mapping.routed == nil ? HardwareCalls(flush: mapping.flushFn, drain: mapping.drainFn, memcpy: mapping.memcpyFn) : nil
+    }
+
     /// The calls to use instead of the hardware's in the current task (tests).
     @TaskLocal package static var override: PersistenceCalls?
 
@@ -65,4 +73,12 @@ package struct PersistenceCalls: Sendable {
     /// `PersistenceCounter`). A mapping made without one calls libpmem2
     /// directly, so the hook costs nothing when unused.
     package typealias Interposer = @Sendable (PersistenceCalls) -> PersistenceCalls
+}
+
+/// libpmem2's flush, drain and memcpy for one mapping, as C function pointers.
+struct HardwareCalls: @unchecked Sendable {
+    let flush: @convention(c) (UnsafeRawPointer?, Int) -> Void
+    let drain: @convention(c) () -> Void
+    let memcpy: @convention(c) (UnsafeMutableRawPointer?, UnsafeRawPointer?, Int, UInt32) -> UnsafeMutableRawPointer?
+    let noDrain = MemoryFlags.noDrain.pmem2
 }

@@ -54,14 +54,14 @@ extension Pool {
             let logical = offset / layout.chunkSize
             let n = min(range.upperBound - offset, layout.chunkSize - offset % layout.chunkSize)
             guard locks.lock(chunk: logical) else { throw needsRecoveryError }
-            persistence.flush(fileAddress(ofLogical: offset), n)
+            flush(fileAddress(ofLogical: offset), n)
             locks.unlock(chunk: logical)
             offset += n
         }
-        if !Self.drops(.persistFence) { persistence.drain() }
+        if !Self.drops(.persistFence) { fence() }
         // Chunks before lanes, as commits take them (no cycle of waiting).
         let lane = locks.acquireLane()
-        counters[lane].add(fences: 1)
+        locks.add(lane: lane, fences: 1)
         locks.releaseLane(lane)
     }
 

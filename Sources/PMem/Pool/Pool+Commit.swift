@@ -146,12 +146,18 @@ extension Pool {
         var spares = [Int](repeating: 0, count: remapped.count)
         let took = spares.withUnsafeMutableBufferPointer { locks.takeSpares(remapped.count, into: $0) }
         guard took else { throw needsRecoveryError }
-        // Lanes: those holding records that may still be valid for these
-        // chunks, in ascending order; the first becomes this commit's lane
-        // (overwritten), the others are killed, and all are held until the
-        // commit fence has made the kills durable.
+        // Lanes: those of the last records that touched these chunks, in
+        // ascending order; the first becomes this commit's lane (overwritten),
+        // the others are killed, and all are held until the commit fence has
+        // made the kills durable.
+        // A lane whose record no longer touches these chunks may still be
+        // being overwritten by its holder: taking it waits for that holder's
+        // fence. Killing a record whose commit has returned is always safe.
         var live: [Int] = []
-        for l in touched { if let j = liveLane(touching: l), !live.contains(j) { live.append(j) } }
+        for l in touched {
+            let j = locks.lastLane(l)
+            if j >= 0, !live.contains(j) { live.append(j) }
+        }
         live.sort()
         for j in live { locks.lockLane(j) }
         let lane = live.first ?? locks.acquireLane()
@@ -161,7 +167,6 @@ extension Pool {
             locks.releaseLane(lane)
         }
         for j in live.dropFirst() { kill(lane: j) }
-        let tally = counters[lane]
         var replaced: [Int] = []
         var committed = false, finished = false
         defer {
@@ -199,7 +204,7 @@ extension Pool {
         }
         // The record's checksum does not cover remapped chunks: their contents
         // must be durable before a record can name them.
-        if !remapped.isEmpty, !Self.drops(.remapDataFence) { persistence.drain() }
+        if !remapped.isEmpty, !Self.drops(.remapDataFence) { fence() }
         entries += logEntries
         let record = file.base + layout.laneOffset(lane)
         let body = UnsafeMutableRawBufferPointer(start: record + CommitRecord.headerSize, count: layout.laneSize - CommitRecord.headerSize)
@@ -207,8 +212,8 @@ extension Pool {
         for entry in entries { length = entry.encode(into: body, at: length) }
         try Self.simulateCrash(at: .afterLogBody)
         CommitRecord.writeHeader(record, sequence: sequence, entryCount: entries.count, bodyLength: length)
-        if !Self.drops(.logFlush) { persistence.flush(record, CommitRecord.headerSize + length) }
-        if !Self.drops(.commitFence) { persistence.drain() }
+        if !Self.drops(.logFlush) { flush(record, CommitRecord.headerSize + length) }
+        if !Self.drops(.commitFence) { fence() }
         committed = true
         if othersHeld {
             for j in live.dropFirst() { locks.releaseLane(j) }
@@ -216,13 +221,13 @@ extension Pool {
         }
         for l in touched { noteRecord(lane: lane, sequence: sequence, logical: l) }
         locks.setLaneSequence(lane, sequence)
-        tally.add(logBytes: length + CommitRecord.headerSize, remapBytes: remapBytes)
+        locks.add(lane: lane, logBytes: length + CommitRecord.headerSize, remapBytes: remapBytes)
         try Self.simulateCrash(at: .afterCommitRecord)
 
         // Apply; remap the view.
         let applied = try Self.apply(entries, base: file.base, layout: layout, persistence: persistence, path: path)
-        if !Self.drops(.applyFence) { persistence.drain() }
-        tally.add(appliedBytes: applied)
+        if !Self.drops(.applyFence) { fence() }
+        locks.add(lane: lane, appliedBytes: applied)
         try Self.simulateCrash(at: .afterApply)
         for (i, (logical, _)) in remapped.enumerated() {
             replaced.append(pageTable[logical])
@@ -235,7 +240,7 @@ extension Pool {
         // The page-table entries naming the new chunks are durable (the apply
         // fence): the replaced chunks can take new contents.
         replaced.withUnsafeBufferPointer { locks.free($0) }
-        tally.add(commits: 1, bytesRequested: requested, remaps: remapped.count, fences: remapped.isEmpty ? 2 : 3)
+        locks.add(lane: lane, commits: 1, bytesRequested: requested, remaps: remapped.count, fences: remapped.isEmpty ? 2 : 3)
     }
 
     /// Whether the pieces cover every byte of the chunk.

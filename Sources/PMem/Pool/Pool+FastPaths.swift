@@ -4,16 +4,39 @@ import CPMemAtomics
 /// None allocates, hashes or looks up a task-local value in a release build;
 /// the general planner (Pool+Commit.swift) handles everything else.
 extension Pool {
-    /// The lane whose record may still be valid and touches chunk
-    /// `logical`, or nil (docs/FORMAT.md, invariant I2). Holds the chunk's lock.
+    /// Flush, fence and copy-and-flush: libpmem2's functions called directly,
+    /// or the routed calls (crash testing, counting).
     @inline(__always)
-    func liveLane(touching logical: Int) -> Int? {
+    func flush(_ address: UnsafeRawPointer, _ count: Int) {
+        if let hardware { hardware.flush(address, count) } else { persistence.flush(address, count) }
+    }
+
+    @inline(__always)
+    func fence() {
+        if let hardware { hardware.drain() } else { persistence.drain() }
+    }
+
+    @inline(__always)
+    func copyAndFlush(_ destination: UnsafeMutableRawPointer, _ source: UnsafeRawPointer, _ count: Int) {
+        if let hardware { _ = hardware.memcpy(destination, source, count, hardware.noDrain) } else { persistence.copyAndFlush(destination, source, count) }
+    }
+
+    /// If a record may still be valid for chunk `logical` (docs/FORMAT.md,
+    /// invariant I2), takes its lane and says whether the record is still
+    /// there. Taking the lane waits for a holder that may be overwriting it:
+    /// until that holder's commit fence, the old record can still be valid on
+    /// the media even though the lane's memory already shows the new one.
+    /// nil: no record to consider. Holds the chunk's lock; a lane's holder
+    /// never waits for a chunk, so this wait always ends.
+    @inline(__always)
+    func takeLaneOfRecord(touching logical: Int) -> (lane: Int, live: Bool)? {
         let lane = locks.lastLane(logical)
         guard lane >= 0 else { return nil }
+        locks.lockLane(lane)
         let word = pmem_load64(file.base + layout.laneOffset(lane) + CommitRecord.sequenceOffset)
-        if UInt64(littleEndian: word) == locks.lastSequence(logical) { return lane }
-        locks.setLastLane(logical, -1) // overwritten since: that record is gone
-        return nil
+        let live = UInt64(littleEndian: word) == locks.lastSequence(logical)
+        if !live { locks.setLastLane(logical, -1) } // overwritten, durably: that record is gone
+        return (lane, live)
     }
 
     /// The lane for a commit touching chunk `logical`: the lane of the record
@@ -21,11 +44,7 @@ extension Pool {
     /// overwrites (so no other lane's record needs killing), else any free one.
     @inline(__always)
     func lane(forCommitTouching logical: Int) -> Int {
-        if let held = liveLane(touching: logical) {
-            locks.lockLane(held)
-            return held
-        }
-        return locks.acquireLane()
+        takeLaneOfRecord(touching: logical)?.lane ?? locks.acquireLane()
     }
 
     /// Kills the record in `lane`, which the caller holds: its sequence word
@@ -36,7 +55,7 @@ extension Pool {
     func kill(lane: Int) {
         let record = file.base + layout.laneOffset(lane)
         pmem_store64(record + CommitRecord.sequenceOffset, 0)
-        if !Self.drops(.killFlush) { persistence.flush(record, CommitRecord.headerSize) }
+        if !Self.drops(.killFlush) { flush(record, CommitRecord.headerSize) }
     }
 
     /// Before a write that leaves no record (in place, `Pool.store`) touches
@@ -47,10 +66,11 @@ extension Pool {
     /// lane it killed, still held, or nil.
     @inline(__always)
     func killLiveRecord(touching logical: Int) -> Int? {
-        guard let held = liveLane(touching: logical) else { return nil }
-        locks.lockLane(held)
-        kill(lane: held)
-        if !Self.drops(.killFence) { persistence.drain() }
+        guard let (held, live) = takeLaneOfRecord(touching: logical) else { return nil }
+        if live {
+            kill(lane: held)
+            if !Self.drops(.killFence) { fence() }
+        }
         locks.setLastLane(logical, -1)
         return held
     }
@@ -86,9 +106,9 @@ extension Pool {
             for i in 0..<bytes.count { w[offset & 7 + i] = bytes[i] }
         }
         pmem_store64(word, value)
-        if !Self.drops(.inPlaceFlush) { persistence.flush(word, 8) }
-        if !Self.drops(.inPlaceFence) { persistence.drain() }
-        counters[lane].add(commits: 1, bytesRequested: bytes.count, inPlaceBytes: 8, fences: 1)
+        if !Self.drops(.inPlaceFlush) { flush(word, 8) }
+        if !Self.drops(.inPlaceFence) { fence() }
+        locks.add(lane: lane, commits: 1, bytesRequested: bytes.count, inPlaceBytes: 8, fences: 1)
     }
 
     /// One write inside one chunk, through the log: the record (one entry)
@@ -111,8 +131,8 @@ extension Pool {
         let length = CommitRecord.entryHeadSize + padded
         try Self.simulateCrash(at: .afterLogBody)
         CommitRecord.writeHeader(record, sequence: sequence, entryCount: 1, bodyLength: length)
-        if !Self.drops(.logFlush) { persistence.flush(record, CommitRecord.headerSize + length) }
-        if !Self.drops(.commitFence) { persistence.drain() }
+        if !Self.drops(.logFlush) { flush(record, CommitRecord.headerSize + length) }
+        if !Self.drops(.commitFence) { fence() }
         noteRecord(lane: lane, sequence: sequence, logical: logical)
         locks.setLaneSequence(lane, sequence)
         // Committed: a failure from here on leaves the rest to recovery.
@@ -124,10 +144,10 @@ extension Pool {
         if Self.drops(.applyFlush) {
             destination.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
         } else {
-            persistence.copyAndFlush(destination, bytes.baseAddress!, bytes.count)
+            copyAndFlush(destination, bytes.baseAddress!, bytes.count)
         }
-        if !Self.drops(.applyFence) { persistence.drain() }
-        counters[lane].add(commits: 1, bytesRequested: bytes.count, logBytes: CommitRecord.headerSize + length,
+        if !Self.drops(.applyFence) { fence() }
+        locks.add(lane: lane, commits: 1, bytesRequested: bytes.count, logBytes: CommitRecord.headerSize + length,
                            appliedBytes: bytes.count, fences: 2)
         try Self.simulateCrash(at: .afterApply)
         finished = true
@@ -152,7 +172,6 @@ extension Pool {
             else if !finished { locks.poison() }
         }
         let sequence = nextSequence(lane: lane, logical: logical)
-        let tally = counters[lane]
 
         let chunk = layout.chunkSize
         let start = offset - logical * chunk, end = start + bytes.count
@@ -163,14 +182,14 @@ extension Pool {
         copyRemapData(destination + start, bytes.baseAddress!, bytes.count)
         // The record's checksum does not cover the chunk: its contents must be
         // durable before a record can name it.
-        if !Self.drops(.remapDataFence) { persistence.drain() }
+        if !Self.drops(.remapDataFence) { fence() }
 
         let record = file.base + layout.laneOffset(lane)
         CommitRecord.writeEntryHead(record + CommitRecord.headerSize, kind: 2, a: UInt64(logical), b: UInt64(spare))
         try Self.simulateCrash(at: .afterLogBody)
         CommitRecord.writeHeader(record, sequence: sequence, entryCount: 1, bodyLength: CommitRecord.entryHeadSize)
-        if !Self.drops(.logFlush) { persistence.flush(record, CommitRecord.headerSize + CommitRecord.entryHeadSize) }
-        if !Self.drops(.commitFence) { persistence.drain() }
+        if !Self.drops(.logFlush) { flush(record, CommitRecord.headerSize + CommitRecord.entryHeadSize) }
+        if !Self.drops(.commitFence) { fence() }
         committed = true
         noteRecord(lane: lane, sequence: sequence, logical: logical)
         locks.setLaneSequence(lane, sequence)
@@ -178,8 +197,8 @@ extension Pool {
 
         let slot = file.base + PoolLayout.pageTableOffset + 8 * logical
         pmem_store64(slot, PageTableEntry.encode(logical: logical, physical: spare).littleEndian)
-        if !Self.drops(.pageTableFlush) { persistence.flush(slot, 8) }
-        if !Self.drops(.applyFence) { persistence.drain() }
+        if !Self.drops(.pageTableFlush) { flush(slot, 8) }
+        if !Self.drops(.applyFence) { fence() }
         try Self.simulateCrash(at: .afterApply)
         let replaced = pageTable[logical]
         pageTable[logical] = spare
@@ -188,7 +207,7 @@ extension Pool {
         try mapChunks(logical, count: 1, physical: spare)
         finished = true
         withUnsafePointer(to: replaced) { locks.free(UnsafeBufferPointer(start: $0, count: 1)) }
-        tally.add(commits: 1, bytesRequested: bytes.count, logBytes: CommitRecord.headerSize + CommitRecord.entryHeadSize,
+        locks.add(lane: lane, commits: 1, bytesRequested: bytes.count, logBytes: CommitRecord.headerSize + CommitRecord.entryHeadSize,
                   appliedBytes: 8, remapBytes: chunk, remaps: 1, fences: 3)
     }
 
@@ -197,7 +216,7 @@ extension Pool {
         if Self.drops(.remapDataFlush) {
             destination.copyMemory(from: source, byteCount: count)
         } else {
-            persistence.copyAndFlush(destination, source, count)
+            copyAndFlush(destination, source, count)
         }
     }
 }

@@ -38,8 +38,9 @@ public final class Pool: @unchecked Sendable {
     let viewUsesMapSync: Bool
     /// Flush and fence: the hardware's, or a test's simulated domain.
     let persistence: PersistenceCalls
+    /// The same calls as plain C function pointers, when they are libpmem2's.
+    let hardware: HardwareCalls?
     let locks: ChunkLocks
-    let counters: PoolCounters
     /// The in-memory page table; entry `L` changes only under the lock of chunk `L`.
     let pageTable: UnsafeMutableBufferPointer<Int>
     /// Committed updates that the open found unfinished and completed.
@@ -58,7 +59,7 @@ public final class Pool: @unchecked Sendable {
     /// The number of redo-log lanes (commits that can run at once).
     public var laneCount: Int { layout.laneCount }
     /// What the pool has done since it was opened.
-    public var statistics: PoolStatistics { counters.snapshot }
+    public var statistics: PoolStatistics { locks.snapshot }
 
     /// The I/O facts of the pool: those of its file, with the pool's own
     /// largest atomic write.
@@ -187,8 +188,8 @@ public final class Pool: @unchecked Sendable {
         self.view = view
         self.viewUsesMapSync = file.isMapSync
         self.persistence = persistence
+        self.hardware = PersistenceCalls.direct(file)
         self.recoveredCommits = recovered
-        self.counters = PoolCounters(lanes: layout.laneCount)
         self.file = file
         self.locks = ChunkLocks(chunks: layout.logicalChunks, lanes: layout.laneCount,
                                 free: Set(0..<layout.physicalChunks).subtracting(table).sorted(),
@@ -202,6 +203,7 @@ public final class Pool: @unchecked Sendable {
     deinit {
         Syscalls.unmap(view, layout.capacity)
         pageTable.deallocate()
+        locks.deallocate()
         Syscalls.close(descriptor)
     }
 
