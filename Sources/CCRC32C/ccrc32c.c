@@ -28,8 +28,28 @@ uint32_t ccrc32c_hardware_update(uint32_t crc, const void *bytes, size_t length)
     }
     return c32;
 }
+__attribute__((target("sse4.2")))
+void ccrc32c_hardware_update3(uint32_t state[3], const void *a, const void *b, const void *c, size_t words) {
+    const unsigned char *pa = a, *pb = b, *pc = c;
+    uint64_t ca = state[0], cb = state[1], cc = state[2];
+    for (size_t i = 0; i < words; i++) {
+        uint64_t wa, wb, wc;
+        memcpy(&wa, pa + 8 * i, 8);
+        memcpy(&wb, pb + 8 * i, 8);
+        memcpy(&wc, pc + 8 * i, 8);
+        ca = __builtin_ia32_crc32di(ca, wa);
+        cb = __builtin_ia32_crc32di(cb, wb);
+        cc = __builtin_ia32_crc32di(cc, wc);
+    }
+    state[0] = (uint32_t)ca;
+    state[1] = (uint32_t)cb;
+    state[2] = (uint32_t)cc;
+}
 #else
 int ccrc32c_hardware_available(void) { return 0; }
+void ccrc32c_hardware_update3(uint32_t state[3], const void *a, const void *b, const void *c, size_t words) {
+    (void)state; (void)a; (void)b; (void)c; (void)words;
+}
 uint32_t ccrc32c_hardware_update(uint32_t crc, const void *bytes, size_t length) {
     (void)bytes; (void)length;
     return crc;

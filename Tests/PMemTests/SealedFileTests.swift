@@ -397,6 +397,22 @@ struct SealRecordTests {
         #expect(whole == pieces)
     }
 
+    @Test("a commit record's three part checksums, computed side by side, equal the table's CRC-32C of each part, at every length")
+    func threePartChecksums() {
+        var g = SystemRandomNumberGenerator()
+        let bytes = (0..<5000).map { _ in UInt8.random(in: 0...255, using: &g) }
+        bytes.withUnsafeBytes { all in
+            for n in [0, 1, 7, 23, 24, 25, 48, 100, 4096 + 24, 4999] {
+                let b = UnsafeRawBufferPointer(rebasing: all[0..<n])
+                let part = n / 24 * 8
+                let (x, y, z) = CRC32C.threeParts(b)
+                #expect(x == CRC32C.tableChecksum(UnsafeRawBufferPointer(rebasing: b[0..<part])), "\(n)")
+                #expect(y == CRC32C.tableChecksum(UnsafeRawBufferPointer(rebasing: b[part..<(2 * part)])), "\(n)")
+                #expect(z == CRC32C.tableChecksum(UnsafeRawBufferPointer(rebasing: b[(2 * part)...])), "\(n)")
+            }
+        }
+    }
+
     @Test("the crc32 instruction and the table give the same CRC-32C at every length and alignment")
     func crc32cHardwareMatchesTable() {
         #expect(CRC32C.hardwareAvailable, "x86-64 machines here have SSE4.2; without it the table is used")

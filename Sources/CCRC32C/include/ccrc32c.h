@@ -14,4 +14,9 @@ int ccrc32c_hardware_available(void);
 /// Call only when ccrc32c_hardware_available() returned 1.
 uint32_t ccrc32c_hardware_update(uint32_t crc, const void *bytes, size_t length);
 
+/// The raw (not inverted) CRC-32C states of three equal-length streams
+/// a, b, c of `words` 8-byte words each, updated together: three independent
+/// chains hide the crc32 instruction's 3-cycle latency (one per cycle).
+void ccrc32c_hardware_update3(uint32_t state[3], const void *a, const void *b, const void *c, size_t words);
+
 #endif

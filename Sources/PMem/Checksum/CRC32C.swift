@@ -49,6 +49,26 @@ enum CRC32C {
         return ~c
     }
 
+    /// The CRC-32C of each of three parts of `bytes`: the first two of
+    /// `⌊count / 24⌋ × 8` bytes each, the third the rest. With the
+    /// instruction, the three are computed side by side (about three times
+    /// the speed of one CRC over the whole); the parts and their checksums
+    /// are the same either way.
+    static func threeParts(_ bytes: UnsafeRawBufferPointer) -> (UInt32, UInt32, UInt32) {
+        let part = bytes.count / 24 * 8
+        guard hardwareAvailable, part > 0, let base = bytes.baseAddress else {
+            return (checksum(UnsafeRawBufferPointer(rebasing: bytes[0..<part])),
+                    checksum(UnsafeRawBufferPointer(rebasing: bytes[part..<(2 * part)])),
+                    checksum(UnsafeRawBufferPointer(rebasing: bytes[(2 * part)...])))
+        }
+        var state: (UInt32, UInt32, UInt32) = (~0, ~0, ~0)
+        withUnsafeMutableBytes(of: &state) {
+            ccrc32c_hardware_update3($0.baseAddress!.assumingMemoryBound(to: UInt32.self), base, base + part, base + 2 * part, part / 8)
+        }
+        let third = ccrc32c_hardware_update(state.2, base + 3 * part, bytes.count - 3 * part)
+        return (~state.0, ~state.1, ~third)
+    }
+
     static func checksum(_ bytes: [UInt8], continuing crc: UInt32 = 0) -> UInt32 {
         bytes.withUnsafeBytes { checksum($0, continuing: crc) }
     }

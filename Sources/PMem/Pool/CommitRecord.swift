@@ -4,8 +4,8 @@ import CPMemAtomics
 /// body (docs/FORMAT.md, "Lanes", version 2).
 ///
 /// Header, 64 bytes: magic (8), sequence (8, 0 = dead), entry count (4),
-/// reserved (4), body length (8), reserved (28), CRC-32C (4) of header bytes
-/// 0..<60 followed by the body.
+/// reserved (4), body length (8), the CRC-32C of each of the body's three
+/// parts (3 × 4), reserved (16), CRC-32C (4) of header bytes 0..<60.
 enum CommitRecord {
     static let magic: UInt64 = UInt64(littleEndian: Array("PMCOMMIT".utf8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
     static let entryHeadSize = 24
@@ -13,38 +13,42 @@ enum CommitRecord {
     static let sequenceOffset = 8
 
     /// Writes the header of a record whose body (`bodyLength` bytes) is
-    /// already in place after it, with the checksum over both. The sequence
-    /// word is one atomic store: other lanes' kills compare-and-swap it.
-    /// The body is read while its lines are still in this core's cache,
-    /// before anything is flushed.
+    /// already in place after it: the body's three part checksums, then the
+    /// header's checksum over them. The sequence word is one atomic store
+    /// (other threads read it). The body is read while its lines are still in
+    /// this core's cache, before anything is flushed.
     static func writeHeader(_ record: UnsafeMutableRawPointer, sequence: UInt64, entryCount: Int, bodyLength: Int) {
         pmem_store64(record, magic.littleEndian)
         pmem_store64(record + 8, sequence.littleEndian)
         pmem_store64(record + 16, UInt64(UInt32(entryCount)).littleEndian)
         pmem_store64(record + 24, UInt64(bodyLength).littleEndian)
-        for word in stride(from: 32, to: 56, by: 8) { pmem_store64(record + word, 0) }
-        pmem_store64(record + 56, 0)
-        let crc = checksum(UnsafeRawPointer(record), bodyLength: bodyLength)
-        pmem_store64(record + 56, (UInt64(crc) << 32).littleEndian)
+        seal(record, bodyLength: bodyLength)
     }
 
-    /// CRC-32C of header bytes 0..<60 and the body that follows the header.
-    static func checksum(_ record: UnsafeRawPointer, bodyLength: Int) -> UInt32 {
-        let head = CRC32C.checksum(UnsafeRawBufferPointer(start: record, count: 60))
-        return CRC32C.checksum(UnsafeRawBufferPointer(start: record + headerSize, count: bodyLength), continuing: head)
+    /// Writes the checksums of a record whose other fields are in place.
+    static func seal(_ record: UnsafeMutableRawPointer, bodyLength: Int) {
+        let (a, b, c) = CRC32C.threeParts(UnsafeRawBufferPointer(start: record + headerSize, count: bodyLength))
+        pmem_store64(record + 32, (UInt64(b) << 32 | UInt64(a)).littleEndian)
+        pmem_store64(record + 40, UInt64(c).littleEndian)
+        pmem_store64(record + 48, 0)
+        pmem_store64(record + 56, 0)
+        let crc = CRC32C.checksum(UnsafeRawBufferPointer(start: record, count: 60))
+        pmem_store64(record + 56, (UInt64(crc) << 32).littleEndian)
     }
 
     /// A valid record's sequence number, entry count and body length; nil if
     /// the lane holds no valid record (idle, killed, or torn by a crash).
     /// Entries are checked by ``LogEntry/decodeBody(_:count:layout:)``.
     static func decode(_ record: UnsafeRawPointer, maxBody: Int) -> (sequence: UInt64, entryCount: Int, bodyLength: Int)? {
+        let u32 = { (o: Int) in UInt32(littleEndian: record.loadUnaligned(fromByteOffset: o, as: UInt32.self)) }
         let u64 = { (o: Int) in UInt64(littleEndian: record.loadUnaligned(fromByteOffset: o, as: UInt64.self)) }
         let sequence = u64(8), length = u64(24)
         guard u64(0) == magic, sequence != 0, u64(16) >> 32 == 0, length <= UInt64(maxBody),
-              (32..<56).allSatisfy({ record.load(fromByteOffset: $0, as: UInt8.self) == 0 }),
-              UInt32(truncatingIfNeeded: u64(56)) == 0,
-              UInt32(truncatingIfNeeded: u64(56) >> 32) == checksum(record, bodyLength: Int(length))
+              u32(44) == 0, u64(48) == 0, u32(56) == 0,
+              u32(60) == CRC32C.checksum(UnsafeRawBufferPointer(start: record, count: 60))
         else { return nil }
+        let (a, b, c) = CRC32C.threeParts(UnsafeRawBufferPointer(start: record + headerSize, count: Int(length)))
+        guard u32(32) == a, u32(36) == b, u32(40) == c else { return nil }
         return (sequence, Int(u64(16)), Int(length))
     }
 

@@ -56,8 +56,9 @@ package enum PoolImage {
                   image.loadUnaligned(fromByteOffset: o, as: UInt64.self) == CommitRecord.magic.littleEndian else { continue }
             let bodyLength = UInt64(littleEndian: image.loadUnaligned(fromByteOffset: o + 24, as: UInt64.self))
             guard bodyLength <= UInt64(laneSize - CommitRecord.headerSize) else { continue }
-            let header = CommitRecord.checksum(image.baseAddress! + o, bodyLength: Int(bodyLength))
-            image.storeBytes(of: header.littleEndian, toByteOffset: o + 60, as: UInt32.self)
+            // The body's part checksums and the header's (reserved bytes
+            // are zeroed, as every record this library writes has them).
+            CommitRecord.seal(image.baseAddress! + o, bodyLength: Int(bodyLength))
         }
     }
 }
