@@ -19,6 +19,7 @@ public struct DeviceShutdownCount: Sendable, Hashable, CustomStringConvertible {
     /// Whether the device offers an unsafe-shutdown count.
     public var offered: Bool { count != nil }
 
+    /// The count and device, or why there is none.
     public var description: String {
         if let count { return "unsafe-shutdown count \(count) (device \(deviceID))" }
         return "unsafe-shutdown count not offered: \(note)"
