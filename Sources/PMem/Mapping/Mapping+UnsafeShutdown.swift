@@ -4,8 +4,10 @@ import CPMem2
 /// a file lost power without flushing their write buffers (an ADR failure).
 ///
 /// Only real NVDIMMs (through the kernel's `ndctl` interface) keep one;
-/// emulated persistent memory (`memmap=`), qemu's NVDIMM, tmpfs and ordinary
-/// block devices do not, and then ``offered`` is false and ``note`` says why.
+/// tmpfs and ordinary block devices do not (libpmem2: `PMEM2_E_NOSUPP`), and
+/// emulated persistent memory (`memmap=`) has no NVDIMM behind its region
+/// (libpmem2 answers a count of 0 and an empty id, taken here as no count):
+/// then ``offered`` is false and ``note`` says why.
 public struct DeviceShutdownCount: Sendable, Hashable, CustomStringConvertible {
     /// The identity of the device set behind the file (libpmem2's
     /// `pmem2_source_device_id`), or `""` when not offered.
@@ -52,7 +54,14 @@ extension Mapping {
         var id = [CChar](repeating: 0, count: length + 1)
         rc = pmem2_source_device_id(source, &id, &length)
         guard rc == 0 else { return failure(rc, "device id") }
-        return DeviceShutdownCount(deviceID: String(decoding: id.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self),
-                                   count: usc, note: "")
+        let deviceID = String(decoding: id.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        // libpmem2 sums the counts of the NVDIMMs in the namespace's region
+        // and joins their ids: a region with none (memmap= pmem, whose
+        // region has 0 mappings) gives 0 and "", which is no count at all.
+        guard !deviceID.isEmpty else {
+            return DeviceShutdownCount(deviceID: "", count: nil,
+                                       note: "no NVDIMM is behind this namespace (emulated pmem such as memmap=), so libpmem2's count of 0 is a sum over no devices")
+        }
+        return DeviceShutdownCount(deviceID: deviceID, count: usc, note: "")
     }
 }

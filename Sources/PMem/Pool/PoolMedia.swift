@@ -50,7 +50,7 @@ public struct PoolBadBlock: Sendable, Hashable, CustomStringConvertible {
 /// The unsafe-shutdown count of the pool's device, compared at open with
 /// the one recorded when the pool was last opened (as PMDK does).
 public enum UnsafeShutdownCheck: Sendable, Hashable, CustomStringConvertible {
-    /// The device offers no count (emulated pmem, qemu's NVDIMM, tmpfs, a
+    /// The device offers no count (`memmap=` pmem, qemu's NVDIMM, tmpfs, a
     /// disk): an unclean shutdown of the device cannot be detected.
     case notOffered(reason: String)
     /// No earlier record for this pool: the count is recorded from now on.
