@@ -52,7 +52,7 @@ struct PoolInfo: ParsableCommand {
                 ("recovered_commits", .int(pool.recoveredCommits)),
                 ("metadata", .array(pool.metadataRanges.map { .array([.int($0.lowerBound), .int($0.count)]) })),
                 ("statistics", stats.json),
-            ]
+            ] + pool.media.jsonFields
             print(JSON.object(fields).rendered)
         } else {
             print("capacity:              \(pool.capacity) bytes")
@@ -65,8 +65,46 @@ struct PoolInfo: ParsableCommand {
             for range in pool.metadataRanges { print("  \(range.lowerBound) \(range.count)") }
             print("sealed:                \(facts.sealed ? "yes" : "no"); extents verified: \(facts.extentsVerified.text)")
             print("MAP_SYNC:              \(facts.mapSync ? "yes (DAX)" : "no")")
+            switch pool.media.badBlocks {
+            case .notTracked(let reason): print("bad blocks:            not tracked (\(reason))")
+            case .tracked(let blocks):
+                print("bad blocks:            \(blocks.isEmpty ? "none" : "\(blocks.count) in the data area")")
+                for block in blocks { print("  \(block)") }
+            }
+            print("unsafe shutdowns:      \(pool.media.unsafeShutdown)")
             print(pool.ioInfo)
         }
+    }
+}
+
+extension PoolMediaReport {
+    /// The `--json` keys `bad_blocks`, `bad_blocks_note`, `unsafe_shutdowns`,
+    /// `unsafe_shutdown_check`, `unclean_shutdown`, `unsafe_shutdown_note`.
+    var jsonFields: [(String, JSON)] {
+        let blocks: JSON, blocksNote: String
+        switch badBlocks {
+        case .notTracked(let reason): (blocks, blocksNote) = (.string("not_tracked"), reason)
+        case .tracked(let list):
+            blocks = .array(list.map { block in
+                .object([("file_offset", .int(block.fileRange.lowerBound)), ("length", .int(block.fileRange.count)),
+                         ("logical_offset", .int(block.logicalRange?.lowerBound ?? -1))])
+            })
+            blocksNote = ""
+        }
+        let check: String, count: JSON, note: String
+        switch unsafeShutdown {
+        case .notOffered(let reason): (check, count, note) = ("not_offered", .string("not_offered"), reason)
+        case .firstRecorded(let c): (check, count, note) = ("first_recorded", .int(Int(truncatingIfNeeded: c)), "")
+        case .deviceChanged(let c): (check, count, note) = ("device_changed", .int(Int(truncatingIfNeeded: c)), "")
+        case .recordDamaged(let c): (check, count, note) = ("record_damaged", .int(Int(truncatingIfNeeded: c)), "")
+        case .clean(let c): (check, count, note) = ("clean", .int(Int(truncatingIfNeeded: c)), "")
+        case .unclean(_, let c): (check, count, note) = ("unclean", .int(Int(truncatingIfNeeded: c)), "")
+        }
+        var unclean = false
+        if case .unclean = unsafeShutdown { unclean = true }
+        return [("bad_blocks", blocks), ("bad_blocks_note", .string(blocksNote)), ("unsafe_shutdowns", count),
+                ("unsafe_shutdown_check", .string(check)), ("unclean_shutdown", .bool(unclean)),
+                ("unsafe_shutdown_note", .string(note))]
     }
 }
 

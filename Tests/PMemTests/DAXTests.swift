@@ -46,6 +46,18 @@ struct DAXTests {
         #expect(try map.badBlocks() == [])
     }
 
+    @Test("a pool on fsdax: the open reads the real bad-block list (empty) and says the emulated device offers no unsafe-shutdown count")
+    func poolMediaOnDAX() throws {
+        let pool = try Pool.create(at: scratch.path("media-pool"), capacity: 16 * 65536, chunkSize: 65536)
+        #expect(pool.media.badBlocks == .tracked([]))
+        guard case .notOffered(let reason) = pool.media.unsafeShutdown else {
+            Issue.record("emulated pmem offered a count: \(pool.media.unsafeShutdown)"); return
+        }
+        // memmap= pmem: a count of 0 over no NVDIMMs; qemu's NVDIMM: PMEM2_E_NOSUPP.
+        #expect(reason.contains("no NVDIMM") || reason.contains("does not offer"), "\(reason)")
+        #expect(!pool.uncleanShutdownDetected)
+    }
+
     @Test("a sealed file on fsdax verifies, and its physical extents are where its bytes are on /dev/pmem0")
     func sealedExtentsAreTheDeviceBytes() throws {
         let path = scratch.path("pool")

@@ -153,6 +153,11 @@ struct PMemCtlTests {
         #expect(metadata.allSatisfy { $0.count == 2 && $0[1] > 0 })
         let statistics = try #require(info["statistics"] as? [String: Any])
         #expect(statistics["commits"] as? Int == 0)
+        // tmpfs: no bad-block list, no unsafe-shutdown count, said plainly.
+        #expect(info["bad_blocks"] as? String == "not_tracked")
+        #expect(info["unsafe_shutdowns"] as? String == "not_offered")
+        #expect(info["unsafe_shutdown_check"] as? String == "not_offered")
+        #expect(info["unclean_shutdown"] as? Bool == false)
 
         let small = Data("hello, pool".utf8)
         let wrote = try Self.run(["pool", "write", pool, "--offset", "100", "--json"], input: small)

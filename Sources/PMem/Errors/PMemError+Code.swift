@@ -97,6 +97,13 @@ extension PMemError {
         public static let needsRecovery = Code("needsRecovery")
         /// The update is larger than the pool can make failure-atomic.
         public static let updateTooLarge = Code("updateTooLarge")
+        /// The pool's metadata (header, page table or a lane) lies on media the
+        /// device reports bad (libpmem2's bad-block list): reading it could
+        /// raise a machine check (SIGBUS), so the open is refused before any
+        /// metadata is read. The message names the file ranges; repair the
+        /// device (`ndctl clear-errors`, or restore from a copy) and open again.
+        /// Bad blocks in data chunks do not refuse an open: see ``Pool/media``.
+        public static let mediaError = Code("mediaError")
 
         // MARK: Anything else
 

@@ -20,7 +20,10 @@ extension Mapping {
     ///
     /// Only files on persistent memory (fsdax or devdax) have a bad-block
     /// list; elsewhere this throws ``PMemError/Code/notSupported``.
+    /// Offsets are file offsets (libpmem2 translates the namespace's list
+    /// through the file's extents).
     public func badBlocks() throws(PMemError) -> [BadBlock] {
+        if let injected = Syscalls.mediaOverride?.badBlocks { return injected }
         // libpmem2 answers "none" for a file on an ordinary block device,
         // which would read as a clean bill of health; say what is true instead.
         guard isMapSync || isDeviceDAX else {

@@ -45,6 +45,19 @@ public final class Pool: @unchecked Sendable {
     let pageTable: UnsafeMutableBufferPointer<Int>
     /// Committed updates that the open found unfinished and completed.
     public let recoveredCommits: Int
+    /// What the open learned about the media: bad blocks in the data area
+    /// (metadata on bad media refuses the open with
+    /// ``PMemError/Code/mediaError``) and the unsafe-shutdown check.
+    public let media: PoolMediaReport
+    /// Whether the device's unsafe-shutdown count grew while the pool was
+    /// last open: the device lost power without flushing, so durable stores
+    /// may be lost (recovery still ran). False when the device offers no count.
+    public var uncleanShutdownDetected: Bool {
+        if case .unclean = media.unsafeShutdown { return true }
+        return false
+    }
+    /// The shutdown record written at open, when the device offers a count.
+    let shutdownRecord: ShutdownRecord?
 
     /// The logical size of the pool in bytes.
     public var capacity: Int { layout.capacity }
@@ -175,8 +188,23 @@ public final class Pool: @unchecked Sendable {
         try Self.lock(fd, path: path)
         let file = try sealed.map(interposedBy: interposer)
         let persistence = PersistenceCalls.of(file)
-        let (layout, recovered, table) = try Self.openMetadata(
-            UnsafeMutableRawBufferPointer(start: file.base, count: file.count), persistence: persistence, path: path)
+        let bytes = UnsafeMutableRawBufferPointer(start: file.base, count: file.count)
+        // The media first, before recovery reads any metadata: bad blocks in
+        // page 0, the page table or a lane refuse the open (docs/FORMAT.md,
+        // "Media errors and unsafe shutdowns").
+        let listed = PoolMedia.badBlockList(file)
+        // Without a list this only decodes the header: nothing is written to
+        // a file that is not a pool.
+        _ = try PoolMedia.refuseBadMetadata((try? listed.get()) ?? [], UnsafeRawBufferPointer(bytes), path: path)
+        let (shutdown, record) = PoolMedia.checkShutdown(file.base, fileSize: file.count, device: file.unsafeShutdownCount(), persistence: persistence)
+        let (layout, recovered, table) = try Self.openMetadata(bytes, persistence: persistence, path: path)
+        shutdownRecord = record
+        switch listed {
+        case .success(let blocks):
+            media = PoolMediaReport(badBlocks: .tracked(PoolMedia.dataBadBlocks(blocks, layout: layout, table: table)), unsafeShutdown: shutdown)
+        case .failure(let error):
+            media = PoolMediaReport(badBlocks: .notTracked(reason: error.message), unsafeShutdown: shutdown)
+        }
 
         let view: UnsafeMutableRawPointer
         switch Syscalls.reserveAddressSpace(layout.capacity, alignment: 2 << 20) {
@@ -201,6 +229,12 @@ public final class Pool: @unchecked Sendable {
     }
 
     deinit {
+        // A clean close: the record no longer says open (nothing was written
+        // when the device offers no count).
+        if var record = shutdownRecord {
+            record.open = false
+            record.store(file.base, persistence: persistence)
+        }
         Syscalls.unmap(view, layout.capacity)
         pageTable.deallocate()
         locks.deallocate()

@@ -278,3 +278,39 @@ enum Syscalls {
         return true
     }
 }
+
+/// What a test makes the device report about its media (debug builds only;
+/// a release build never reads it): a bad-block list, and the unsafe-shutdown
+/// count or its absence. A nil field leaves that query to the real device.
+struct InjectedMedia: Sendable {
+    /// The unsafe-shutdown count a device reports, or that it reports none.
+    enum ShutdownCount: Sendable {
+        /// The device has this id and this count.
+        case offered(deviceID: String, count: UInt64)
+        /// The device offers no count (libpmem2's `PMEM2_E_NOSUPP`).
+        case notOffered
+    }
+    /// The bad blocks, as file ranges; reported even off DAX.
+    var badBlocks: [BadBlock]?
+    var shutdownCount: ShutdownCount?
+
+    init(badBlocks: [BadBlock]? = nil, shutdownCount: ShutdownCount? = nil) {
+        self.badBlocks = badBlocks
+        self.shutdownCount = shutdownCount
+    }
+}
+
+extension Syscalls {
+    /// The media facts to report in the current task (tests only).
+    @TaskLocal static var injectedMedia: InjectedMedia?
+
+    /// The injected media facts; always nil without test hooks.
+    @inline(__always)
+    static var mediaOverride: InjectedMedia? {
+        #if PMEM_TEST_HOOKS
+        return injectedMedia
+        #else
+        return nil
+        #endif
+    }
+}
