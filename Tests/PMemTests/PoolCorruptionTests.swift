@@ -148,7 +148,15 @@ struct PoolCorruptionTests {
         let scratch = Scratch(on: "/dev/shm")
         let subject = try Self.makeSubject(scratch, committedInLane: true)
         var image = subject.image
-        let lane = 8192, body = lane + 64
+        // The lane of the committed transaction: the valid record with the
+        // highest sequence (lanes follow threads, so it need not be lane 0).
+        let layout = try image.withUnsafeBytes { try PoolLayout.decode($0, fileSize: $0.count, path: nil) }
+        let lane = try #require(image.withUnsafeBytes { b in
+            (0..<layout.laneCount).map { layout.laneOffset($0) }
+                .compactMap { o in CommitRecord.decode(b.baseAddress! + o, maxBody: layout.laneSize - 64).map { (o, $0.sequence) } }
+                .max { $0.1 < $1.1 }?.0
+        })
+        let body = lane + 64
         func put<T: FixedWidthInteger>(_ value: T, at offset: Int) {
             withUnsafeBytes(of: value.littleEndian) { image.replaceSubrange(offset..<offset + MemoryLayout<T>.size, with: $0) }
         }
