@@ -56,6 +56,11 @@ struct Demo: ParsableCommand {
         print("write amplification so far: \(String(format2: pool.statistics.writeAmplification)) media bytes per byte")
 
         section("4. A crash: a child process writes 1 MiB over the pool and is killed at a chosen point")
+        guard Pool.hasTestHooks else {
+            // Crash points are test hooks, compiled only into debug builds.
+            print("  skipped: this pmemctl is a release build, whose library has no crash points; scripts/demo builds a debug one")
+            return
+        }
         let old = [UInt8](repeating: 0xAA, count: 1 << 20)
         try pool.write(old, at: 0)
         let poolFile = poolPath.string

@@ -9,7 +9,8 @@ enum ThreadScaling {
     static let writeSize = 256
 
     static func measure(pool: Pool, repetitions: Int, quick: Bool) throws -> ThreadResult {
-        let total = quick ? 3_000 : 10_000
+        // Long enough that starting the threads (tens of µs each) is noise.
+        let total = quick ? 100_000 : 400_000
         Console.progress("threads: \(total) writes of \(writeSize) B on 1, 2 and 4 threads, \(repetitions) times")
         let payload = Workload.payload(size: writeSize)
         let contenders = [1, 2, 4].map { threads in
@@ -34,9 +35,14 @@ enum ThreadScaling {
         try runOnThreads(threads) { t in
             let share = total / threads + (t < total % threads ? 1 : 0)
             let base = t * Workload.chunkSize
+            // A buffer of the thread's own: a shared array's reference count
+            // (retained by every write call) would be a line both threads write.
+            let mine = UnsafeMutableRawBufferPointer.allocate(byteCount: payload.count, alignment: 64)
+            defer { mine.deallocate() }
+            mine.copyBytes(from: payload)
             do {
                 for i in 0..<share {
-                    try pool.write(payload, at: base + Workload.offset(size: payload.count, iteration: i))
+                    try pool.write(UnsafeRawBufferPointer(mine), at: base + Workload.offset(size: payload.count, iteration: i))
                 }
             } catch {
                 failures.add("thread \(t): \(error)")

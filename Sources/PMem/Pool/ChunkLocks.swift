@@ -33,13 +33,16 @@ struct ChunkLocks: @unchecked Sendable {
     /// lane's last sequence at 8, its eight counters (as in PoolStatistics) from 16 on.
     private let laneLines: UnsafeMutableRawPointer
     static let laneStride = 128
-    /// The free physical chunks (only remapping commits take them).
-    private let free: FreeChunks
+    /// The free physical chunks (only remapping commits take them). Owned by
+    /// the pool; `unowned(unsafe)` so that copying this struct (every call on
+    /// it may) retains nothing: a retain is a write to the object's reference
+    /// count, one line that every committing thread would write.
+    private unowned(unsafe) let free: FreeChunks
     /// Non-zero once a commit failed after its record was durable: until the
     /// pool is reopened (and recovery finishes that commit) nothing may write.
     private let poisonWord: UnsafeMutablePointer<UInt64>
 
-    init(chunks: Int, lanes: Int, free: [Int], physicalChunks: Int) {
+    init(chunks: Int, lanes: Int, free: FreeChunks) {
         chunkCount = chunks
         laneCount = lanes
         chunkLines = .allocate(byteCount: Self.chunkStride * chunks, alignment: 64)
@@ -49,7 +52,7 @@ struct ChunkLocks: @unchecked Sendable {
         laneLines.initializeMemory(as: UInt8.self, repeating: 0, count: Self.laneStride * lanes)
         poisonWord = .allocate(capacity: 8) // a line of its own, read by every commit
         poisonWord.initialize(repeating: 0, count: 8)
-        self.free = FreeChunks(free, capacity: physicalChunks)
+        self.free = free
     }
 
     /// Frees the memory (the pool's deinit).

@@ -44,7 +44,13 @@ extension Pool {
     /// overwrites (so no other lane's record needs killing), else any free one.
     @inline(__always)
     func lane(forCommitTouching logical: Int) -> Int {
-        takeLaneOfRecord(touching: logical)?.lane ?? locks.acquireLane()
+        if let (held, live) = takeLaneOfRecord(touching: logical) {
+            if live { return held }
+            // Gone, durably (its overwriter has fenced): take this thread's
+            // own lane instead, so that threads do not end up sharing one.
+            locks.releaseLane(held)
+        }
+        return locks.acquireLane()
     }
 
     /// Kills the record in `lane`, which the caller holds: its sequence word
@@ -67,11 +73,13 @@ extension Pool {
     @inline(__always)
     func killLiveRecord(touching logical: Int) -> Int? {
         guard let (held, live) = takeLaneOfRecord(touching: logical) else { return nil }
-        if live {
-            kill(lane: held)
-            if !Self.drops(.killFence) { fence() }
-        }
         locks.setLastLane(logical, -1)
+        guard live else {
+            locks.releaseLane(held)
+            return nil
+        }
+        kill(lane: held)
+        if !Self.drops(.killFence) { fence() }
         return held
     }
 

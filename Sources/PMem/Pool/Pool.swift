@@ -41,6 +41,8 @@ public final class Pool: @unchecked Sendable {
     /// The same calls as plain C function pointers, when they are libpmem2's.
     let hardware: HardwareCalls?
     let locks: ChunkLocks
+    /// The free physical chunks; `locks` refers to them without owning them.
+    let freeChunks: FreeChunks
     /// The in-memory page table; entry `L` changes only under the lock of chunk `L`.
     let pageTable: UnsafeMutableBufferPointer<Int>
     /// Committed updates that the open found unfinished and completed.
@@ -219,9 +221,9 @@ public final class Pool: @unchecked Sendable {
         self.hardware = PersistenceCalls.direct(file)
         self.recoveredCommits = recovered
         self.file = file
-        self.locks = ChunkLocks(chunks: layout.logicalChunks, lanes: layout.laneCount,
-                                free: Set(0..<layout.physicalChunks).subtracting(table).sorted(),
-                                physicalChunks: layout.physicalChunks)
+        let freeChunks = FreeChunks(Set(0..<layout.physicalChunks).subtracting(table).sorted(), capacity: layout.physicalChunks)
+        self.freeChunks = freeChunks
+        self.locks = ChunkLocks(chunks: layout.logicalChunks, lanes: layout.laneCount, free: freeChunks)
         self.pageTable = UnsafeMutableBufferPointer.allocate(capacity: layout.logicalChunks)
         _ = pageTable.initialize(from: table)
         ready = true
