@@ -15,10 +15,7 @@ import Glibc
 /// that a writer can compare the two, not as an invitation.
 public enum KernelAtomicWrite: Sendable, Hashable, CustomStringConvertible {
     /// The kernel offers atomic writes to this file, within these limits.
-    // `indirect`: with the limits stored inline, a release build of a
-    // dependent package (Benchmarks, -O) destroyed this enum as if it held a
-    // String and crashed in Mapping.init (Swift 6.3.1); boxed, it does not.
-    indirect case offered(Limits)
+    case offered(Limits)
     /// The running kernel predates `STATX_WRITE_ATOMIC` (Linux 6.11): it
     /// neither reports nor performs atomic writes. `release` is `uname -r`.
     case kernelTooOld(release: String)

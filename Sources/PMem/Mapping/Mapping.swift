@@ -52,8 +52,24 @@ public struct Mapping: ~Copyable, @unchecked Sendable {
     /// mapping was made inside `PersistenceCalls.override`, or libpmem2's
     /// calls wrapped by a `PersistenceCalls.Interposer` (counting); nil normally.
     let routed: PersistenceCalls?
-    /// The I/O facts of the mapping (alignment, granularity, atomic unit, persistence).
-    public let ioInfo: IOInfo
+    /// The alignment libpmem2 requires of a mapping's offset and length.
+    let mappingAlignment: Int
+    /// Where the mapping's stores become durable.
+    let persistenceDomain: PersistenceDomain
+
+    /// The I/O facts of the mapping (alignment, granularity, atomic unit,
+    /// persistence, and the kernel's atomic-write limits, asked of the kernel
+    /// now).
+    ///
+    /// Computed, not stored: every stored property of a mapping is a plain
+    /// value. With the report (whose kernel part holds strings) stored,
+    /// Swift 6.3.1 built an init that, in a release build of a dependent
+    /// package, destroyed a report that was never there (garbage in release,
+    /// zeros in debug, so only the release crashed).
+    public var ioInfo: IOInfo {
+        IOInfo(mappingAlignment: mappingAlignment, storeGranularity: storeGranularity, persistence: persistenceDomain,
+               kernelAtomicWrite: .of(descriptor, isDAX: isMapSync || isDeviceDAX))
+    }
 
     /// The address range of the mapping in this process.
     public var addressRange: Range<UInt> {
@@ -254,8 +270,8 @@ public struct Mapping: ~Copyable, @unchecked Sendable {
         } else {
             persistence = .dax
         }
-        self.ioInfo = IOInfo(mappingAlignment: alignment, storeGranularity: storeGranularity, persistence: persistence,
-                             kernelAtomicWrite: .of(fd, isDAX: isMapSync || isDeviceDAX))
+        self.mappingAlignment = alignment
+        self.persistenceDomain = persistence
         succeeded = true
     }
 
