@@ -71,7 +71,7 @@ struct Demo: ParsableCommand {
             let bytes = try reopened.read(at: 0, count: 1 << 20)
             let state = bytes.allSatisfy { $0 == 0xAA } ? "all old" : bytes.allSatisfy { $0 == 0xBB } ? "all new" : "TORN"
             print("  killed \(point == .afterLogBody ? "before" : "after") the commit point (\(status));")
-            print("    reopened in \(openTime), \(reopened.recoveredCommits) commit completed by recovery: the 1 MiB is \(state)")
+            print("    reopened in \(openTime), \(reopened.recoveredCommits) commit record replayed by recovery: the 1 MiB is \(state)")
             guard state != "TORN" else { throw PMemError(.poolCorrupt, "the demo saw a torn write", path: poolPath) }
             print("    \(try reopened.check())")
         }

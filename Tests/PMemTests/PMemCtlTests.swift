@@ -253,8 +253,8 @@ struct PMemCtlTests {
         let demo = try Self.run("demo", scratch.directory.string)
         #expect(demo.status == 0, "\(demo.errors)")
         #expect(demo.output.contains("killed before the commit point (SIGKILL)"))
-        #expect(demo.output.contains("0 commit completed by recovery: the 1 MiB is all old"))
-        #expect(demo.output.contains("1 commit completed by recovery: the 1 MiB is all new"))
+        #expect(demo.output.contains("0 commit record replayed by recovery: the 1 MiB is all old"))
+        #expect(demo.output.contains("1 commit record replayed by recovery: the 1 MiB is all new"))
         #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.directory.string).isEmpty, "the demo cleans up")
     }
 

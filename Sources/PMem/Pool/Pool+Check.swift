@@ -56,11 +56,11 @@ public struct PoolCheckReport: Sendable, Hashable, CustomStringConvertible {
     public var physicalChunks: Int
     /// Lanes verified (empty, or holding a record the pool already holds).
     public var lanes: Int
-    /// Committed updates the open completed before the check.
+    /// Commit records the open replayed before the check (see ``Pool/recoveredCommits``).
     public var recoveredCommits: Int
 
     /// One line for people.
     public var description: String {
-        "clean: header, \(logicalChunks) page-table entries over \(physicalChunks) chunks, \(lanes) lanes consistent; \(recoveredCommits) unfinished commit\(recoveredCommits == 1 ? "" : "s") completed at open"
+        "clean: header, \(logicalChunks) page-table entries over \(physicalChunks) chunks, \(lanes) lanes consistent; \(recoveredCommits) commit record\(recoveredCommits == 1 ? "" : "s") replayed at open"
     }
 }

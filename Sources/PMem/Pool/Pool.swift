@@ -45,7 +45,11 @@ public final class Pool: @unchecked Sendable {
     let freeChunks: FreeChunks
     /// The in-memory page table; entry `L` changes only under the lock of chunk `L`.
     let pageTable: UnsafeMutableBufferPointer<Int>
-    /// Committed updates that the open found unfinished and completed.
+    /// Commit records the open found valid and replayed (format version 2
+    /// keeps each lane's last record until it is overwritten or killed, so
+    /// this counts records whose commit may already have been applied, as well
+    /// as commits a crash left unfinished; replaying an applied one changes
+    /// nothing).
     public let recoveredCommits: Int
     /// What the open learned about the media: bad blocks in the data area
     /// (metadata on bad media refuses the open with
