@@ -432,3 +432,28 @@ struct PoolRecoveryTests {
         #expect(pool.metadataRanges.last!.upperBound <= pool.layout.dataOffset)
     }
 }
+
+@Suite("Pool format versions")
+struct PoolVersionTests {
+    @Test("a version-1 pool and a pool from a newer library are refused with unsupportedVersion, naming the version, never as corrupt",
+          arguments: [UInt16(1), UInt16(3)])
+    func otherVersions(version: UInt16) throws {
+        let scratch = Scratch(on: "/dev/shm")
+        let path = scratch.path("pool")
+        _ = try smallPool(scratch)
+        // The header as another library would have written it: its version,
+        // and a checksum that matches.
+        let fd = try FileDescriptor.open(path, .readWrite)
+        var header = [UInt8](repeating: 0, count: PoolLayout.headerSize)
+        _ = try header.withUnsafeMutableBytes { try fd.read(fromAbsoluteOffset: 0, into: $0) }
+        withUnsafeBytes(of: version.littleEndian) { header.replaceSubrange(8..<10, with: $0) }
+        let crc = header.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[0..<124])) }
+        withUnsafeBytes(of: crc.littleEndian) { header.replaceSubrange(124..<128, with: $0) }
+        _ = try fd.writeAll(toAbsoluteOffset: 0, header)
+        try fd.close()
+        let error = #expect(throws: PMemError.self) { _ = try Pool.open(at: path) }
+        #expect(error?.code == .unsupportedVersion)
+        #expect(error?.message.contains("version \(version)") == true)
+        #expect(error?.message.contains(version < 2 ? "older" : "newer") == true)
+    }
+}
