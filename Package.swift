@@ -61,6 +61,7 @@ let package = Package(
             name: "pmemctl",
             dependencies: [
                 "PMem",
+                "PMemCrashTesting",
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Glibc
 import PMem
+import PMemCrashTesting
 import SystemPackage
 
 struct PoolCommand: ParsableCommand {
@@ -127,15 +128,21 @@ struct PoolWrite: ParsableCommand {
 
     func run() throws {
         let bytes = try reportingErrors { () throws(PMemError) in try readInput(input) }
-        let pool = try reportingErrors { () throws(PMemError) in
-            let pool = try Pool.open(at: FilePath(path))
+        // Opened through a counter, so that the fences and flush calls (one
+        // msync each off DAX) of this one write are counted from outside
+        // the library's own tally, as the benchmarks count them.
+        let counter = PersistenceCounter()
+        let (pool, counted) = try reportingErrors { () throws(PMemError) in
+            let pool = try counter.open(at: FilePath(path))
             guard !bytes.isEmpty else { throw PMemError(.invalidArgument, "the input is empty; nothing was written", path: FilePath(path)) }
+            let before = (counter.fences, counter.flushCalls)
             try pool.write(bytes, at: offset.bytes)
-            return pool
+            return (pool, (fences: counter.fences - before.0, flushCalls: counter.flushCalls - before.1))
         }
         let stats = pool.statistics
         if json {
-            print(stats.json.rendered)
+            guard case .object(let fields) = stats.json else { return }
+            print(JSON.object(fields + [("counted_fences", .int(counted.fences)), ("counted_flush_calls", .int(counted.flushCalls))]).rendered)
         } else {
             print("wrote \(bytes.count) bytes at \(offset.bytes) atomically: \(stats.inPlaceBytes) in place, \(stats.logBytes) logged, \(stats.remapBytes) remapped; \(stats.remaps) remaps, \(stats.fences) fences")
         }

@@ -163,6 +163,9 @@ struct PMemCtlTests {
         let wrote = try Self.run(["pool", "write", pool, "--offset", "100", "--json"], input: small)
         #expect(wrote.status == 0, "\(wrote.errors)")
         #expect(try wrote.json()["log_bytes"] as? Int ?? 0 > 0, "a small partial-chunk write is logged")
+        // Counted from outside the library: one record flush and fence, one apply flush and fence.
+        #expect(try wrote.json()["counted_fences"] as? Int == 2)
+        #expect(try wrote.json()["counted_flush_calls"] as? Int == 2)
         #expect(try Self.run("pool", "read", pool, "--offset", "100", "--length", "\(small.count)").data == small)
 
         let big = Data((0..<(128 << 10)).map { UInt8(truncatingIfNeeded: $0 * 7) })
