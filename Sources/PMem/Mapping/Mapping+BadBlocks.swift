@@ -29,6 +29,13 @@ extension Mapping {
         guard isMapSync || isDeviceDAX else {
             throw PMemError(.notSupported, "bad blocks are tracked only for persistent memory (fsdax or devdax); this file is not on DAX, so its device handles bad sectors itself", path: path)
         }
+        let listed = libndctlQueries.withLock { _ in Result { () throws(PMemError) in try listBadBlocks() } }
+        return try listed.get()
+    }
+
+    /// libpmem2's bad-block list for the mapping's source (one query at a
+    /// time: see `libndctlQueries`).
+    private func listBadBlocks() throws(PMemError) -> [BadBlock] {
         var context: OpaquePointer?
         let rc = pmem2_badblock_context_new(&context, source)
         guard rc == 0, context != nil else {

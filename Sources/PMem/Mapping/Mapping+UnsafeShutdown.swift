@@ -1,3 +1,4 @@
+import Synchronization
 import CPMem2
 
 /// A device's unsafe-shutdown count (USC): how many times the NVDIMMs behind
@@ -45,6 +46,10 @@ extension Mapping {
             let why = rc == PMEM2_E_NOSUPP ? "the device does not offer one" : "reading the \(what) failed (\(rc))"
             return DeviceShutdownCount(deviceID: "", count: nil, note: "\(why): \(String(cString: pmem2_errormsg()))")
         }
+        return libndctlQueries.withLock { _ in deviceShutdownCount(failure) }
+    }
+
+    private func deviceShutdownCount(_ failure: (CInt, String) -> DeviceShutdownCount) -> DeviceShutdownCount {
         var usc: UInt64 = 0
         var rc = pmem2_source_device_usc(source, &usc)
         guard rc == 0 else { return failure(rc, "unsafe-shutdown count") }
@@ -65,3 +70,9 @@ extension Mapping {
         return DeviceShutdownCount(deviceID: deviceID, count: usc, note: "")
     }
 }
+
+/// libpmem2 answers device questions (unsafe-shutdown count, device id, bad
+/// blocks) through libndctl and libkmod, which keep state that two threads
+/// must not use at once: a pool open on each of two threads crashed inside
+/// libpmem2 once in CI's crash-model stage. One query at a time (opens only).
+let libndctlQueries = Mutex(())
