@@ -201,9 +201,6 @@ struct ChunkLocks: @unchecked Sendable {
     /// Gives back physical chunks: spares never named anywhere, or chunks a
     /// commit replaced once its page-table entries were durable.
     func free(_ chunks: UnsafeBufferPointer<Int>) { free.give(chunks) }
-
-    /// Free chunks now (for Pool.check).
-    var freeCount: Int { free.count }
 }
 
 /// The free physical chunks, sorted, with room for all of them (never
@@ -259,11 +256,5 @@ final class FreeChunks: @unchecked Sendable {
         }
         pthread_cond_broadcast(changed)
         pthread_mutex_unlock(mutex)
-    }
-
-    var count: Int {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return chunks.count
     }
 }
