@@ -90,7 +90,8 @@ public final class PersistenceCounter: Sendable {
             copyAndFlush: { [self] destination, source, count in
                 note(flushOf: destination, count)
                 real.copyAndFlush(destination, source, count)
-            })
+            },
+            flushesLines: real.flushesLines)
     }
 
     private func note(flushOf address: UnsafeRawPointer, _ count: Int) {

@@ -413,6 +413,26 @@ struct SealRecordTests {
         }
     }
 
+    @Test("a record body's three checksums read from its pieces (head, data, zero padding) equal those of the assembled body")
+    func crc32cThreePartsFromPieces() {
+        var generator = SeededGenerator(state: 11)
+        let data = (0..<9000).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        let head = (0..<24).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        data.withUnsafeBytes { all in
+            head.withUnsafeBytes { h in
+                for n in Array(0...200) + [255, 256, 257, 4095, 4096, 4097, 8191, 8999] {
+                    let start = n % 5
+                    let piece = UnsafeRawBufferPointer(rebasing: all[start..<min(start + n, all.count)])
+                    let padding = (8 - piece.count % 8) % 8
+                    let body = head + Array(piece) + [UInt8](repeating: 0, count: padding)
+                    let expected = body.withUnsafeBytes { CRC32C.threeParts($0) }
+                    let got = CRC32C.threeParts(head: h, data: piece, padding: padding)
+                    #expect(got.0 == expected.0 && got.1 == expected.1 && got.2 == expected.2, "\(n) bytes")
+                }
+            }
+        }
+    }
+
     @Test("the crc32 instruction and the table give the same CRC-32C at every length and alignment")
     func crc32cHardwareMatchesTable() {
         #expect(CRC32C.hardwareAvailable, "x86-64 machines here have SSE4.2; without it the table is used")

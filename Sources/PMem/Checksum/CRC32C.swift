@@ -69,6 +69,50 @@ enum CRC32C {
         return (~state.0, ~state.1, ~third)
     }
 
+    /// ``threeParts(_:)`` of `head ++ data ++ padding zero bytes`, read from
+    /// where the pieces are rather than from one contiguous copy: a commit
+    /// record's body copied with non-temporal stores is no longer in the
+    /// cache, and reading it back would cost a trip to the media. `head` is a
+    /// whole number of 8-byte words; `padding` is less than 8.
+    static func threeParts(head: UnsafeRawBufferPointer, data: UnsafeRawBufferPointer, padding: Int) -> (UInt32, UInt32, UInt32) {
+        precondition(head.count % 8 == 0 && padding >= 0 && padding < 8)
+        let h = head.count, n = data.count
+        let total = h + n + padding
+        let part = total / 24 * 8
+        guard hardwareAvailable, part >= h, h > 0, let hb = head.baseAddress, let db = data.baseAddress else {
+            return (bodyChecksum(head, data, from: 0, to: part),
+                    bodyChecksum(head, data, from: part, to: 2 * part),
+                    bodyChecksum(head, data, from: 2 * part, to: total))
+        }
+        // Stream a reads the head, then all three run side by side over the
+        // data until a reaches the end of part one; b and c then finish alone.
+        var state: (UInt32, UInt32, UInt32) = (ccrc32c_hardware_update(~0, hb, h), ~0, ~0)
+        withUnsafeMutableBytes(of: &state) {
+            ccrc32c_hardware_update3($0.baseAddress!.assumingMemoryBound(to: UInt32.self),
+                                     db, db + (part - h), db + (2 * part - h), (part - h) / 8)
+        }
+        let second = ccrc32c_hardware_update(state.1, db + (2 * part - 2 * h), h)
+        var third = ccrc32c_hardware_update(state.2, db + (3 * part - 2 * h), n - (3 * part - 2 * h))
+        let zeros: UInt64 = 0
+        withUnsafeBytes(of: zeros) { third = ccrc32c_hardware_update(third, $0.baseAddress!, padding) }
+        return (~state.0, ~second, ~third)
+    }
+
+    /// The CRC-32C of bytes `from..<to` of `head ++ data ++ zeros`.
+    private static func bodyChecksum(_ head: UnsafeRawBufferPointer, _ data: UnsafeRawBufferPointer, from: Int, to: Int) -> UInt32 {
+        var crc: UInt32 = 0
+        let h = head.count, n = data.count
+        if from < h { crc = checksum(UnsafeRawBufferPointer(rebasing: head[from..<min(to, h)]), continuing: crc) }
+        let ds = max(from, h) - h, de = min(to, h + n) - h
+        if ds < de { crc = checksum(UnsafeRawBufferPointer(rebasing: data[ds..<de]), continuing: crc) }
+        let zs = max(from, h + n), ze = to
+        if zs < ze {
+            let zeros: UInt64 = 0
+            withUnsafeBytes(of: zeros) { crc = checksum(UnsafeRawBufferPointer(rebasing: $0[0..<(ze - zs)]), continuing: crc) }
+        }
+        return crc
+    }
+
     static func checksum(_ bytes: [UInt8], continuing crc: UInt32 = 0) -> UInt32 {
         bytes.withUnsafeBytes { checksum($0, continuing: crc) }
     }

@@ -251,9 +251,9 @@ public struct Mapping: ~Copyable, @unchecked Sendable {
         self.memsetFn = pmem2_get_memset_fn(map)!
         // A counting wrapper (interposer) sees libpmem2's calls and forwards
         // them; a simulated domain (routed) replaces them.
-        let flush = flushFn, drain = drainFn, memcpy = memcpyFn
+        let flush = flushFn, drain = drainFn, memcpy = memcpyFn, lines = storeGranularity != .page
         self.routed = routed ?? interposer.map {
-            $0(PersistenceCalls.hardware(flush: flush, drain: drain, memcpy: memcpy))
+            $0(PersistenceCalls.hardware(flush: flush, drain: drain, memcpy: memcpy, flushesLines: lines))
         }
         self.isDeviceDAX = type == S_IFCHR
         self.isMapSync = type == S_IFREG && Syscalls.supportsMapSync(

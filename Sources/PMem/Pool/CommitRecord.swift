@@ -17,17 +17,20 @@ enum CommitRecord {
     /// header's checksum over them. The sequence word is one atomic store
     /// (other threads read it). The body is read while its lines are still in
     /// this core's cache, before anything is flushed.
-    static func writeHeader(_ record: UnsafeMutableRawPointer, sequence: UInt64, entryCount: Int, bodyLength: Int) {
+    /// `bodyChecksums`, when given, are the body's (computed from its
+    /// sources, when the body was copied with non-temporal stores).
+    static func writeHeader(_ record: UnsafeMutableRawPointer, sequence: UInt64, entryCount: Int, bodyLength: Int,
+                            bodyChecksums: (UInt32, UInt32, UInt32)? = nil) {
         pmem_store64(record, magic.littleEndian)
         pmem_store64(record + 8, sequence.littleEndian)
         pmem_store64(record + 16, UInt64(UInt32(entryCount)).littleEndian)
         pmem_store64(record + 24, UInt64(bodyLength).littleEndian)
-        seal(record, bodyLength: bodyLength)
+        seal(record, bodyLength: bodyLength, bodyChecksums: bodyChecksums)
     }
 
     /// Writes the checksums of a record whose other fields are in place.
-    static func seal(_ record: UnsafeMutableRawPointer, bodyLength: Int) {
-        let (a, b, c) = CRC32C.threeParts(UnsafeRawBufferPointer(start: record + headerSize, count: bodyLength))
+    static func seal(_ record: UnsafeMutableRawPointer, bodyLength: Int, bodyChecksums: (UInt32, UInt32, UInt32)? = nil) {
+        let (a, b, c) = bodyChecksums ?? CRC32C.threeParts(UnsafeRawBufferPointer(start: record + headerSize, count: bodyLength))
         pmem_store64(record + 32, (UInt64(b) << 32 | UInt64(a)).littleEndian)
         pmem_store64(record + 40, UInt64(c).littleEndian)
         pmem_store64(record + 48, 0)

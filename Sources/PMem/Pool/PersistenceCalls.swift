@@ -11,6 +11,10 @@ package struct PersistenceCalls: Sendable {
     /// Copies `count` bytes and flushes them, without a fence (libpmem2's
     /// memcpy with `PMEM2_F_MEM_NODRAIN`: non-temporal stores for large copies).
     package var copyAndFlush: @Sendable (UnsafeMutableRawPointer, UnsafeRawPointer, Int) -> Void
+    /// Whether a flush writes back cache lines (CPU caches, or a simulated
+    /// domain of lines) rather than pages (`msync`): then two flush calls
+    /// cost no more than one, and a pool may stream large log payloads.
+    package var flushesLines: Bool
 
     /// Flush, then fence.
     package func persist(_ address: UnsafeRawPointer, _ count: Int) {
@@ -19,10 +23,12 @@ package struct PersistenceCalls: Sendable {
     }
 
     package init(flush: @escaping @Sendable (UnsafeRawPointer, Int) -> Void, drain: @escaping @Sendable () -> Void,
-                 copyAndFlush: @escaping @Sendable (UnsafeMutableRawPointer, UnsafeRawPointer, Int) -> Void) {
+                 copyAndFlush: @escaping @Sendable (UnsafeMutableRawPointer, UnsafeRawPointer, Int) -> Void,
+                 flushesLines: Bool = true) {
         self.flush = flush
         self.drain = drain
         self.copyAndFlush = copyAndFlush
+        self.flushesLines = flushesLines
     }
 
     /// Does `store` (the bytes of a copy, move or set), then flushes and
@@ -42,18 +48,20 @@ package struct PersistenceCalls: Sendable {
     /// the hardware's, as libpmem2 chose them.
     static func of(_ mapping: borrowing Mapping) -> PersistenceCalls {
         if let routed = mapping.routed { return routed }
-        return hardware(flush: mapping.flushFn, drain: mapping.drainFn, memcpy: mapping.memcpyFn)
+        return hardware(flush: mapping.flushFn, drain: mapping.drainFn, memcpy: mapping.memcpyFn,
+                        flushesLines: mapping.storeGranularity != .page)
     }
 
     /// libpmem2's own functions for a mapping, as closures.
     static func hardware(flush: @escaping @convention(c) (UnsafeRawPointer?, Int) -> Void,
                          drain: @escaping @convention(c) () -> Void,
-                         memcpy: @escaping @convention(c) (UnsafeMutableRawPointer?, UnsafeRawPointer?, Int, UInt32) -> UnsafeMutableRawPointer?)
+                         memcpy: @escaping @convention(c) (UnsafeMutableRawPointer?, UnsafeRawPointer?, Int, UInt32) -> UnsafeMutableRawPointer?,
+                         flushesLines: Bool)
         -> PersistenceCalls
     {
         let noDrain = MemoryFlags.noDrain.pmem2
         return PersistenceCalls(flush: { flush($0, $1) }, drain: { drain() },
-                                copyAndFlush: { _ = memcpy($0, $1, $2, noDrain) })
+                                copyAndFlush: { _ = memcpy($0, $1, $2, noDrain) }, flushesLines: flushesLines)
     }
 
     /// libpmem2's own functions for `mapping` when nothing is routed or

@@ -29,7 +29,7 @@ extension Pool {
         let logical = offset / chunk
         if (offset + buffer.count - 1) / chunk == logical {
             // One chunk: logged while small, else copied out and remapped.
-            if buffer.count < chunk && CommitRecord.entryHeadSize + PoolLayout.alignUp(buffer.count, 8) <= chunk / Self.remapFraction {
+            if buffer.count < chunk && Self.logs(CommitRecord.entryHeadSize + PoolLayout.alignUp(buffer.count, 8), chunk: chunk) {
                 return try logOne(buffer, at: offset, logical: logical)
             }
             return try remapOne(buffer, at: offset, logical: logical)
@@ -46,9 +46,13 @@ extension Pool {
         try commit(transaction.writes)
     }
 
-    /// A partial chunk whose new bytes exceed 1/remapFraction of the chunk is
-    /// copied out and remapped rather than logged.
-    static let remapFraction = 4
+    /// Whether a partial chunk whose log entries take `logBytes` is logged
+    /// rather than copied out and remapped: while its payload is at most half
+    /// the chunk (docs/FORMAT.md, "Measured crossover"). Past that, a remap
+    /// writes fewer bytes.
+    static func logs(_ logBytes: Int, chunk: Int) -> Bool {
+        logBytes <= chunk / 2 + CommitRecord.entryHeadSize
+    }
 
     /// Whether `count` bytes at `offset` (not negative) lie inside one aligned
     /// 8-byte word: the hardware's failure-atomic unit, stored in place.
@@ -98,11 +102,10 @@ extension Pool {
         var remapped = pieces.keys.filter { covers(pieces[$0]!, chunk: $0) }
         var logged = pieces.keys.filter { !covers(pieces[$0]!, chunk: $0) }.sorted()
         func logSize(_ l: Int) -> Int { pieces[l]!.reduce(0) { $0 + CommitRecord.entryHeadSize + PoolLayout.alignUp($1.bytes.count, 8) } }
-        // Measured (docs/FORMAT.md, "Measured crossover"): past a quarter of
-        // a chunk, copying it out and remapping beats logging it. Spare
-        // chunks permitting: the guarantee of maxAtomicWrite must not depend on it.
+        // Past half a chunk, copying it out and remapping beats logging it.
+        // Spare chunks permitting: the guarantee of maxAtomicWrite must not depend on it.
         for l in logged.sorted(by: { logSize($0) > logSize($1) })
-        where logSize(l) > chunk / Self.remapFraction && remapped.count < layout.spareChunks {
+        where !Self.logs(logSize(l), chunk: chunk) && remapped.count < layout.spareChunks {
             logged.removeAll { $0 == l }
             remapped.append(l)
         }
