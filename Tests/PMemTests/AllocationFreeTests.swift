@@ -36,6 +36,18 @@ struct AllocationFreeTests {
         #expect(try allocations { try pool.write(page, at: 10_000) } == 0, "4 KiB logged")
         #expect(try allocations { try pool.write(chunk, at: 2 << 20) } == 0, "one chunk remapped")
         #expect(try allocations { try page.withUnsafeBytes { try pool.write($0, at: 20_000) } } == 0, "4 KiB from a raw buffer")
+        // The streamed log (2 KiB and up where flushes are cache-line ones):
+        // libpmem2's own calls, declared line flushes so that the path runs
+        // on tmpfs's msync mapping too.
+        let streamedPath = scratch.path("streamed")
+        _ = try Pool.create(at: streamedPath, capacity: 8 << 20, chunkSize: 1 << 20, spareCapacity: 2 << 20)
+        let streamed = try Pool.open(at: streamedPath, interposedBy: { real in
+            var calls = real
+            calls.flushesLines = true
+            return calls
+        })
+        #expect(try allocations { try streamed.write(page, at: 10_000) } == 0, "4 KiB logged, streamed")
+        #expect(try streamed.read(at: 10_000, count: 4096) == page)
         // The counter works: an array allocation is seen.
         #expect(try allocations { _ = [UInt8](repeating: 0, count: 100 + Int.random(in: 0..<2)) } >= 100)
     }
