@@ -40,6 +40,33 @@ struct DAXTests {
         #expect(Array(readFile(path)[4096..<104_096]) == payload)
     }
 
+    @Test("a remapped 2 MiB chunk is mapped by huge-page faults: the first touches of its 512 pages in the view fault far fewer than 512 times")
+    func hugePageFaults() throws {
+        // The view is reserved 2 MiB-aligned and chunks start 2 MiB-aligned in
+        // the file; the file system must also have put the file's blocks
+        // 2 MiB-aligned on the device (scripts/dax-vm's mkfs asks for that).
+        let pool = try Pool.create(at: scratch.path("huge-pool"), capacity: 8 << 20, chunkSize: 2 << 20)
+        for round in 0..<2 {
+            let fill = UInt8(0x41 + round)
+            try pool.write([UInt8](repeating: fill, count: 2 << 20), at: 2 << 20) // remapped: a new mapping of the chunk
+            var usage = rusage()
+            getrusage(RUSAGE_SELF.rawValue, &usage)
+            let before = usage.ru_minflt + usage.ru_majflt
+            let clock = ContinuousClock()
+            var sum = 0
+            let elapsed = clock.measure {
+                pool.withUnsafeBytes { view in
+                    for page in stride(from: 2 << 20, to: 4 << 20, by: 4096) { sum += Int(view[page]) }
+                }
+            }
+            getrusage(RUSAGE_SELF.rawValue, &usage)
+            let faults = usage.ru_minflt + usage.ru_majflt - before
+            print("first touch of a remapped 2 MiB chunk on \(DAX.fileSystem) -o dax: \(faults) page faults for 512 pages, \(elapsed)")
+            #expect(sum == 512 * Int(fill))
+            #expect(faults <= 8, "the chunk was mapped page by page (\(faults) faults): are the file's extents 2 MiB-aligned?")
+        }
+    }
+
     @Test("the bad-block list of a file on pmem can be read (and is empty on fresh emulated pmem)")
     func badBlocks() throws {
         let map = try Mapping(path: scratch.file("bb", count: 1 << 20))
