@@ -1,6 +1,7 @@
 /// A JSON value written with its keys in a fixed order, so that `--json`
 /// output is stable for scripts (and diffable between runs).
 enum JSON {
+    case null
     case bool(Bool)
     case int(Int)
     case number(Double)
@@ -10,6 +11,7 @@ enum JSON {
 
     var rendered: String {
         switch self {
+        case .null: "null"
         case .bool(let b): b ? "true" : "false"
         case .int(let i): String(i)
         case .number(let d): d.isFinite ? String(d) : "null"

@@ -32,9 +32,14 @@ struct PMemCtl: ParsableCommand {
 }
 
 /// Runs `body`, turning a PMemError into one line on stderr (plus detail
-/// lines) and exit status 1.
-func reportingErrors<R>(_ body: () throws(PMemError) -> R) throws(ExitCode) -> R {
+/// lines) and exit status 1; with `json`, also one JSON object on stdout:
+/// `ok` (false), `code`, `message`, `file_offset` (or null).
+func reportingErrors<R>(json: Bool = false, _ body: () throws(PMemError) -> R) throws(ExitCode) -> R {
     do { return try body() } catch {
+        if json {
+            print(JSON.object([("ok", .bool(false)), ("code", .string(error.code.name)), ("message", .string(error.message)),
+                               ("file_offset", error.fileOffset.map(JSON.int) ?? .null)]).rendered)
+        }
         printError("pmemctl: \(error.code): \(error.message)")
         if let offset = error.fileOffset { printError("  at file offset \(offset)") }
         if let errno = error.errno { printError("  errno: \(errno)") }

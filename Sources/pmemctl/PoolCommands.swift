@@ -8,7 +8,7 @@ struct PoolCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "pool",
         abstract: "Create, inspect, write, read and check failure-atomic pools.",
-        subcommands: [PoolCreate.self, PoolInfo.self, PoolWrite.self, PoolRead.self, PoolCheck.self])
+        subcommands: [PoolCreate.self, PoolInfo.self, PoolWrite.self, PoolRead.self, PoolCheck.self, PoolCopy.self])
 }
 
 struct PoolCreate: ParsableCommand {
@@ -21,15 +21,54 @@ struct PoolCreate: ParsableCommand {
     @Option(help: "Commits that can run at once (1 to 1024).") var lanes = 4
     @Option(help: sealPlacementHelp) var sealPlacement: PlacementArgument = .automatic
     @Flag(help: "Do not show a progress bar.") var quiet = false
+    @Flag(help: "Print one JSON object (keys documented in the README).") var json = false
 
     func run() throws {
         let bar = ProgressBar(enabled: !quiet && isatty(STDERR_FILENO) != 0)
-        let pool = try reportingErrors { () throws(PMemError) in
+        let pool = try reportingErrors(json: json) { () throws(PMemError) in
             try Pool.create(at: FilePath(path), capacity: capacity.bytes, chunkSize: chunk.bytes,
                             spareCapacity: spare?.bytes, lanes: lanes, sealPlacement: sealPlacement.placement, progress: bar.update)
         }
         bar.finish()
-        print("created \(path): \(pool.capacity) bytes in \(pool.chunkSize)-byte chunks, \(pool.spareCapacity) spare, \(pool.laneCount) lanes")
+        if json {
+            print(JSON.object([("ok", .bool(true)), ("path", .string(path))] + pool.geometryJSON).rendered)
+        } else {
+            print("created \(path): \(pool.capacity) bytes in \(pool.chunkSize)-byte chunks, \(pool.spareCapacity) spare, \(pool.laneCount) lanes")
+        }
+    }
+}
+
+struct PoolCopy: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "copy",
+        abstract: "Copy a pool consistently: recover the source, then write its contents into a new sealed pool of the same geometry.",
+        discussion: "A plain cp gives a file whose seal no longer matches; this writes a new sealed file, named only once it is whole.")
+    @Argument(help: "The pool to copy.") var source: String
+    @Argument(help: "The new pool (it must not exist).") var destination: String
+    @Option(help: sealPlacementHelp) var sealPlacement: PlacementArgument = .automatic
+    @Flag(help: "Do not show a progress bar.") var quiet = false
+    @Flag(help: "Print one JSON object (keys documented in the README).") var json = false
+
+    func run() throws {
+        let bar = ProgressBar(enabled: !quiet && isatty(STDERR_FILENO) != 0)
+        let pool = try reportingErrors(json: json) { () throws(PMemError) in
+            try Pool.copy(from: FilePath(source), to: FilePath(destination), sealPlacement: sealPlacement.placement, progress: bar.update)
+        }
+        bar.finish()
+        if json {
+            print(JSON.object([("ok", .bool(true)), ("source", .string(source)), ("path", .string(destination))] + pool.geometryJSON).rendered)
+        } else {
+            print("copied \(source) to \(destination): \(pool.capacity) bytes in \(pool.chunkSize)-byte chunks, \(pool.spareCapacity) spare, \(pool.laneCount) lanes")
+        }
+    }
+}
+
+extension Pool {
+    /// The `--json` keys of a pool's geometry: `capacity`, `chunk_size`,
+    /// `spare`, `lanes`, `max_atomic_write`.
+    var geometryJSON: [(String, JSON)] {
+        [("capacity", .int(capacity)), ("chunk_size", .int(chunkSize)), ("spare", .int(spareCapacity)),
+         ("lanes", .int(laneCount)), ("max_atomic_write", .int(maxAtomicWrite))]
     }
 }
 
@@ -197,9 +236,16 @@ struct PoolCheck: ParsableCommand {
         commandName: "check",
         abstract: "Recover the pool and verify all of its metadata: exit 0 if clean, 1 (with the damage on stderr) if not.")
     @Argument(help: "The pool file.") var path: String
+    @Flag(help: "Print one JSON object (keys documented in the README).") var json = false
 
     func run() throws {
-        let report = try reportingErrors { () throws(PMemError) in try Pool.open(at: FilePath(path)).check() }
-        print(report)
+        let report = try reportingErrors(json: json) { () throws(PMemError) in try Pool.open(at: FilePath(path)).check() }
+        if json {
+            print(JSON.object([("ok", .bool(true)), ("logical_chunks", .int(report.logicalChunks)),
+                               ("physical_chunks", .int(report.physicalChunks)), ("lanes", .int(report.lanes)),
+                               ("recovered_commits", .int(report.recoveredCommits))]).rendered)
+        } else {
+            print(report)
+        }
     }
 }

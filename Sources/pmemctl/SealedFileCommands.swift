@@ -145,11 +145,12 @@ struct Seal: ParsableCommand {
     var size: ByteCount?
     @Option(help: sealPlacementHelp) var sealPlacement: PlacementArgument = .automatic
     @Flag(help: "Do not show a progress bar.") var quiet = false
+    @Flag(help: "Print one JSON object (keys documented in the README).") var json = false
 
     func run() throws {
         let path = FilePath(path)
         let bar = ProgressBar(enabled: !quiet && isatty(STDERR_FILENO) != 0)
-        let report = try reportingErrors { () throws(PMemError) in
+        let report = try reportingErrors(json: json) { () throws(PMemError) in
             var status = stat()
             guard lstat(path.string, &status) == 0 else {
                 guard let size else {
@@ -164,7 +165,7 @@ struct Seal: ParsableCommand {
             }
             return try SealedFile.seal(path, placement: sealPlacement.placement)
         }
-        print(report)
+        print(json ? report.json.rendered : "\(report)")
     }
 }
 
@@ -181,16 +182,17 @@ struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check that a file is sealed and intact: exit 0 if so, 1 (with the reason on stderr) if not.")
     @Argument(help: "The file to check.") var path: String
+    @Flag(help: "Print one JSON object (keys documented in the README).") var json = false
 
     func run() throws {
-        let report = try reportingErrors { () throws(PMemError) in
+        let report = try reportingErrors(json: json) { () throws(PMemError) in
             let report = try SealedFile.verify(FilePath(path))
             guard report.isSealed else {
                 throw PMemError(.notSealed, "\(path) carries no seal (seal it with `pmemctl seal`)", path: FilePath(path))
             }
             return report
         }
-        print(report)
+        print(json ? report.json.rendered : "\(report)")
     }
 }
 
@@ -233,6 +235,7 @@ struct Create: ParsableCommand {
     @Flag(help: "Replace the file if it exists.") var replace = false
     @Option(help: sealPlacementHelp) var sealPlacement: PlacementArgument = .automatic
     @Flag(help: "Do not show a progress bar.") var quiet = false
+    @Flag(help: "Print one JSON object (keys documented in the README).") var json = false
 
     func validate() throws {
         guard let bits = UInt16(mode, radix: 8), bits <= 0o7777 else {
@@ -242,12 +245,25 @@ struct Create: ParsableCommand {
 
     func run() throws {
         let bar = ProgressBar(enabled: !quiet && isatty(STDERR_FILENO) != 0)
-        let report = try reportingErrors { () throws(PMemError) in
+        let report = try reportingErrors(json: json) { () throws(PMemError) in
             try SealedFile.create(
                 at: FilePath(path), size: size.bytes, permissions: FilePermissions(rawValue: CModeT(UInt16(mode, radix: 8)!)),
                 replaceExisting: replace, placement: sealPlacement.placement, progress: bar.update)
         }
         bar.finish()
-        print(report)
+        print(json ? report.json.rendered : "\(report)")
+    }
+}
+
+extension SealReport {
+    /// The `--json` object of `seal`, `create` and `verify`: `ok` (true),
+    /// `size`, `file_system`, `sealed`, `seal_placement`, `extents_verified`
+    /// (true, or "unsupported" where the file system lists no extents),
+    /// `extents` (how many).
+    var json: JSON {
+        .object([("ok", .bool(true)), ("size", .int(size)), ("file_system", .string(fileSystem)), ("sealed", .bool(isSealed)),
+                 ("seal_placement", .string(placement?.jsonName ?? "")),
+                 ("extents_verified", extents.isVerified ? .bool(true) : .string("unsupported")),
+                 ("extents", .int(physicalExtents.count))])
     }
 }

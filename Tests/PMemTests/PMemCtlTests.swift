@@ -180,6 +180,57 @@ struct PMemCtlTests {
         #expect(check.output.hasPrefix("clean"))
     }
 
+    @Test("pool copy makes a new sealed pool with the source's geometry and logical contents (remapped chunks included); cp does not; --json on create, verify and pool check, errors as JSON too")
+    func poolCopy() throws {
+        let scratch = try Scratch.ext4()
+        let source = scratch.path("source").string, copy = scratch.path("copy").string
+        let created = try Self.run("pool", "create", source, "--capacity", "1M", "--chunk", "64K", "--spare", "256K", "--lanes", "3", "--json")
+        #expect(created.status == 0, "\(created.errors)")
+        #expect(try created.json()["ok"] as? Bool == true)
+        #expect(try created.json()["chunk_size"] as? Int == 65536)
+        let small = Data("copied, not cp'd".utf8)
+        let chunks = Data((0..<(128 << 10)).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ 1) })
+        #expect(try Self.run(["pool", "write", source, "--offset", "1000"], input: small).status == 0)
+        #expect(try Self.run(["pool", "write", source, "--offset", "192K"], input: chunks).status == 0) // two chunks remapped
+        let before = try Self.run("pool", "read", source, "--offset", "0", "--length", "1M").data
+
+        let copied = try Self.run("pool", "copy", source, copy, "--json")
+        #expect(copied.status == 0, "\(copied.errors)")
+        let json = try copied.json()
+        #expect(json["capacity"] as? Int == 1 << 20 && json["chunk_size"] as? Int == 65536)
+        #expect(json["spare"] as? Int == 256 << 10 && json["lanes"] as? Int == 3)
+        #expect(try Self.run("pool", "read", copy, "--offset", "0", "--length", "1M").data == before)
+        #expect(try Self.run("pool", "read", source, "--offset", "0", "--length", "1M").data == before, "the source is unchanged")
+        let verified = try Self.run("verify", copy, "--json")
+        #expect(verified.status == 0)
+        #expect(try verified.json()["sealed"] as? Bool == true)
+        #expect(try verified.json()["extents_verified"] as? Bool == true)
+        let check = try Self.run("pool", "check", copy, "--json")
+        #expect(check.status == 0)
+        #expect(try check.json()["lanes"] as? Int == 3)
+        #expect(try check.json()["recovered_commits"] as? Int == 0)
+
+        // The destination exists: refused, as JSON on stdout and a line on stderr, nothing changed.
+        let again = try Self.run("pool", "copy", source, copy, "--json")
+        #expect(again.status == 1)
+        #expect(try again.json()["ok"] as? Bool == false)
+        #expect(try again.json()["code"] as? String == "fileExists")
+        #expect(again.errors.contains("fileExists"))
+        #expect(try Self.run("pool", "read", copy, "--offset", "0", "--length", "1M").data == before)
+        // A missing source leaves no destination.
+        let missing = try Self.run("pool", "copy", scratch.path("nothing").string, scratch.path("never").string)
+        #expect(missing.status == 1)
+        #expect(!FileManager.default.fileExists(atPath: scratch.path("never").string))
+
+        // What cp gives: the bytes, without a seal that matches them.
+        let plain = scratch.path("plain").string
+        try FileManager.default.copyItem(atPath: source, toPath: plain)
+        let refused = try Self.run("verify", plain, "--json")
+        #expect(refused.status == 1)
+        #expect(try refused.json()["ok"] as? Bool == false)
+        #expect(try Self.run("pool", "check", plain).status == 1)
+    }
+
     @Test("pool write refuses what it cannot make atomic, and changes nothing", arguments: [
         (["--offset", "1020K"], 8192, "outOfBounds"),      // past the capacity
         (["--offset", "0"], 512 << 10, "updateTooLarge"),  // more than the spare capacity

@@ -158,7 +158,7 @@ public final class Pool: @unchecked Sendable {
 
     /// The header and an identity page table, written before the file has a
     /// name; lanes and chunks are already zero.
-    private static func writeInitialMetadata(_ fd: CInt, layout: PoolLayout, path: FilePath) throws(PMemError) {
+    static func writeInitialMetadata(_ fd: CInt, layout: PoolLayout, path: FilePath) throws(PMemError) {
         var table = [UInt64](repeating: 0, count: layout.logicalChunks)
         for l in 0..<layout.logicalChunks { table[l] = PageTableEntry.encode(logical: l, physical: l).littleEndian }
         let header = layout.encoded()
