@@ -118,7 +118,7 @@ struct DemoCrashChild: ParsableCommand {
                 do throws(PMemError) { try pool.write(bytes, at: 0); return .success(()) } catch { return .failure(error) }
             }
             if case .failure(let error) = outcome {
-                if error.message.hasPrefix("simulated crash") { kill(getpid(), SIGKILL) }
+                if error.code == .simulatedCrash { kill(getpid(), SIGKILL) }
                 throw error
             }
         }

@@ -301,7 +301,7 @@ struct PoolRecoveryTests {
                     }
                 }
             }
-            #expect(error?.message.contains("simulated crash") == true)
+            #expect(error?.code == .simulatedCrash)
             if point != .afterLogBody {
                 // Until recovery runs, the pool says so instead of writing on.
                 let blocked = #expect(throws: PMemError.self) { try pool.write([UInt8](repeating: 9, count: 20), at: 8 * chunk) }

@@ -104,6 +104,10 @@ extension PMemError {
         /// device (`ndctl clear-errors`, or restore from a copy) and open again.
         /// Bad blocks in data chunks do not refuse an open: see ``Pool/media``.
         public static let mediaError = Code("mediaError")
+        /// A test's crash point was reached (builds with test hooks only):
+        /// the commit stopped there as a crash would stop it. Never thrown by
+        /// a release build; not public, so no client code can depend on it.
+        package static let simulatedCrash = Code("simulatedCrash")
 
         // MARK: Anything else
 

@@ -35,7 +35,7 @@ extension Pool {
     @inline(__always)
     static func simulateCrash(at point: CrashPoint) throws(PMemError) {
         #if PMEM_TEST_HOOKS
-        if crashPoint == point { throw PMemError(.ioFailure, "simulated crash at \(point)") }
+        if crashPoint == point { throw PMemError(.simulatedCrash, "simulated crash at \(point)") }
         #endif
     }
 
