@@ -1,6 +1,7 @@
 import ArgumentParser
 import Glibc
 import PMem
+import Synchronization
 import SystemPackage
 
 struct Demo: ParsableCommand {
@@ -56,21 +57,16 @@ struct Demo: ParsableCommand {
         print("write amplification so far: \(String(format2: pool.statistics.writeAmplification)) media bytes per byte")
 
         section("4. A crash: a child process writes 1 MiB over the pool and is killed at a chosen point")
-        guard Pool.hasTestHooks else {
-            // Crash points are test hooks, compiled only into debug builds.
-            print("  skipped: this pmemctl is a release build, whose library has no crash points; scripts/demo builds a debug one")
-            return
-        }
         let old = [UInt8](repeating: 0xAA, count: 1 << 20)
         try pool.write(old, at: 0)
         let poolFile = poolPath.string
         _ = consume pool
-        for point in [CrashPoint.afterLogBody, .afterCommitRecord] {
+        for point in [DemoCrashChild.Point.beforeCommit, .afterCommit] {
             let status = crashChild(pool: poolFile, point: point)
             let (reopened, openTime) = try timed { () throws(PMemError) in try Pool.open(at: poolPath) }
             let bytes = try reopened.read(at: 0, count: 1 << 20)
             let state = bytes.allSatisfy { $0 == 0xAA } ? "all old" : bytes.allSatisfy { $0 == 0xBB } ? "all new" : "TORN"
-            print("  killed \(point == .afterLogBody ? "before" : "after") the commit point (\(status));")
+            print("  killed \(point == .beforeCommit ? "before" : "after") the commit point (\(status));")
             print("    reopened in \(openTime), \(reopened.recoveredCommits) commit record replayed by recovery: the 1 MiB is \(state)")
             guard state != "TORN" else { throw PMemError(.poolCorrupt, "the demo saw a torn write", path: poolPath) }
             print("    \(try reopened.check())")
@@ -80,7 +76,7 @@ struct Demo: ParsableCommand {
     }
 
     /// Runs `pmemctl demo-crash-child`, which dies by SIGKILL at `point`.
-    private func crashChild(pool: String, point: CrashPoint) -> String {
+    private func crashChild(pool: String, point: DemoCrashChild.Point) -> String {
         let exe = "/proc/self/exe"
         let args = [exe, "demo-crash-child", pool, point.rawValue]
         var cArgs: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
@@ -101,28 +97,41 @@ struct Demo: ParsableCommand {
     }
 }
 
-/// The child of the demo's crash: one atomic write of 1 MiB of 0xBB that
-/// stops at a crash point and kills the process there, as a power cut would
-/// stop it (the page cache or the DIMM keeps what was stored).
+/// The child of the demo's crash: one atomic write of 1 MiB of 0xBB (a
+/// whole chunk: written into a spare chunk, then remapped) that kills its
+/// process at one of the write's fences, as a power cut would stop it (the
+/// page cache or the DIMM keeps what was stored). The fences are seen
+/// through the pool's persistence interposer, the seam a counting or
+/// crashing test harness uses: no test hook of the library is needed, so
+/// this works in a release build too.
 struct DemoCrashChild: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "demo-crash-child", shouldDisplay: false)
     @Argument var path: String
-    @Argument var point: String
+    @Argument var point: Point
+
+    enum Point: String, ExpressibleByArgument {
+        /// At the first fence (the spare chunk's data), before the record is written.
+        case beforeCommit = "before-commit"
+        /// At the third fence (the page table's), after the commit fence returned.
+        case afterCommit = "after-commit"
+        var fence: Int { self == .beforeCommit ? 1 : 3 }
+    }
 
     func run() throws {
-        guard let point = CrashPoint(rawValue: point) else { throw ValidationError("unknown crash point \(point)") }
+        let fence = point.fence
         try reportingErrors { () throws(PMemError) in
-            let pool = try Pool.open(at: FilePath(path))
-            let bytes = [UInt8](repeating: 0xBB, count: 1 << 20)
-            let outcome = Pool.$crashPoint.withValue(point) { () -> Result<Void, PMemError> in
-                do throws(PMemError) { try pool.write(bytes, at: 0); return .success(()) } catch { return .failure(error) }
-            }
-            if case .failure(let error) = outcome {
-                if error.code == .simulatedCrash { kill(getpid(), SIGKILL) }
-                throw error
-            }
+            let fences = Atomic<Int>(0)
+            let pool = try Pool.open(at: FilePath(path), interposedBy: { real in
+                var calls = real
+                calls.drain = {
+                    if fences.wrappingAdd(1, ordering: .relaxed).newValue == fence { kill(getpid(), SIGKILL) }
+                    real.drain()
+                }
+                return calls
+            })
+            try pool.write([UInt8](repeating: 0xBB, count: 1 << 20), at: 0)
         }
-        throw ExitCode(3)   // The crash point was never reached.
+        throw ExitCode(3)   // The fence was never reached.
     }
 }
 
