@@ -63,6 +63,31 @@ struct PoolTests {
         #expect(firstMismatch(reopened.withUnsafeBytes { Array($0) }, model) == nil)
     }
 
+    @Test("paths held in a String work wherever a FilePath does: create, open, copy, seal, verify, unseal, map")
+    func stringPaths() throws {
+        let scratch = Scratch(on: "/dev/shm")
+        let poolPath: String = scratch.path("string-pool").string
+        let copyPath: String = scratch.path("string-copy").string
+        do {
+            let pool = try Pool.create(at: poolPath, capacity: 1 << 20, chunkSize: 64 << 10)
+            try pool.write([1, 2, 3], at: 100)
+        }
+        do {
+            let copy = try Pool.copy(from: poolPath, to: copyPath)
+            #expect(try copy.read(at: 100, count: 3) == [1, 2, 3])
+        }
+        #expect(try Pool.open(at: copyPath).read(at: 100, count: 3) == [1, 2, 3])
+        let filePath: String = scratch.path("string-file").string
+        try SealedFile.create(at: filePath, size: 1 << 20)
+        #expect(try SealedFile.verify(filePath).isSealed)
+        #expect(try SealedFile.open(filePath, access: .readOnly).report.isSealed)
+        try SealedFile.unseal(filePath)
+        #expect(try SealedFile.verify(filePath).isSealed == false)
+        try SealedFile.seal(filePath)
+        let map = try Mapping(path: filePath, access: .readOnly)
+        #expect(map.count >= 1 << 20)
+    }
+
     @Test("a transaction of several ranges commits them together; later writes win where they overlap")
     func transactions() throws {
         let scratch = Scratch(on: "/dev/shm")

@@ -75,7 +75,7 @@ extension PMemError {
         /// Data is stored inline in the file system's metadata, not in blocks.
         public static let inlineData = Code("inlineData")
         /// The file is copy-on-write (btrfs without `FS_NOCOW_FL`): every write
-        /// would move its blocks. Create it with ``SealedFile/create(at:size:permissions:replaceExisting:placement:progress:)``.
+        /// would move its blocks. Create it with ``SealedFile/create(at:size:permissions:replaceExisting:placement:progress:)-(FilePath,_,_,_,_,_)``.
         public static let copyOnWrite = Code("copyOnWrite")
         /// The file's size differs from the size recorded in its seal.
         public static let sizeChanged = Code("sizeChanged")

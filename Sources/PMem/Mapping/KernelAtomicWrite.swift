@@ -10,7 +10,7 @@ import Glibc
 /// **Not for use on a sealed file.** xfs without hardware support performs a
 /// kernel atomic write by copy-on-write: it writes new blocks and remaps them
 /// into the file. That changes the block map, breaks the seal (the next
-/// ``SealedFile/open(_:access:)`` throws ``PMemError/Code/extentMapChanged``)
+/// ``SealedFile/open(_:access:)-(FilePath,_)`` throws ``PMemError/Code/extentMapChanged``)
 /// and stales any physical extents handed to a device. The report is here so
 /// that a writer can compare the two, not as an invitation.
 public enum KernelAtomicWrite: Sendable, Hashable, CustomStringConvertible {

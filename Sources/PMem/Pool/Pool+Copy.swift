@@ -9,7 +9,7 @@ extension Pool {
     /// its block map (and copies whatever an unrecovered crash left in the
     /// lanes). This opens the source (recovering it, and holding its lock so
     /// that no other process writes it meanwhile), then creates the copy the
-    /// way ``create(at:capacity:chunkSize:spareCapacity:lanes:permissions:sealPlacement:progress:)``
+    /// way ``create(at:capacity:chunkSize:spareCapacity:lanes:permissions:sealPlacement:progress:)-(FilePath,_,_,_,_,_,_,_)``
     /// does: with the source's geometry, its logical contents written in
     /// logical order (so every chunk is at home, the page table the
     /// identity), idle lanes, and the file named only once it is whole and

@@ -1,4 +1,4 @@
-/// How far ``SealedFile/create(at:size:permissions:replaceExisting:placement:progress:)`` is.
+/// How far ``SealedFile/create(at:size:permissions:replaceExisting:placement:progress:)-(FilePath,_,_,_,_,_)`` is.
 public struct SealProgress: Sendable, Hashable {
     /// Bytes written so far.
     public var bytesWritten: Int

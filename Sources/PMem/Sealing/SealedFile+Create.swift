@@ -45,7 +45,7 @@ extension SealedFile {
                    placement: placement, progress: progress, initialize: nil)
     }
 
-    /// ``create(at:size:permissions:replaceExisting:placement:progress:)``, with
+    /// ``create(at:size:permissions:replaceExisting:placement:progress:)-(FilePath,_,_,_,_,_)``, with
     /// `initialize` called on the written, still unnamed file before it is
     /// sealed (pools write their header there, so that a pool file never
     /// appears without one).

@@ -78,7 +78,7 @@ extension SealedFile {
     /// mapping it. A file that is not sealed gets a report with
     /// ``SealReport/isSealed`` false when its extents would pass sealing.
     ///
-    /// - Throws: The first problem found, as ``open(_:access:)`` would.
+    /// - Throws: The first problem found, as ``open(_:access:)-(FilePath,_)`` would.
     public static func verify(_ path: FilePath) throws(PMemError) -> SealReport {
         let fd = try openFile(path, O_RDONLY | O_NOFOLLOW)
         defer { Syscalls.close(fd) }

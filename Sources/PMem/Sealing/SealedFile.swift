@@ -54,7 +54,7 @@ public struct SealedFile: ~Copyable {
         }
     }
 
-    /// Maps the sealed file (see ``Mapping/init(path:access:fileRange:requiredGranularity:)``).
+    /// Maps the sealed file (see ``Mapping/init(path:access:fileRange:requiredGranularity:)-(FilePath,_,_,_)``).
     /// The mapping is made from the descriptor whose seal was checked; its
     /// access defaults to the access the file was opened with.
     public func map(
@@ -178,7 +178,7 @@ extension SealedFile {
         return record
     }
 
-    /// Everything ``open(_:access:)`` checks, on an open descriptor whose
+    /// Everything ``open(_:access:)-(FilePath,_)`` checks, on an open descriptor whose
     /// seal record (if any) has been read.
     static func checkSeal(_ fd: CInt, record: SealRecord?, path: FilePath) throws(PMemError) -> SealReport {
         guard let record else {
