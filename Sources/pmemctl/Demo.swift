@@ -60,7 +60,7 @@ struct Demo: ParsableCommand {
         let old = [UInt8](repeating: 0xAA, count: 1 << 20)
         try pool.write(old, at: 0)
         let poolFile = poolPath.string
-        _ = consume pool
+        pool.close()   // the children open it
         for point in [DemoCrashChild.Point.beforeCommit, .afterCommit] {
             let status = crashChild(pool: poolFile, point: point)
             let (reopened, openTime) = try timed { () throws(PMemError) in try Pool.open(at: poolPath) }

@@ -88,6 +88,32 @@ struct PoolTests {
         #expect(map.count >= 1 << 20)
     }
 
+    @Test("close() releases the lock at once (another open succeeds while the object lives), is idempotent, and every later operation throws poolClosed")
+    func close() throws {
+        let scratch = Scratch(on: "/dev/shm")
+        let path = scratch.path("closed-pool")
+        let pool = try Pool.create(at: path, capacity: 1 << 20, chunkSize: 64 << 10)
+        try pool.write([7, 7, 7], at: 10)
+        #expect(throws: PMemError.self) { try Pool.open(at: path) }   // busy while open
+        pool.close()
+        pool.close()
+        let again = try Pool.open(at: path)
+        #expect(try again.read(at: 10, count: 3) == [7, 7, 7])
+        for (name, operation) in [("write", { try pool.write([1, 2, 3], at: 0) }), ("in place", { try pool.write([1], at: 0) }),
+                                  ("load", { _ = try pool.load(UInt8.self, at: 0) }), ("read", { _ = try pool.read(at: 0, count: 1) }),
+                                  ("store", { try pool.store(UInt8(1), at: 0) }), ("persist", { try pool.persist(0..<8) }),
+                                  ("transaction", { try pool.transaction { tx in tx.write([1], at: 0) } }),
+                                  ("check", { _ = try pool.check() })] as [(String, () throws -> Void)] {
+            do {
+                try operation()
+                Issue.record("\(name) after close did not throw")
+            } catch let error as PMemError {
+                #expect(error.code == .poolClosed, "\(name): \(error)")
+            }
+        }
+        #expect(try again.read(at: 0, count: 3) == [0, 0, 0], "nothing the closed object tried reached the file")
+    }
+
     @Test("a transaction of several ranges commits them together; later writes win where they overlap")
     func transactions() throws {
         let scratch = Scratch(on: "/dev/shm")

@@ -93,6 +93,8 @@ extension PMemError {
         /// The pool's format version is one this library does not read
         /// (an older or a newer one); the message names it.
         public static let unsupportedVersion = Code("unsupportedVersion")
+        /// The pool was closed (``Pool/close()``); open it again to use it.
+        public static let poolClosed = Code("poolClosed")
         /// An earlier update failed after it was committed; reopening the pool runs the recovery that finishes it.
         public static let needsRecovery = Code("needsRecovery")
         /// The update is larger than the pool can make failure-atomic.

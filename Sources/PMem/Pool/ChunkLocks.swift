@@ -66,8 +66,26 @@ struct ChunkLocks: @unchecked Sendable {
 
     /// Stops all further commits (and wakes those waiting for spares, to fail).
     func poison() {
-        pmem_store64(poisonWord, 1)
+        if !isClosed { pmem_store64(poisonWord, 1) }
         free.wakeAll()
+    }
+
+    /// Whether ``close()`` stopped the pool (a poisoning that means "closed").
+    var isClosed: Bool { pmem_load64(poisonWord) == 2 }
+
+    /// Stops all further operations, as a poisoning does, but meaning "closed".
+    func close() {
+        pmem_store64(poisonWord, 2)
+        free.wakeAll()
+    }
+
+    /// Waits until no operation holds a chunk's lock (after ``close()``, none
+    /// can take one again, so on return nothing is in flight).
+    func waitForHolders() {
+        for logical in 0..<chunkCount {
+            while pmem_trylock(chunkWord(logical)) == 0 { sched_yield() }
+            pmem_unlock(chunkWord(logical))
+        }
     }
 
     // MARK: Counters

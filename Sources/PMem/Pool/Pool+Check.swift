@@ -12,6 +12,7 @@ extension Pool {
     /// `pmemctl pool check` and for code that suspects stray stores). Call
     /// it while no commit runs.
     public func check() throws(PMemError) -> PoolCheckReport {
+        if locks.isClosed { throw needsRecoveryError }
         let base = file.base
         let header = UnsafeRawBufferPointer(start: base, count: PoolLayout.headerSize)
         guard try PoolLayout.decode(header, fileSize: file.count, path: path) == layout else {

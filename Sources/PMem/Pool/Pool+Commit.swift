@@ -265,8 +265,11 @@ extension Pool {
         return gaps
     }
 
+    /// The error of an operation the pool refuses: it was closed, or an
+    /// update failed after its commit point.
     var needsRecoveryError: PMemError {
-        PMemError(.needsRecovery, "an earlier update failed after it was committed; close and reopen the pool so that recovery finishes it", path: path)
+        if locks.isClosed { return PMemError(.poolClosed, "the pool was closed (Pool.close()); open it again to use it", path: path) }
+        return PMemError(.needsRecovery, "an earlier update failed after it was committed; close and reopen the pool so that recovery finishes it", path: path)
     }
 
     /// The address, in the whole-file mapping, of logical byte `offset`.

@@ -64,6 +64,8 @@ public final class Pool: @unchecked Sendable {
     }
     /// The shutdown record written at open, when the device offers a count.
     let shutdownRecord: ShutdownRecord?
+    /// Whether ``close()`` ran.
+    private let closed = Mutex(false)
 
     /// The logical size of the pool in bytes.
     public var capacity: Int { layout.capacity }
@@ -234,13 +236,41 @@ public final class Pool: @unchecked Sendable {
         try mapView()
     }
 
-    deinit {
-        // A clean close: the record no longer says open (nothing was written
-        // when the device offers no count).
+    /// Closes the pool: waits for the operations in flight on other threads,
+    /// marks the shutdown record clean, and releases the pool's lock, so that
+    /// another process (or another ``open(at:)-(FilePath)`` here) can open it
+    /// at once. From then on every operation of this object throws
+    /// ``PMemError/Code/poolClosed``.
+    ///
+    /// Idempotent; the last reference going away does the same. `Pool` is a
+    /// class shared between threads, so `close()` cannot consume it: the
+    /// view stays mapped, unchanged by this object, until the last reference
+    /// goes, so that a load racing the close reads memory rather than
+    /// faulting. Pointers from ``withUnsafeBytes(_:)`` must not outlive the
+    /// pool; after a close they may see another opener's writes.
+    public func close() {
+        let first = closed.withLock { closed in
+            defer { closed = true }
+            return !closed
+        }
+        guard first else { return }
+        locks.close()
+        locks.waitForHolders()
+        markShutdownClean()
+        Syscalls.unlockFile(descriptor)
+    }
+
+    /// A clean close: the record no longer says open (nothing was written
+    /// when the device offers no count).
+    private func markShutdownClean() {
         if var record = shutdownRecord {
             record.open = false
             record.store(file.base, persistence: persistence)
         }
+    }
+
+    deinit {
+        if !closed.withLock({ $0 }) { markShutdownClean() }
         Syscalls.unmap(view, layout.capacity)
         pageTable.deallocate()
         locks.deallocate()

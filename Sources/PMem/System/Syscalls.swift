@@ -236,6 +236,12 @@ enum Syscalls {
         run(.flock, { clinux_flock(fd, LOCK_EX | LOCK_NB) }, failed: { $0 != 0 }).map { _ in () }
     }
 
+    /// Releases the lock `lockExclusive` took (every descriptor sharing the
+    /// open file description loses it at once).
+    static func unlockFile(_ fd: CInt) {
+        _ = clinux_flock(fd, LOCK_UN)
+    }
+
     /// Reserves `length` bytes of address space, inaccessible until mapped
     /// over, starting at a multiple of `alignment` (a power of two): reserve
     /// `length + alignment`, then give back the unaligned head and the tail.
