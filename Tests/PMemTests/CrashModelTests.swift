@@ -51,7 +51,7 @@ final class CrashChecker {
         let outcome = Pool.$forcedLane.withValue(lane) {
             Result { () throws(PMemError) in
                 if storeAndPersist, let w = writes.first {
-                    for (i, byte) in w.bytes.enumerated() { try pool.store(byte, at: w.offset + i) }
+                    for (i, byte) in w.bytes.enumerated() { try pool.storeUncommitted(byte, at: w.offset + i) }
                     try pool.persist(w.offset..<(w.offset + w.bytes.count))
                 } else {
                     try pool.commit(writes)

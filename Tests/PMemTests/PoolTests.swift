@@ -101,7 +101,7 @@ struct PoolTests {
         #expect(try again.read(at: 10, count: 3) == [7, 7, 7])
         for (name, operation) in [("write", { try pool.write([1, 2, 3], at: 0) }), ("in place", { try pool.write([1], at: 0) }),
                                   ("load", { _ = try pool.load(UInt8.self, at: 0) }), ("read", { _ = try pool.read(at: 0, count: 1) }),
-                                  ("store", { try pool.store(UInt8(1), at: 0) }), ("persist", { try pool.persist(0..<8) }),
+                                  ("store", { try pool.storeUncommitted(UInt8(1), at: 0) }), ("persist", { try pool.persist(0..<8) }),
                                   ("transaction", { try pool.transaction { tx in tx.write([1], at: 0) } }),
                                   ("check", { _ = try pool.check() })] as [(String, () throws -> Void)] {
             do {
@@ -293,7 +293,7 @@ struct PoolTests {
             }
             group.addTask {
                 for i in 0..<200 {
-                    try? pool.store(UInt64(i), at: 3 * chunk)
+                    try? pool.storeUncommitted(UInt64(i), at: 3 * chunk)
                     try? pool.persist((3 * chunk)..<(3 * chunk + 8))
                 }
             }
@@ -359,7 +359,7 @@ struct PoolRecoveryTests {
                 #expect(blocked?.code == .needsRecovery)
                 // Every way of writing waits for recovery, the in-place ones too.
                 #expect(throws: PMemError.self) { try pool.write([1], at: 16 * 4096 - 8) }
-                #expect(throws: PMemError.self) { try pool.store(UInt8(1), at: 0) }
+                #expect(throws: PMemError.self) { try pool.storeUncommitted(UInt8(1), at: 0) }
                 #expect(throws: PMemError.self) { try pool.persist(0..<8) }
             }
         }

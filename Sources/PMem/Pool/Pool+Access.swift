@@ -19,15 +19,17 @@ extension Pool {
         return Array(UnsafeRawBufferPointer(start: view + offset, count: count))
     }
 
-    /// Stores `value` in place at logical `offset`, for code that orders its
-    /// own stores: not durable until ``persist(_:)``, and failure-atomic only
-    /// for 8 aligned bytes. Takes the lock of each chunk it touches, so it
-    /// waits for a commit on the same chunk rather than racing its remap.
+    /// Stores `value` in place at logical `offset`, uncommitted, for code
+    /// that orders its own stores: not durable until ``persist(_:)``, and
+    /// failure-atomic only for 8 aligned bytes (unlike
+    /// ``PoolTransaction/store(_:at:)``, whose stores commit together). Takes
+    /// the lock of each chunk it touches, so it waits for a commit on the same
+    /// chunk rather than racing its remap.
     ///
     /// The first store into a chunk that a committed write's record still
     /// covers kills that record first, with a fence (docs/FORMAT.md, I2);
     /// later stores cost only the lock.
-    public func store<T: BitwiseCopyable>(_ value: T, at offset: Int) throws(PMemError) {
+    public func storeUncommitted<T: BitwiseCopyable>(_ value: T, at offset: Int) throws(PMemError) {
         let size = MemoryLayout<T>.size
         try checkRange(offset, size)
         guard size > 0 else { return }
@@ -36,6 +38,13 @@ extension Pool {
         defer { locks.unlock(chunks: first..<(last + 1)) }
         for l in first...last { if let held = killLiveRecord(touching: l) { locks.releaseLane(held) } }
         (view + offset).storeBytes(of: value, as: T.self)
+    }
+
+    /// The old name of ``storeUncommitted(_:at:)``: one verb for two
+    /// guarantees (a transaction's `store` is atomic, this one is not).
+    @available(*, deprecated, renamed: "storeUncommitted(_:at:)")
+    public func store<T: BitwiseCopyable>(_ value: T, at offset: Int) throws(PMemError) {
+        try storeUncommitted(value, at: offset)
     }
 
     /// Makes in-place stores in `range` durable (flush and fence).

@@ -39,7 +39,7 @@ extension Pool {
                     }
                 }
                 guard holds else {
-                    throw PMemError(.poolCorrupt, "lane \(lane) holds a valid record (sequence \(head.sequence)) that the pool's contents disagree with: a crash now would replay it over them (stores made with Pool.store and not yet persisted do this too)",
+                    throw PMemError(.poolCorrupt, "lane \(lane) holds a valid record (sequence \(head.sequence)) that the pool's contents disagree with: a crash now would replay it over them (stores made with Pool.storeUncommitted and not yet persisted do this too)",
                                     path: path, fileOffset: layout.laneOffset(lane))
                 }
             }

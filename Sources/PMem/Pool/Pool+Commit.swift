@@ -277,3 +277,24 @@ extension Pool {
         file.base + layout.chunkOffset(pageTable[offset / layout.chunkSize]) + offset % layout.chunkSize
     }
 }
+
+extension Pool {
+    /// Writes the bytes of `span` at logical `offset`, failure-atomically,
+    /// durable on return, straight from the span's memory (no copy).
+    public func write(_ span: RawSpan, at offset: Int) throws(PMemError) {
+        try span.withUnsafeBytes { (buffer) throws(PMemError) in try write(buffer, at: offset) }
+    }
+
+    /// Writes the bytes of `span` at logical `offset`, failure-atomically,
+    /// durable on return, straight from the span's memory (no copy).
+    public func write(_ span: Span<UInt8>, at offset: Int) throws(PMemError) {
+        try span.withUnsafeBytes { (buffer) throws(PMemError) in try write(buffer, at: offset) }
+    }
+
+    /// Writes `value`'s bytes at logical `offset`, failure-atomically,
+    /// durable on return: a fixed-layout record updated all at once (8
+    /// aligned bytes or fewer take the hardware's atomic store).
+    public func write<T: BitwiseCopyable>(value: T, at offset: Int) throws(PMemError) {
+        try Swift.withUnsafeBytes(of: value) { (buffer) throws(PMemError) in try write(buffer, at: offset) }
+    }
+}

@@ -64,7 +64,7 @@ extension Pool {
         if !Self.drops(.killFlush) { flush(record, CommitRecord.headerSize) }
     }
 
-    /// Before a write that leaves no record (in place, `Pool.store`) touches
+    /// Before a write that leaves no record (in place, `Pool.storeUncommitted`) touches
     /// chunk `logical`: kills a record still valid for the chunk and fences,
     /// so that no crash from here on can replay it over the new bytes (a
     /// replay over part of an 8-byte word would tear the word). Costs a fence
