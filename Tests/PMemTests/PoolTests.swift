@@ -114,6 +114,37 @@ struct PoolTests {
         #expect(try again.read(at: 0, count: 3) == [0, 0, 0], "nothing the closed object tried reached the file")
     }
 
+    @Test("a transaction returns its body's value, its loads see its own pending writes laid over the pool, and a body that throws writes nothing")
+    func transactionValueAndReads() throws {
+        let scratch = Scratch(on: "/dev/shm")
+        let pool = try Pool.create(at: scratch.path("tx-pool"), capacity: 1 << 20, chunkSize: 64 << 10)
+        try pool.write([1, 2, 3, 4, 5, 6, 7, 8], at: 100)
+        let seen = try pool.transaction { tx -> [UInt8] in
+            tx.write([9, 9], at: 102)
+            tx.store(UInt16(0x0B0A), at: 106)
+            tx.write([7], at: 103)   // later writes win
+            return try tx.read(at: 99, count: 10)
+        }
+        #expect(seen == [0, 1, 2, 9, 7, 5, 6, 0x0A, 0x0B, 0])
+        #expect(try pool.read(at: 99, count: 10) == seen, "what the body read is what committed")
+        let counter = try pool.transaction { tx in
+            let next = try tx.load(UInt64.self, at: 4096) + 1
+            tx.store(next, at: 4096)
+            return try tx.load(UInt64.self, at: 4096)
+        }
+        #expect(counter == 1)
+        #expect(try pool.load(UInt64.self, at: 4096) == 1)
+        struct Refused: Error {}
+        #expect(throws: Refused.self) {
+            try pool.transaction { tx in
+                tx.write([0xEE], at: 100)
+                throw Refused()
+            }
+        }
+        #expect(try pool.read(at: 100, count: 1) == [1], "a body that throws writes nothing")
+        #expect(throws: PMemError.self) { try pool.transaction { tx in try tx.read(at: (1 << 20) - 1, count: 2) } }
+    }
+
     @Test("a transaction of several ranges commits them together; later writes win where they overlap")
     func transactions() throws {
         let scratch = Scratch(on: "/dev/shm")

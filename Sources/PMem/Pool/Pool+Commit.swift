@@ -38,12 +38,18 @@ extension Pool {
     }
 
     /// Runs `body` to collect writes, then commits them all at once
-    /// (failure-atomic msync): durable and all-or-nothing on return. If
-    /// `body` throws, nothing is written.
-    public func transaction<E: Error>(_ body: (inout PoolTransaction) throws(E) -> Void) throws {
-        var transaction = PoolTransaction()
-        try body(&transaction)
+    /// (failure-atomic msync): durable and all-or-nothing on return, which
+    /// returns what `body` returned. If `body` throws, nothing is written.
+    /// Loads in `body` (``PoolTransaction/load(_:at:)``,
+    /// ``PoolTransaction/read(at:count:)``) see its own pending writes.
+    ///
+    /// Throws what `body` throws, or the commit's ``PMemError``.
+    @discardableResult
+    public func transaction<R, E: Error>(_ body: (inout PoolTransaction) throws(E) -> R) throws -> R {
+        var transaction = PoolTransaction(pool: self)
+        let result = try body(&transaction)
         try commit(transaction.writes)
+        return result
     }
 
     /// Whether a partial chunk whose log entries take `logBytes` is logged
