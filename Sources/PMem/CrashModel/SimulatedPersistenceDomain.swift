@@ -67,8 +67,28 @@ package final class SimulatedPersistenceDomain: @unchecked Sendable {
             drain: { [self] in drain() },
             copyAndFlush: { [self] in
                 $0.copyMemory(from: $1, byteCount: $2)
-                flush($0, $2)
+                flushCopied($0, $2)
             })
+    }
+
+    /// A flushing copy's bytes, and only those: libpmem2's non-temporal
+    /// stores write exactly the bytes copied, so the rest of a line the copy
+    /// covers in part (bytes stored before it, with ordinary stores) is not
+    /// made durable by it. (Its small copies store and flush whole lines;
+    /// modelling every copy as the non-temporal kind is the stricter choice.)
+    func flushCopied(_ address: UnsafeRawPointer, _ count: Int) {
+        locked {
+            guard let base, count > 0 else { return }
+            let start = address - base
+            guard start >= 0, start + count <= size else { return }
+            let thread = Self.thread
+            var from = start
+            while from < start + count {
+                let to = min((from & ~63) + 64, start + count)
+                pendingByThread[thread, default: []].append((from, Array(UnsafeRawBufferPointer(start: base + from, count: to - from))))
+                from = to
+            }
+        }
     }
 
     package func flush(_ address: UnsafeRawPointer, _ count: Int) {

@@ -66,7 +66,7 @@ struct ChunkLocks: @unchecked Sendable {
 
     /// Stops all further commits (and wakes those waiting for spares, to fail).
     func poison() {
-        if !isClosed { pmem_store64(poisonWord, 1) }
+        _ = pmem_cas64(poisonWord, 0, 1) // never over "closed"
         free.wakeAll()
     }
 

@@ -45,6 +45,7 @@ extension Pool {
                 }
             }
         }
+        original.close()
         do {
             return try Pool(opening: destination)
         } catch {

@@ -137,20 +137,16 @@ extension Pool {
         let body = record + CommitRecord.headerSize
         CommitRecord.writeEntryHead(body, kind: 1, a: UInt64(offset), b: UInt64(bytes.count))
         let padded = PoolLayout.alignUp(bytes.count, 8)
-        // The padding and the entry head share lines with the payload's first
-        // and last bytes: stored before the copy, they are flushed with them.
         if padded > bytes.count {
             (body + CommitRecord.entryHeadSize + bytes.count).initializeMemory(as: UInt8.self, repeating: 0, count: padded - bytes.count)
         }
-        // The payload goes in with libpmem2's flushing copy (non-temporal
-        // stores from 256 bytes on), so it is never read back: the checksums
-        // come from the caller's bytes.
         let length = CommitRecord.entryHeadSize + padded
         if persistence.flushesLines, bytes.count >= Self.streamedLogMinimum {
             // Large, on a cache-line flush: the payload goes in with libpmem2's
             // flushing copy (non-temporal stores), so it is never read back;
-            // the checksums come from the caller's bytes. Two flush calls,
-            // neither an msync.
+            // the checksums come from the caller's bytes (which must not
+            // change during the call, as for any write). Up to three flush
+            // calls, none an msync.
             if Self.drops(.logFlush) {
                 (body + CommitRecord.entryHeadSize).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
             } else {
@@ -160,9 +156,14 @@ extension Pool {
             let sums = CRC32C.threeParts(head: UnsafeRawBufferPointer(start: body, count: CommitRecord.entryHeadSize),
                                          data: bytes, padding: padded - bytes.count)
             CommitRecord.writeHeader(record, sequence: sequence, entryCount: 1, bodyLength: length, bodyChecksums: sums)
-            // The header's line and the entry head's (the copy flushed the
-            // head's line too, the payload starting in it).
-            if !Self.drops(.logFlush) { flush(record, CommitRecord.headerSize + CommitRecord.entryHeadSize) }
+            // The header and the entry head, then the padding: stored before
+            // the copy with ordinary stores, in lines the copy shares, but a
+            // non-temporal store writes only its own bytes (libpmem2 ends some
+            // copies with one, flushing nothing), so they are flushed here.
+            if !Self.drops(.logFlush) {
+                flush(record, CommitRecord.headerSize + CommitRecord.entryHeadSize)
+                if padded > bytes.count { flush(body + CommitRecord.entryHeadSize + bytes.count, padded - bytes.count) }
+            }
         } else {
             // Small, or an msync per flush: copied through the cache, the
             // checksums read from there, the whole record one flush.

@@ -249,15 +249,16 @@ public final class Pool: @unchecked Sendable {
     /// faulting. Pointers from ``withUnsafeBytes(_:)`` must not outlive the
     /// pool; after a close they may see another opener's writes.
     public func close() {
-        let first = closed.withLock { closed in
-            defer { closed = true }
-            return !closed
+        // All of it under the flag's lock: a second close returns only once
+        // the first is done.
+        closed.withLock { closed in
+            guard !closed else { return }
+            locks.close()
+            locks.waitForHolders()
+            markShutdownClean()
+            Syscalls.unlockFile(descriptor)
+            closed = true
         }
-        guard first else { return }
-        locks.close()
-        locks.waitForHolders()
-        markShutdownClean()
-        Syscalls.unlockFile(descriptor)
     }
 
     /// A clean close: the record no longer says open (nothing was written
