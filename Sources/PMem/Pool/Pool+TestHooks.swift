@@ -1,6 +1,6 @@
 /// Points in a commit (and in recovery) where tests stop the code as a crash
 /// would: nothing after the point runs, nothing before it is undone.
-/// `package` so that `pmemctl demo` can crash a child process at one.
+/// `package` so that the package's fuzzer and tests can stop at one.
 package enum CrashPoint: String, Sendable, CaseIterable {
     /// The log body is written, its record header not yet: a process that
     /// dies here leaves the lane without a valid record (all old).
