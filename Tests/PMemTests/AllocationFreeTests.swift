@@ -53,6 +53,21 @@ struct AllocationFreeTests {
         })
         #expect(try allocations { try streamed.write(page, at: 10_000) } == 0, "4 KiB logged, streamed")
         #expect(try streamed.read(at: 10_000, count: 4096) == page)
+        // The msync path (deferred applies, lanes in pairs): libpmem2's own
+        // calls declared page flushes, whatever the base's granularity.
+        let deferredPath = scratch.path("deferred")
+        _ = try Pool.create(at: deferredPath, capacity: 8 << 20, chunkSize: 1 << 20, spareCapacity: 2 << 20)
+        let deferred = try Pool.open(at: deferredPath, interposedBy: { real in
+            var calls = real
+            calls.flushesLines = false
+            return calls
+        })
+        #expect(deferred.defersApply)
+        #expect(try allocations { try deferred.write(small, at: 1000) } == 0, "64 B logged, apply deferred")
+        #expect(try allocations { try deferred.write(page, at: 10_000) } == 0, "4 KiB logged, apply deferred")
+        #expect(try allocations { try deferred.write(word, at: 10_000) } == 0, "in place over a deferred record (kills)")
+        #expect(try allocations { try deferred.write(chunk, at: 2 << 20) } == 0, "one chunk remapped, lanes in pairs")
+        #expect(try deferred.read(at: 10_000, count: 4096) == [UInt8](repeating: 1, count: 8) + page.dropFirst(8))
         // The counter works: an array allocation is seen.
         #expect(try allocations { _ = [UInt8](repeating: 0, count: 100 + Int.random(in: 0..<2)) } >= 100)
     }

@@ -20,6 +20,19 @@ static inline int pmem_cas64(void *address, uint64_t expected, uint64_t desired)
     return __atomic_compare_exchange_n((uint64_t *)address, &expected, desired, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
 }
 
+/// Adds `n` and returns the value before; a full barrier (`lock xadd`), so
+/// every store made before it is visible to whatever follows it anywhere:
+/// the sync tickets of deferred applies (docs/FORMAT.md, "Deferred apply").
+static inline uint64_t pmem_fetch_add64(void *address, uint64_t n) {
+    return __atomic_fetch_add((uint64_t *)address, n, __ATOMIC_SEQ_CST);
+}
+
+/// Raises the word to at least `value`.
+static inline void pmem_store_max64(void *address, uint64_t value) {
+    uint64_t seen = __atomic_load_n((uint64_t *)address, __ATOMIC_ACQUIRE);
+    while (seen < value && !__atomic_compare_exchange_n((uint64_t *)address, &seen, value, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {}
+}
+
 /// A lock word: 0 free, 1 held. Acquire on success, release on unlock.
 static inline int pmem_trylock(uint32_t *word) {
     uint32_t expected = 0;

@@ -23,9 +23,19 @@ package final class SimulatedPersistenceDomain: @unchecked Sendable {
     package private(set) var size = 0
     /// What would survive a power cut now.
     package private(set) var media: [UInt8] = []
-    /// Flushed lines (offset, content at flush time), not yet fenced, per thread.
-    private var pendingByThread: [UInt: [(offset: Int, bytes: [UInt8])]] = [:]
-    private var pending: [(offset: Int, bytes: [UInt8])] { pendingByThread.values.flatMap { $0 } }
+    /// Flushed lines (offset, content at flush time, the flush's number),
+    /// not yet fenced, per thread.
+    private var pendingByThread: [UInt: [Pending]] = [:]
+    /// Every thread's pending lines, in the order they were flushed.
+    private var pending: [Pending] { pendingByThread.values.flatMap { $0 }.sorted { $0.flush < $1.flush } }
+    private typealias Pending = (offset: Int, bytes: [UInt8], flush: Int)
+    /// Flush calls so far, and per line of the media the number of the flush
+    /// whose content it holds: a line's write-backs land in the order they
+    /// were made, so one flushed earlier (by another thread, say, before this
+    /// one stored again) never lands over one flushed later. (On an `msync`
+    /// path the pages' write-backs are ordered the same way.)
+    private var flushCount = 0
+    private var mediaFlush: [Int] = []
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     /// Called at every fence, before the flushed lines reach the media.
     package var beforeFence: ((SimulatedPersistenceDomain) -> Void)?
@@ -57,6 +67,7 @@ package final class SimulatedPersistenceDomain: @unchecked Sendable {
         self.base = base
         self.size = size
         media = Array(UnsafeRawBufferPointer(start: base, count: size))
+        mediaFlush = [Int](repeating: 0, count: (size + 63) / 64)
         pendingByThread.removeAll()
     }
 
@@ -71,6 +82,15 @@ package final class SimulatedPersistenceDomain: @unchecked Sendable {
             })
     }
 
+    /// The same calls, declared as page-granularity ones (as an `msync`
+    /// would be): a pool then takes its msync paths, deferred applies
+    /// included, with every flush and fence still simulated line by line.
+    package var pageCalls: PersistenceCalls {
+        var calls = self.calls
+        calls.flushesLines = false
+        return calls
+    }
+
     /// A flushing copy's bytes, and only those: libpmem2's non-temporal
     /// stores write exactly the bytes copied, so the rest of a line the copy
     /// covers in part (bytes stored before it, with ordinary stores) is not
@@ -82,10 +102,11 @@ package final class SimulatedPersistenceDomain: @unchecked Sendable {
             let start = address - base
             guard start >= 0, start + count <= size else { return }
             let thread = Self.thread
+            flushCount += 1
             var from = start
             while from < start + count {
                 let to = min((from & ~63) + 64, start + count)
-                pendingByThread[thread, default: []].append((from, Array(UnsafeRawBufferPointer(start: base + from, count: to - from))))
+                pendingByThread[thread, default: []].append((from, Array(UnsafeRawBufferPointer(start: base + from, count: to - from)), flushCount))
                 from = to
             }
         }
@@ -98,9 +119,10 @@ package final class SimulatedPersistenceDomain: @unchecked Sendable {
             guard start >= 0, start + count <= size else { return } // not ours (before attach)
             var line = start & ~63
             let thread = Self.thread
+            flushCount += 1
             while line < start + count {
                 let length = min(64, size - line)
-                pendingByThread[thread, default: []].append((line, Array(UnsafeRawBufferPointer(start: base + line, count: length))))
+                pendingByThread[thread, default: []].append((line, Array(UnsafeRawBufferPointer(start: base + line, count: length)), flushCount))
                 line += 64
             }
         }
@@ -111,8 +133,9 @@ package final class SimulatedPersistenceDomain: @unchecked Sendable {
             beforeFence?(self)
             let thread = Self.thread
             media.withUnsafeMutableBytes { m in
-                for (offset, bytes) in pendingByThread[thread] ?? [] {
+                for (offset, bytes, flush) in pendingByThread[thread] ?? [] where flush >= mediaFlush[offset / 64] {
                     bytes.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: m[offset..<(offset + $0.count)]).copyMemory(from: $0) }
+                    mediaFlush[offset / 64] = flush
                 }
             }
             pendingByThread[thread] = nil
@@ -148,7 +171,7 @@ package final class SimulatedPersistenceDomain: @unchecked Sendable {
             for _ in 0..<mixes {
                 var image = media
                 image.withUnsafeMutableBytes { out in
-                    for (offset, bytes) in pending where Bool.random(using: &generator) {
+                    for (offset, bytes, flush) in pending where flush >= mediaFlush[offset / 64] && Bool.random(using: &generator) {
                         bytes.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: out[offset..<(offset + $0.count)]).copyMemory(from: $0) }
                     }
                 }

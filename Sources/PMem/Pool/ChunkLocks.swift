@@ -30,7 +30,8 @@ struct ChunkLocks: @unchecked Sendable {
     private let chunkLines: UnsafeMutableRawPointer
     static let chunkStride = 64
     /// Per lane, 128 bytes (two lines of its own): the lock word at 0, the
-    /// lane's last sequence at 8, its eight counters (as in PoolStatistics) from 16 on.
+    /// lane's last sequence at 8, its eight counters (as in PoolStatistics)
+    /// from 16 on, the sync ticket its record's apply waits for at 80.
     private let laneLines: UnsafeMutableRawPointer
     static let laneStride = 128
     /// The free physical chunks (only remapping commits take them). Owned by
@@ -41,10 +42,19 @@ struct ChunkLocks: @unchecked Sendable {
     /// Non-zero once a commit failed after its record was durable: until the
     /// pool is reopened (and recovery finishes that commit) nothing may write.
     private let poisonWord: UnsafeMutablePointer<UInt64>
+    /// Lanes taken two at a time (docs/FORMAT.md, "Deferred apply"): a
+    /// pair is named by its even lane, whose lock word locks both.
+    let pairs: Bool
+    /// The sync tickets: the number of whole-file syncs begun at 0, the
+    /// highest ticket of one that has ended at 64 (a line each).
+    private let syncWords: UnsafeMutableRawPointer
 
-    init(chunks: Int, lanes: Int, free: FreeChunks) {
+    init(chunks: Int, lanes: Int, free: FreeChunks, pairs: Bool = false) {
         chunkCount = chunks
         laneCount = lanes
+        self.pairs = pairs && lanes >= 2
+        syncWords = .allocate(byteCount: 128, alignment: 64)
+        syncWords.initializeMemory(as: UInt8.self, repeating: 0, count: 128)
         chunkLines = .allocate(byteCount: Self.chunkStride * chunks, alignment: 64)
         chunkLines.initializeMemory(as: UInt8.self, repeating: 0, count: Self.chunkStride * chunks)
         for c in 0..<chunks { (chunkLines + Self.chunkStride * c + 4).storeBytes(of: Int32(-1), as: Int32.self) }
@@ -60,6 +70,7 @@ struct ChunkLocks: @unchecked Sendable {
         chunkLines.deallocate()
         laneLines.deallocate()
         poisonWord.deallocate()
+        syncWords.deallocate()
     }
 
     var isPoisoned: Bool { pmem_load64(poisonWord) != 0 }
@@ -167,25 +178,29 @@ struct ChunkLocks: @unchecked Sendable {
     func laneSequence(_ lane: Int) -> UInt64 { (laneLines + Self.laneStride * lane + 8).load(as: UInt64.self) }
     func setLaneSequence(_ lane: Int, _ value: UInt64) { (laneLines + Self.laneStride * lane + 8).storeBytes(of: value, as: UInt64.self) }
 
-    /// Takes a lane: the one this thread used last in this pool if it is
-    /// free, else the first free one from a place that depends on the thread.
-    /// A thread that keeps committing keeps its lane, so lanes (their
-    /// records, counters and lock words) do not move between cores.
+    /// Takes a lane (with ``pairs``, a pair, named by its even lane): the
+    /// one this thread used last in this pool if it is free, else the first
+    /// free one from a place that depends on the thread. A thread that keeps
+    /// committing keeps its lane, so lanes (their records, counters and lock
+    /// words) do not move between cores.
     func acquireLane() -> Int {
+        let step = pairs ? 2 : 1
+        let units = laneCount / step
         #if PMEM_TEST_HOOKS
-        if let forced = Pool.forcedLane, forced < laneCount {
-            lockLane(forced)
-            return forced
+        if let forced = Pool.forcedLane {
+            let lane = (forced % units) * step
+            lockLane(lane)
+            return lane
         }
         #endif
         let identity = UInt(bitPattern: laneLines)
         let hint = Int(pmem_lane_hint(identity))
-        if hint >= 0, hint < laneCount, pmem_trylock(laneWord(hint)) != 0 { return hint }
-        let start = Int(truncatingIfNeeded: (UInt(bitPattern: Int(bitPattern: UInt(pthread_self()))) >> 12) % UInt(laneCount))
+        if hint >= 0, hint < units * step, hint % step == 0, pmem_trylock(laneWord(hint)) != 0 { return hint }
+        let start = Int(truncatingIfNeeded: (UInt(bitPattern: Int(bitPattern: UInt(pthread_self()))) >> 12) % UInt(units))
         var spins = 0
         while true {
-            for i in 0..<laneCount {
-                let lane = (start + i) % laneCount
+            for i in 0..<units {
+                let lane = ((start + i) % units) * step
                 if pmem_trylock(laneWord(lane)) != 0 {
                     pmem_set_lane_hint(identity, Int32(lane))
                     return lane
@@ -207,6 +222,28 @@ struct ChunkLocks: @unchecked Sendable {
     }
 
     func releaseLane(_ lane: Int) { pmem_unlock(laneWord(lane)) }
+
+    // MARK: Deferred applies
+
+    /// The ticket a sync must have (or exceed) for `lane`'s record's apply to
+    /// be durable; 0 when it already is. Under the lane's (pair's) lock.
+    func pendingTicket(_ lane: Int) -> UInt64 { pmem_load64(laneLines + Self.laneStride * lane + 80) }
+    func setPendingTicket(_ lane: Int, _ ticket: UInt64) { pmem_store64(laneLines + Self.laneStride * lane + 80, ticket) }
+
+    /// Whether `lane`'s record's apply is durable: a sync that began after
+    /// the apply ended has itself ended.
+    func applyIsDurable(_ lane: Int) -> Bool { pmem_load64(syncWords + 64) >= pendingTicket(lane) }
+
+    /// The ticket of a sync that begins now. A full barrier: every store made
+    /// before is visible to the sync that follows.
+    func beginSync() -> UInt64 { pmem_fetch_add64(syncWords, 1) &+ 1 }
+
+    func endSync(_ ticket: UInt64) { pmem_store_max64(syncWords + 64, ticket) }
+
+    /// The ticket that the next sync to begin will have; called after an
+    /// apply's last store (a full barrier, so the stores precede any sync
+    /// that draws this ticket or a later one).
+    func nextSyncTicket() -> UInt64 { pmem_fetch_add64(syncWords, 0) &+ 1 }
 
     // MARK: Free physical chunks
 

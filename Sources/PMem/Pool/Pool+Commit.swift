@@ -30,8 +30,10 @@ extension Pool {
         if (offset + buffer.count - 1) / chunk == logical {
             // One chunk: logged while small, else copied out and remapped.
             if buffer.count < chunk && Self.logs(CommitRecord.entryHeadSize + PoolLayout.alignUp(buffer.count, 8), chunk: chunk) {
+                if defersApply { return try logOneDeferred(buffer, at: offset, logical: logical) }
                 return try logOne(buffer, at: offset, logical: logical)
             }
+            if defersApply { return try remapOnePaired(buffer, at: offset, logical: logical) }
             return try remapOne(buffer, at: offset, logical: logical)
         }
         try commit([(offset, Array(buffer))])
@@ -162,10 +164,15 @@ extension Pool {
         // A lane whose record no longer touches these chunks may still be
         // being overwritten by its holder: taking it waits for that holder's
         // fence. Killing a record whose commit has returned is always safe.
+        // With lanes in pairs (docs/FORMAT.md, "Deferred apply") these are
+        // pairs: the record goes into the older slot of the first; both slots
+        // of the others die, and the first's newer slot if it is the last
+        // record of one of these chunks; each apply durable before.
         var live: [Int] = []
         for l in touched {
             let j = locks.lastLane(l)
-            if j >= 0, !live.contains(j) { live.append(j) }
+            let unit = defersApply && j >= 0 ? j & ~1 : j
+            if unit >= 0, !live.contains(unit) { live.append(unit) }
         }
         live.sort()
         for j in live { locks.lockLane(j) }
@@ -175,7 +182,20 @@ extension Pool {
             if othersHeld { for j in live.dropFirst() { locks.releaseLane(j) } }
             locks.releaseLane(lane)
         }
-        for j in live.dropFirst() { kill(lane: j) }
+        let slot = defersApply ? olderSlot(lane) : lane
+        if defersApply {
+            // Older records die a sync before newer ones (docs/FORMAT.md,
+            // "Deferred apply"); every apply durable before its record dies.
+            let waves = killWaves(touching: touched, overwritten: slot)
+            if !locks.applyIsDurable(slot) || (waves.first + waves.second).contains(where: { !locks.applyIsDurable($0) }) { syncAll() }
+            if !waves.first.isEmpty {
+                for j in waves.first { kill(lane: j) }
+                if !Self.drops(.killFence) { fence() }
+            }
+            for j in waves.second { kill(lane: j) }
+        } else {
+            for j in live.dropFirst() { kill(lane: j) }
+        }
         var replaced: [Int] = []
         var committed = false, finished = false
         defer {
@@ -185,7 +205,7 @@ extension Pool {
             else if !finished { locks.poison() }
         }
 
-        var sequence = locks.laneSequence(lane)
+        var sequence = max(locks.laneSequence(slot), defersApply ? locks.laneSequence(slot ^ 1) : 0)
         for l in touched { sequence = max(sequence, locks.lastSequence(l)) }
         sequence &+= 1
 
@@ -215,7 +235,7 @@ extension Pool {
         // must be durable before a record can name them.
         if !remapped.isEmpty, !Self.drops(.remapDataFence) { fence() }
         entries += logEntries
-        let record = file.base + layout.laneOffset(lane)
+        let record = file.base + layout.laneOffset(slot)
         let body = UnsafeMutableRawBufferPointer(start: record + CommitRecord.headerSize, count: layout.laneSize - CommitRecord.headerSize)
         var length = 0
         for entry in entries { length = entry.encode(into: body, at: length) }
@@ -228,8 +248,9 @@ extension Pool {
             for j in live.dropFirst() { locks.releaseLane(j) }
             othersHeld = false
         }
-        for l in touched { noteRecord(lane: lane, sequence: sequence, logical: l) }
-        locks.setLaneSequence(lane, sequence)
+        for l in touched { noteRecord(lane: slot, sequence: sequence, logical: l) }
+        locks.setLaneSequence(slot, sequence)
+        locks.setPendingTicket(slot, 0) // applied and fenced below, before any other holder
         locks.add(lane: lane, logBytes: length + CommitRecord.headerSize, remapBytes: remapBytes)
         try Self.simulateCrash(at: .afterCommitRecord)
 

@@ -72,6 +72,7 @@ extension Pool {
     /// lane it killed, still held, or nil.
     @inline(__always)
     func killLiveRecord(touching logical: Int) -> Int? {
+        if defersApply { return killLiveRecordsOfPair(touching: logical) }
         guard let (held, live) = takeLaneOfRecord(touching: logical) else { return nil }
         locks.setLastLane(logical, -1)
         guard live else {

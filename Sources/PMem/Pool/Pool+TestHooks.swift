@@ -19,6 +19,9 @@ package enum CrashPoint: String, Sendable, CaseIterable {
 enum PersistenceStep: Sendable, CaseIterable {
     case remapDataFlush, remapDataFence, logFlush, commitFence, applyFlush, pageTableFlush, applyFence
     case killFlush, killFence, inPlaceFlush, inPlaceFence, persistFence
+    /// The sync that makes a deferred apply durable before its record is
+    /// overwritten or killed (docs/FORMAT.md, "Deferred apply").
+    case settleSync
     case recoveryApplyFence, recoveryClearFlush, recoveryClearFence
 }
 

@@ -40,6 +40,9 @@ public final class Pool: @unchecked Sendable {
     let persistence: PersistenceCalls
     /// The same calls as plain C function pointers, when they are libpmem2's.
     let hardware: HardwareCalls?
+    /// Whether one-write logged commits leave their apply to the next sync
+    /// (flushes are `msync` calls; docs/FORMAT.md, "Deferred apply").
+    let defersApply: Bool
     let locks: ChunkLocks
     /// The free physical chunks; `locks` refers to them without owning them.
     let freeChunks: FreeChunks
@@ -229,7 +232,10 @@ public final class Pool: @unchecked Sendable {
         self.file = file
         let freeChunks = FreeChunks(Set(0..<layout.physicalChunks).subtracting(table).sorted(), capacity: layout.physicalChunks)
         self.freeChunks = freeChunks
-        self.locks = ChunkLocks(chunks: layout.logicalChunks, lanes: layout.laneCount, free: freeChunks)
+        // Where a flush is an msync, applies are deferred to the next sync
+        // (docs/FORMAT.md, "Deferred apply"), which needs lanes in pairs.
+        self.defersApply = !persistence.flushesLines && layout.laneCount >= 2
+        self.locks = ChunkLocks(chunks: layout.logicalChunks, lanes: layout.laneCount, free: freeChunks, pairs: defersApply)
         self.pageTable = UnsafeMutableBufferPointer.allocate(capacity: layout.logicalChunks)
         _ = pageTable.initialize(from: table)
         ready = true
@@ -255,6 +261,8 @@ public final class Pool: @unchecked Sendable {
             guard !closed else { return }
             locks.close()
             locks.waitForHolders()
+            // Deferred applies durable, so that a clean pool needs no replay.
+            if defersApply { syncAll() }
             markShutdownClean()
             Syscalls.unlockFile(descriptor)
             closed = true
