@@ -11,16 +11,25 @@ import SystemPackage
 enum CountedPass {
     /// At each workload size: one untimed batch (as the timing's warm-up),
     /// then one counted batch of the same writes.
+    /// Two passes: on the msync path (each flush call one msync; where the
+    /// pool defers applies), and on the cache-flush path, whose fences and
+    /// cache lines flushed are what DAX pays (an msync path's whole-file
+    /// sync names every line of the file, whichever pages are dirty).
     static func measure(scratch: Scratch, quick: Bool) throws -> [Int: CountedResult] {
-        Console.progress("counted pass: fences, flush calls and lines flushed per Pool.write, through a counting routing")
+        var msync = try measure(scratch: scratch, quick: quick, granularity: nil)
+        let lines = try measure(scratch: scratch, quick: quick, granularity: "CACHE_LINE")
+        for (size, line) in lines { msync[size]?.takeLineCounts(from: line) }
+        return msync
+    }
+
+    private static func measure(scratch: Scratch, quick: Bool, granularity: String?) throws -> [Int: CountedResult] {
+        Console.progress("counted pass (\(granularity == nil ? "msync path" : "cache-flush path")): fences, flush calls and lines flushed per Pool.write, through a counting routing")
         let path = scratch.path("pool-counted")
         defer { scratch.remove(path) }
-        // On the msync path, where each flush call is one msync: libpmem2
-        // reads PMEM2_FORCE_GRANULARITY at every mapping. (The pool makes
-        // the same calls on the cache-flush path.)
+        // libpmem2 reads PMEM2_FORCE_GRANULARITY at every mapping.
         let forced = getenv("PMEM2_FORCE_GRANULARITY").map { String(cString: $0) }
-        unsetenv("PMEM2_FORCE_GRANULARITY")
-        defer { if let forced { setenv("PMEM2_FORCE_GRANULARITY", forced, 1) } }
+        if let granularity { setenv("PMEM2_FORCE_GRANULARITY", granularity, 1) } else { unsetenv("PMEM2_FORCE_GRANULARITY") }
+        defer { if let forced { setenv("PMEM2_FORCE_GRANULARITY", forced, 1) } else { unsetenv("PMEM2_FORCE_GRANULARITY") } }
         let counter = PersistenceCounter()
         let pool = try counter.create(at: FilePath(path), capacity: Workload.regionSize, chunkSize: Workload.chunkSize,
                                       spareCapacity: Workload.spareCapacity, lanes: Workload.poolLanes)
@@ -64,8 +73,19 @@ struct CountedResult: Codable {
     var linesFlushed: Int
     var fencesPerCommit: Double
     var flushCallsPerCommit: Double
-    /// Cache lines flushed × 64 over payload bytes, the record included.
+    /// Cache lines flushed × 64 over payload bytes, the record included
+    /// (from the cache-flush pass when there is one).
     var mediaBytesPerPayloadByte: Double
+    /// The cache-flush pass's fences per commit (what DAX pays), when this
+    /// result is the msync pass's.
+    var cacheFlushFencesPerCommit: Double?
+
+    /// The lines flushed and fences of the cache-flush pass of the same writes.
+    mutating func takeLineCounts(from line: CountedResult) {
+        linesFlushed = line.linesFlushed
+        mediaBytesPerPayloadByte = line.mediaBytesPerPayloadByte
+        cacheFlushFencesPerCommit = line.fencesPerCommit
+    }
 
     init(writes: Int, commits: Int, granularity: String, payloadBytes: Int, fences: Int, flushCalls: Int, linesFlushed: Int) {
         self.writes = writes

@@ -87,7 +87,8 @@ enum Report {
 
     /// "2.00 fences, 2.00 flush calls per commit, 2.50 media B/B".
     static func counts(_ c: CountedResult) -> String {
-        "\(fixed(c.fencesPerCommit, 2)) fences, \(fixed(c.flushCallsPerCommit, 2)) flush (msync) calls per commit, "
+        "\(fixed(c.fencesPerCommit, 2)) fences, \(fixed(c.flushCallsPerCommit, 2)) flush (msync) calls per commit"
+            + (c.cacheFlushFencesPerCommit.map { "; cache-flush path: \(fixed($0, 2)) fences, " } ?? ", ")
             + "\(fixed(c.mediaBytesPerPayloadByte, 2)) media B/B (lines x 64)"
     }
 

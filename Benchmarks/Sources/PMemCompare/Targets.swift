@@ -77,7 +77,8 @@ enum Targets {
         for size in [64, 4096] {
             let label = Workload.label(size)
             targets += [
-                Target(issue, "\(label): fences per commit (counted)", counted(size)?.fencesPerCommit, "/commit", atMost: 2),
+                Target(issue, "\(label): fences per commit, cache-flush path (counted)", counted(size)?.cacheFlushFencesPerCommit, "/commit", atMost: 2),
+                Target(issue, "\(label): fences per commit, msync path (counted)", counted(size)?.fencesPerCommit, "/commit", atMost: 2),
                 Target(issue, "\(label): flush calls per commit, msync path (counted)", counted(size)?.flushCallsPerCommit, "/commit", atMost: 2),
             ]
         }
