@@ -102,7 +102,8 @@ let package = Package(
         .executableTarget(
             name: "PMemFuzz",
             dependencies: ["PMem", .product(name: "SystemPackage", package: "swift-system")],
-            swiftSettings: strictSwift + [.unsafeFlags(["-parse-as-library"])]
+            // Its base images use the library's crash points (debug builds).
+            swiftSettings: strictSwift + [.unsafeFlags(["-parse-as-library"]), .define("PMEM_TEST_HOOKS", .when(configuration: .debug))]
         ),
         // Test machinery: counts the test thread's heap allocations.
         .target(name: "CMallocCounter", path: "Tests/CMallocCounter"),

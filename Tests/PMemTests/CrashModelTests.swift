@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 @testable import PMem
+@testable import PMemCrashTesting
 import SystemPackage
 import Testing
 
@@ -188,7 +189,8 @@ func simulatedPool(_ scratch: Scratch, chunkSize: Int = 4096, chunks: Int = 16, 
     let path = scratch.path("pool")
     _ = try Pool.create(at: path, capacity: chunks * chunkSize, chunkSize: chunkSize, spareCapacity: spares * chunkSize, lanes: lanes)
     let domain = SimulatedPersistenceDomain()
-    let pool = try PersistenceCalls.$override.withValue(pageMode ? domain.pageCalls : domain.calls) { try Pool.open(at: path) }
+    let calls = pageMode ? domain.pageCalls : domain.calls
+    let pool = try Pool.open(at: path, interposedBy: { _ in calls })
     precondition(pool.defersApply == pageMode)
     domain.attach(base: pool.file.base, size: pool.file.count)
     return (pool, domain)

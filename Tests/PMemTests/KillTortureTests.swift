@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 @testable import PMem
+@testable import PMemCrashTesting
 import SystemPackage
 import Testing
 

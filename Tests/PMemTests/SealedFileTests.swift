@@ -1,6 +1,7 @@
 import CLinux
 import Glibc
 @testable import PMem
+@testable import PMemCrashTesting
 import Foundation
 import SystemPackage
 import Testing

@@ -48,9 +48,10 @@ public struct Mapping: ~Copyable, @unchecked Sendable {
     public let isMapSync: Bool
     /// Whether the mapping is of a device-DAX character device rather than a file.
     let isDeviceDAX: Bool
-    /// Persistence routed to a simulated domain (crash testing), when the
-    /// mapping was made inside `PersistenceCalls.override`, or libpmem2's
-    /// calls wrapped by a `PersistenceCalls.Interposer` (counting); nil normally.
+    /// Persistence routed to a simulated domain (crash testing: PMemCrashTesting
+    /// maps with `routedTo:`), or libpmem2's calls wrapped by a
+    /// `PersistenceCalls.Interposer` (counting, or a simulated domain for a
+    /// pool); nil normally.
     let routed: PersistenceCalls?
     /// The alignment libpmem2 requires of a mapping's offset and length.
     let mappingAlignment: Int
@@ -148,7 +149,7 @@ public struct Mapping: ~Copyable, @unchecked Sendable {
     init(
         ownedDescriptor fd: CInt, path: FilePath?, access: MappingAccess,
         fileRange: Range<Int>?, requiredGranularity: StoreGranularity,
-        routed: PersistenceCalls? = PersistenceCalls.override,
+        routed: PersistenceCalls? = nil,
         interposer: PersistenceCalls.Interposer? = nil
     ) throws(PMemError) {
         var source: OpaquePointer?

@@ -72,9 +72,6 @@ package struct PersistenceCalls: Sendable {
         mapping.routed == nil ? HardwareCalls(flush: mapping.flushFn, drain: mapping.drainFn, memcpy: mapping.memcpyFn) : nil
     }
 
-    /// The calls to use instead of the hardware's in the current task (tests).
-    @TaskLocal package static var override: PersistenceCalls?
-
     /// A wrapper for a mapping's hardware calls, given to it when it is
     /// made (`Pool.open(at:interposedBy:)`): it sees every flush, fence and
     /// copy and forwards them to the calls it is given (PMemCrashTesting's

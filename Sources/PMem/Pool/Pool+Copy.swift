@@ -49,7 +49,7 @@ extension Pool {
         do {
             return try Pool(opening: destination)
         } catch {
-            _ = Syscalls.$injectedFault.withValue(nil) { Syscalls.unlink(destination) }
+            _ = Syscalls.withoutInjectedFault { Syscalls.unlink(destination) }
             throw error
         }
     }

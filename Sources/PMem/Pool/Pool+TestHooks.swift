@@ -26,13 +26,17 @@ enum PersistenceStep: Sendable, CaseIterable {
 }
 
 extension Pool {
+    #if PMEM_TEST_HOOKS
     /// The crash point for the current task (tests only; nil otherwise).
     /// Read only in builds with test hooks (debug): a release build never
     /// looks at it.
     @TaskLocal package static var crashPoint: CrashPoint?
+    #endif
 
+    #if PMEM_TEST_HOOKS
     /// The step to leave out in the current task (tests only; nil otherwise).
     @TaskLocal static var droppedStep: PersistenceStep?
+    #endif
 
     /// Throws the simulated crash at `point` when a test asked for it.
     @inline(__always)
@@ -52,9 +56,11 @@ extension Pool {
         #endif
     }
 
+    #if PMEM_TEST_HOOKS
     /// The lane a commit with no live record to overwrite must take, in the
     /// current task (tests: so that chunks pass between lanes).
     @TaskLocal static var forcedLane: Int?
+    #endif
 
     /// Whether the build carries test hooks (crash points, dropped steps).
     package static var hasTestHooks: Bool {

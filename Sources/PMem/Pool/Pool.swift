@@ -156,7 +156,7 @@ public final class Pool: @unchecked Sendable {
             // The file is whole but could not be opened (a failed lock, map or
             // reservation). It is ours and holds nothing yet: remove it, so
             // that a failed create leaves no file, as the caller will assume.
-            _ = Syscalls.$injectedFault.withValue(nil) { Syscalls.unlink(path) }
+            _ = Syscalls.withoutInjectedFault { Syscalls.unlink(path) }
             throw error
         }
     }

@@ -98,7 +98,7 @@ extension SealedFile {
             }
             // A new name whose durability failed: take it back, so that a
             // failed create leaves the path as it was.
-            _ = Syscalls.$injectedFault.withValue(nil) { Syscalls.unlink(path) }
+            _ = Syscalls.withoutInjectedFault { Syscalls.unlink(path) }
             throw error
         }
         return report

@@ -1,6 +1,8 @@
 // Every file-system call the library makes goes through this file, so that
 // tests can make any one of them fail (see `Syscalls.$injectedFault`) and
-// exercise the error paths that a healthy machine never takes.
+// exercise the error paths that a healthy machine never takes. The injector
+// exists only in builds with test hooks (PMEM_TEST_HOOKS, debug): a release
+// build has no task-local to look up, as swift-system's mocking.
 import Glibc
 import CLinux
 import Synchronization
@@ -49,19 +51,42 @@ final class CallCounter: Sendable {
 }
 
 enum Syscalls {
-    /// The failure to inject in the current task (tests only).
+    #if PMEM_TEST_HOOKS
+    /// The failure to inject in the current task (tests only: it exists in
+    /// builds with test hooks, and a release build never looks it up).
     @TaskLocal static var injectedFault: InjectedFault?
+    #endif
+
+    /// The injected failure in effect; always nil without test hooks.
+    @inline(__always)
+    static var activeFault: InjectedFault? {
+        #if PMEM_TEST_HOOKS
+        return injectedFault
+        #else
+        return nil
+        #endif
+    }
+
+    /// Runs `body` with no fault injected (cleaning up after a failure the
+    /// test injected must not fail too).
+    static func withoutInjectedFault<R>(_ body: () -> R) -> R {
+        #if PMEM_TEST_HOOKS
+        return $injectedFault.withValue(nil, operation: body)
+        #else
+        return body()
+        #endif
+    }
 
     /// Runs a libpmem2 call that returns 0 or a negative error code; an
     /// injected fault returns `-errno`, as libpmem2 does for a failed system call.
     static func libpmem2(_ call: Syscall, _ body: () -> CInt) -> CInt {
-        if let fault = injectedFault, fault.fails(call) { return -fault.errno.rawValue }
+        if let fault = activeFault, fault.fails(call) { return -fault.errno.rawValue }
         return body()
     }
 
     @inline(__always)
     private static func run<T>(_ call: Syscall, _ body: () -> T, failed: (T) -> Bool) -> Result<T, Errno> {
-        if let fault = injectedFault, fault.fails(call) { return .failure(fault.errno) }
+        if let fault = activeFault, fault.fails(call) { return .failure(fault.errno) }
         while true {
             let value = body()
             if !failed(value) { return .success(value) }
@@ -246,7 +271,7 @@ enum Syscalls {
     /// over, starting at a multiple of `alignment` (a power of two): reserve
     /// `length + alignment`, then give back the unaligned head and the tail.
     static func reserveAddressSpace(_ length: Int, alignment: Int = 4096) -> Result<UnsafeMutableRawPointer, Errno> {
-        if let fault = injectedFault, fault.fails(.mmap) { return .failure(fault.errno) }
+        if let fault = activeFault, fault.fails(.mmap) { return .failure(fault.errno) }
         let total = length + alignment
         guard let p = Glibc.mmap(nil, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0),
               p != MAP_FAILED else { return .failure(Errno(rawValue: Glibc.errno)) }
@@ -261,7 +286,7 @@ enum Syscalls {
     /// already be mapped), replacing the old pages in one step: a concurrent
     /// reader sees the old or the new pages, never a hole.
     static func mapFixed(_ address: UnsafeMutableRawPointer, _ length: Int, _ fd: CInt, offset: Int, sync: Bool) -> Result<Void, Errno> {
-        if let fault = injectedFault, fault.fails(.mmap) { return .failure(fault.errno) }
+        if let fault = activeFault, fault.fails(.mmap) { return .failure(fault.errno) }
         let flags = sync ? (0x03 /* MAP_SHARED_VALIDATE */ | 0x80000 /* MAP_SYNC */ | MAP_FIXED) : (MAP_SHARED | MAP_FIXED)
         guard let p = Glibc.mmap(address, length, PROT_READ | PROT_WRITE, flags, fd, off_t(offset)),
               p != MAP_FAILED else { return .failure(Errno(rawValue: Glibc.errno)) }
@@ -275,7 +300,7 @@ enum Syscalls {
     /// Whether a shared `MAP_SYNC` mapping of the file is possible, which is
     /// exactly when the file lives on a DAX file system (Linux 4.15+).
     static func supportsMapSync(_ fd: CInt, offset: Int, length: Int, writable: Bool) -> Bool {
-        if let fault = injectedFault, fault.fails(.mmap) { return false }
+        if let fault = activeFault, fault.fails(.mmap) { return false }
         let mapSharedValidate: CInt = 0x03, mapSync: CInt = 0x80000
         let prot = writable ? (PROT_READ | PROT_WRITE) : PROT_READ
         guard let p = Glibc.mmap(nil, length, prot, mapSharedValidate | mapSync, fd, off_t(offset)),
@@ -307,8 +332,10 @@ struct InjectedMedia: Sendable {
 }
 
 extension Syscalls {
+    #if PMEM_TEST_HOOKS
     /// The media facts to report in the current task (tests only).
     @TaskLocal static var injectedMedia: InjectedMedia?
+    #endif
 
     /// The injected media facts; always nil without test hooks.
     @inline(__always)
