@@ -20,15 +20,4 @@ extension Pool {
             throw PMemError.system(errno, "mapping chunks into the pool's view (mmap MAP_FIXED)", path: path)
         }
     }
-
-    /// The number of mappings the view is made of now (from /proc/self/maps),
-    /// for checking the documented bound.
-    var viewMappingCount: Int {
-        let start = UInt(bitPattern: view), end = start + UInt(layout.capacity)
-        guard let text = try? readWholeFile("/proc/self/maps") else { return -1 }
-        return text.split(separator: "\n").filter { line in
-            guard let dash = line.firstIndex(of: "-"), let low = UInt(line[..<dash], radix: 16) else { return false }
-            return low >= start && low < end
-        }.count
-    }
 }
