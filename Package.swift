@@ -6,6 +6,10 @@ let strictSwift: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
 ]
 
+// Crash points, dropped persistence steps, fault injection: testing (debug)
+// builds only; a release build carries none of them.
+let layerSettings: [SwiftSetting] = strictSwift + [.define("PMEM_TEST_HOOKS", .when(configuration: .debug))]
+
 let package = Package(
     name: "swift-pmem",
     products: [
@@ -36,24 +40,46 @@ let package = Package(
         .target(name: "CCRC32C"),
         // Layer 1: atomic 8-byte stores and lock words on raw memory.
         .target(name: "CPMemAtomics"),
-        // Layers 2 and 3: mappings, persistence, I/O info, sealed files.
+        // The layers of the library, one target each, so that the compiler
+        // holds their dependencies pointing down: a layer can import only
+        // what it lists (CI builds with the explicit import check).
+        //
+        // Layer 1 in Swift: the error type, the system calls (behind one
+        // file, with the fault injector of testing builds), CRC-32C.
+        .target(
+            name: "PMemSystem",
+            dependencies: ["CPMem2", "CLinux", "CCRC32C", .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: layerSettings
+        ),
+        // Layer 2: mappings, persistence and its routing, I/O info.
+        .target(
+            name: "PMemMapping",
+            dependencies: ["PMemSystem", "CPMem2", "CLinux", .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: layerSettings
+        ),
+        // Layer 3: sealed (block-map-immutable) files.
+        .target(
+            name: "PMemSealing",
+            dependencies: ["PMemMapping", "PMemSystem", "CLinux", .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: layerSettings
+        ),
+        // Layer 4: failure-atomic pools.
+        .target(
+            name: "PMemPool",
+            dependencies: ["PMemSealing", "PMemMapping", "PMemSystem", "CPMemAtomics",
+                           .product(name: "SystemPackage", package: "swift-system")],
+            swiftSettings: layerSettings
+        ),
+        // The product: re-exports every layer's public API.
         .target(
             name: "PMem",
-            dependencies: [
-                "CPMem2",
-                "CLinux",
-                "CCRC32C",
-                "CPMemAtomics",
-                .product(name: "SystemPackage", package: "swift-system"),
-            ],
-            // Crash points, dropped persistence steps: debug (test) builds only;
-            // a release build carries none of them.
-            swiftSettings: strictSwift + [.define("PMEM_TEST_HOOKS", .when(configuration: .debug))]
+            dependencies: ["PMemSystem", "PMemMapping", "PMemSealing", "PMemPool"],
+            swiftSettings: strictSwift
         ),
         // Layer 5: crash testing for users' own persistent code.
         .target(
             name: "PMemCrashTesting",
-            dependencies: ["PMem", .product(name: "SystemPackage", package: "swift-system")],
+            dependencies: ["PMem", "PMemMapping", .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: strictSwift
         ),
         // Layer 5: the command-line tool and the examples.
@@ -109,7 +135,7 @@ let package = Package(
         .target(name: "CMallocCounter", path: "Tests/CMallocCounter"),
         .testTarget(
             name: "PMemTests",
-            dependencies: ["PMem", "PMemCrashTesting", "CPMem2", "CLinux", "CMallocCounter", .product(name: "SystemPackage", package: "swift-system")],
+            dependencies: ["PMem", "PMemSystem", "PMemMapping", "PMemSealing", "PMemPool", "PMemCrashTesting", "CPMem2", "CLinux", "CMallocCounter", .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: strictSwift
         ),
     ],

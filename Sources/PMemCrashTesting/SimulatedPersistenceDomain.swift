@@ -1,5 +1,6 @@
 import Glibc
-package import PMem
+package import PMemMapping
+import PMem
 
 /// A simulated x86 ADR persistence domain for one region of memory (a pool
 /// file's mapping), for crash testing (../docs/FORMAT.md; DESIGN "The

@@ -1,5 +1,9 @@
 import CMallocCounter
-@testable import PMem
+@testable import PMemSystem
+@testable import PMemMapping
+@testable import PMemSealing
+@testable import PMemPool
+import PMem
 import SystemPackage
 import Testing
 

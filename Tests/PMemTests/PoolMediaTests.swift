@@ -1,6 +1,10 @@
 import Foundation
 import Glibc
-@testable import PMem
+@testable import PMemSystem
+@testable import PMemMapping
+@testable import PMemSealing
+@testable import PMemPool
+import PMem
 import SystemPackage
 import Testing
 

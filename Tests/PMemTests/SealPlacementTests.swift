@@ -1,7 +1,11 @@
 import CLinux
 import Foundation
 import Glibc
-@testable import PMem
+@testable import PMemSystem
+@testable import PMemMapping
+@testable import PMemSealing
+@testable import PMemPool
+import PMem
 import SystemPackage
 import Testing
 

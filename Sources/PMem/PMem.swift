@@ -1,0 +1,8 @@
+// The one module an application imports: every layer's public API.
+// The layers are their own targets so that the compiler keeps their
+// dependencies pointing down (PMemSystem <- PMemMapping <- PMemSealing <-
+// PMemPool); this module only re-exports them.
+@_exported public import PMemSystem
+@_exported public import PMemMapping
+@_exported public import PMemSealing
+@_exported public import PMemPool

@@ -1,0 +1,287 @@
+public import PMemSystem
+package import CPMem2
+package import Glibc
+public import SystemPackage
+
+/// A file (or DAX device) mapped directly into the process with libpmem2.
+///
+/// A `Mapping` owns the mapping: it is `~Copyable`, and its `deinit` unmaps
+/// the memory and closes its descriptor. Offsets in its API are relative to
+/// the start of the mapping; every range is bounds-checked.
+///
+/// ```swift
+/// let map = try Mapping(path: "/dev/shm/counter")
+/// try map.store(UInt64(42), at: 0)
+/// try map.persist(0..<8)
+/// ```
+///
+/// Whether ``persist(_:)`` makes stores durable depends on where the file
+/// lives; ``ioInfo`` says (see ``PersistenceDomain``).
+///
+/// Thread safety: the persistence calls may run concurrently from any thread.
+/// The bytes themselves are shared memory: coordinate concurrent stores to the
+/// same bytes yourself.
+public struct Mapping: ~Copyable, @unchecked Sendable {
+    package let map: OpaquePointer
+    package let source: OpaquePointer
+    package let descriptor: CInt
+    /// The start of the mapped memory.
+    package let base: UnsafeMutableRawPointer
+    package let persistFn: @convention(c) (UnsafeRawPointer?, Int) -> Void
+    package let flushFn: @convention(c) (UnsafeRawPointer?, Int) -> Void
+    package let drainFn: @convention(c) () -> Void
+    package let memmoveFn: @convention(c) (UnsafeMutableRawPointer?, UnsafeRawPointer?, Int, UInt32) -> UnsafeMutableRawPointer?
+    package let memcpyFn: @convention(c) (UnsafeMutableRawPointer?, UnsafeRawPointer?, Int, UInt32) -> UnsafeMutableRawPointer?
+    package let memsetFn: @convention(c) (UnsafeMutableRawPointer?, CInt, Int, UInt32) -> UnsafeMutableRawPointer?
+
+    /// The path the mapping was opened from, when it was opened by path.
+    public let path: FilePath?
+    /// The number of mapped bytes.
+    public let count: Int
+    /// The offset in the file where the mapping starts.
+    public let fileOffset: Int
+    /// Whether the mapping may be written.
+    public let access: MappingAccess
+    /// The store granularity libpmem2 chose for the mapping.
+    public let storeGranularity: StoreGranularity
+    /// Whether the file supports `MAP_SYNC`, that is, lives on a DAX file system
+    /// where the mapping's block map is synchronized at fault time.
+    public let isMapSync: Bool
+    /// Whether the mapping is of a device-DAX character device rather than a file.
+    package let isDeviceDAX: Bool
+    /// Persistence routed to a simulated domain (crash testing: PMemCrashTesting
+    /// maps with `routedTo:`), or libpmem2's calls wrapped by a
+    /// `PersistenceCalls.Interposer` (counting, or a simulated domain for a
+    /// pool); nil normally.
+    package let routed: PersistenceCalls?
+    /// The alignment libpmem2 requires of a mapping's offset and length.
+    package let mappingAlignment: Int
+    /// Where the mapping's stores become durable.
+    package let persistenceDomain: PersistenceDomain
+
+    /// The I/O facts of the mapping (alignment, granularity, atomic unit,
+    /// persistence, and the kernel's atomic-write limits, asked of the kernel
+    /// now).
+    ///
+    /// Computed, not stored: every stored property of a mapping is a plain
+    /// value. With the report (whose kernel part holds strings) stored,
+    /// Swift 6.3.1 built an init that, in a release build of a dependent
+    /// package, destroyed a report that was never there (garbage in release,
+    /// zeros in debug, so only the release crashed).
+    public var ioInfo: IOInfo {
+        IOInfo(mappingAlignment: mappingAlignment, storeGranularity: storeGranularity, persistence: persistenceDomain,
+               kernelAtomicWrite: .of(descriptor, isDAX: isMapSync || isDeviceDAX))
+    }
+
+    /// The address range of the mapping in this process.
+    public var addressRange: Range<UInt> {
+        UInt(bitPattern: base)..<UInt(bitPattern: base) + UInt(count)
+    }
+
+    /// Maps the file at `path`.
+    ///
+    /// - Parameters:
+    ///   - path: A regular file (or a DAX character device).
+    ///   - access: `.readWrite` (default) or `.readOnly`.
+    ///   - fileRange: The part of the file to map; the whole file when `nil`.
+    ///     Its lower bound must be a multiple of ``IOInfo/mappingAlignment``.
+    ///   - requiredGranularity: The coarsest store granularity the caller can
+    ///     work with. `.page` (the default) works everywhere; `.cacheLine`
+    ///     needs DAX (`MAP_SYNC`) and fails elsewhere with
+    ///     ``PMemError/Code/granularityNotSupported``.
+    /// - Throws: ``PMemError`` with the path, errno and libpmem2 message.
+    public init(
+        path: FilePath,
+        access: MappingAccess = .readWrite,
+        fileRange: Range<Int>? = nil,
+        requiredGranularity: StoreGranularity = .page
+    ) throws(PMemError) {
+        try self.init(ownedDescriptor: Self.openToMap(path, access), path: path, access: access, fileRange: fileRange,
+                      requiredGranularity: requiredGranularity)
+    }
+
+    /// Maps the file at `path` with its flushes and fences routed to
+    /// `persistence` (a simulated domain, for crash testing).
+    package init(path: FilePath, access: MappingAccess, routedTo persistence: PersistenceCalls) throws(PMemError) {
+        try self.init(ownedDescriptor: Self.openToMap(path, access), path: path, access: access, fileRange: nil,
+                      requiredGranularity: .page, routed: persistence)
+    }
+
+    private static func openToMap(_ path: FilePath, _ access: MappingAccess) throws(PMemError) -> CInt {
+        switch Syscalls.open(path, access == .readWrite ? O_RDWR : O_RDONLY) {
+        case .success(let fd): return fd
+        case .failure(let errno):
+            throw PMemError.system(errno, "opening the file to map (\(access == .readWrite ? "read-write" : "read-only"))", path: path)
+        }
+    }
+
+    /// Maps the file open at `fileDescriptor`.
+    ///
+    /// The mapping works on its own duplicate of the descriptor: the caller
+    /// keeps ownership of `fileDescriptor` and may close it at any time.
+    /// A descriptor opened read-only cannot be mapped `.readWrite`.
+    public init(
+        fileDescriptor: FileDescriptor,
+        access: MappingAccess = .readWrite,
+        fileRange: Range<Int>? = nil,
+        requiredGranularity: StoreGranularity = .page
+    ) throws(PMemError) {
+        let mode: CInt
+        switch Syscalls.accessMode(fileDescriptor.rawValue) {
+        case .success(let m): mode = m
+        case .failure(let errno): throw PMemError.system(errno, "reading the descriptor's access mode")
+        }
+        if access == .readWrite && mode != O_RDWR {
+            throw PMemError(.readOnly, "the descriptor was not opened read-write (O_RDWR), so it cannot be mapped for writing; open it with O_RDWR or map it .readOnly")
+        }
+        if mode == O_WRONLY {
+            throw PMemError(.permissionDenied, "the descriptor was opened write-only (O_WRONLY); a mapping needs read access")
+        }
+        let fd: CInt
+        switch Syscalls.dup(fileDescriptor.rawValue) {
+        case .success(let value): fd = value
+        case .failure(let errno): throw PMemError.system(errno, "duplicating the descriptor")
+        }
+        try self.init(ownedDescriptor: fd, path: nil, access: access, fileRange: fileRange,
+                      requiredGranularity: requiredGranularity)
+    }
+
+    /// Takes ownership of `fd` (closing it on failure) and maps it.
+    package init(
+        ownedDescriptor fd: CInt, path: FilePath?, access: MappingAccess,
+        fileRange: Range<Int>?, requiredGranularity: StoreGranularity,
+        routed: PersistenceCalls? = nil,
+        interposer: PersistenceCalls.Interposer? = nil
+    ) throws(PMemError) {
+        var source: OpaquePointer?
+        var config: OpaquePointer?
+        var map: OpaquePointer?
+        var succeeded = false
+        defer {
+            if config != nil { pmem2_config_delete(&config) }
+            if !succeeded {
+                if map != nil { pmem2_map_delete(&map) }
+                if source != nil { pmem2_source_delete(&source) }
+                Syscalls.close(fd)
+            }
+        }
+
+        let type = try Syscalls.status(fd, path: path).st_mode & S_IFMT
+        if type == S_IFDIR {
+            throw PMemError(.notARegularFile, "is a directory; only regular files and DAX devices can be mapped", path: path)
+        }
+        if type != S_IFREG && type != S_IFCHR {
+            throw PMemError(.notARegularFile, "is not a regular file or DAX device", path: path)
+        }
+
+        var rc = Syscalls.libpmem2(.pmem2SourceFromFd) { pmem2_source_from_fd(&source, fd) }
+        guard rc == 0, let source else { throw PMemError.libpmem2(rc, "creating a libpmem2 source", path: path) }
+        var fileSize = 0
+        rc = Syscalls.libpmem2(.pmem2SourceSize) { pmem2_source_size(source, &fileSize) }
+        guard rc == 0 else { throw PMemError.libpmem2(rc, "reading the file size", path: path) }
+        var alignment = 0
+        rc = Syscalls.libpmem2(.pmem2SourceAlignment) { pmem2_source_alignment(source, &alignment) }
+        guard rc == 0 else { throw PMemError.libpmem2(rc, "reading the required mapping alignment", path: path) }
+        if fileSize == 0 {
+            throw PMemError(.emptyFile, "the file is empty; give it a size (a multiple of \(alignment) bytes) before mapping it", path: path)
+        }
+
+        let range = fileRange ?? 0..<fileSize
+        if range.lowerBound < 0 || range.upperBound > fileSize {
+            throw PMemError(.outOfBounds, "the range \(range) lies outside the file's \(fileSize) bytes", path: path, fileOffset: range.lowerBound)
+        }
+        if range.isEmpty {
+            throw PMemError(.invalidArgument, "the range to map is empty", path: path, fileOffset: range.lowerBound)
+        }
+        if range.lowerBound % alignment != 0 {
+            throw PMemError(.unalignedOffset, "the mapping offset \(range.lowerBound) is not a multiple of the required alignment \(alignment)",
+                            path: path, fileOffset: range.lowerBound, requiredAlignment: alignment)
+        }
+        if range.count % alignment != 0 {
+            let what = fileRange == nil ? "the file size" : "the mapping length"
+            throw PMemError(.unalignedLength, "\(what) \(range.count) is not a multiple of the required alignment \(alignment); map an aligned range, or give the file an aligned size",
+                            path: path, fileOffset: range.lowerBound, requiredAlignment: alignment)
+        }
+
+        rc = Syscalls.libpmem2(.pmem2ConfigNew) { pmem2_config_new(&config) }
+        guard rc == 0, let config else { throw PMemError.libpmem2(rc, "creating a mapping configuration", path: path) }
+        _ = pmem2_config_set_offset(config, range.lowerBound)
+        _ = pmem2_config_set_length(config, range.count)
+        _ = pmem2_config_set_sharing(config, PMEM2_SHARED)
+        let prot = access == .readWrite ? (PMEM2_PROT_READ | PMEM2_PROT_WRITE) : PMEM2_PROT_READ
+        rc = Syscalls.libpmem2(.pmem2ConfigSetProtection) { pmem2_config_set_protection(config, UInt32(prot)) }
+        guard rc == 0 else { throw PMemError.libpmem2(rc, "setting the mapping protection", path: path) }
+        rc = Syscalls.libpmem2(.pmem2ConfigSetGranularity) { pmem2_config_set_required_store_granularity(config, requiredGranularity.pmem2) }
+        guard rc == 0 else { throw PMemError.libpmem2(rc, "setting the required store granularity", path: path) }
+
+        rc = Syscalls.libpmem2(.pmem2MapNew) { pmem2_map_new(&map, config, source) }
+        // libpmem2 picks an aligned address in a reservation it has just
+        // released and maps there with MAP_FIXED_NOREPLACE: another thread's
+        // mmap can take the range in between (EEXIST). Seen with many opens
+        // in parallel; asking again picks a new address.
+        var attempts = 0
+        while rc == -EEXIST, attempts < 16 {
+            attempts += 1
+            rc = Syscalls.libpmem2(.pmem2MapNew) { pmem2_map_new(&map, config, source) }
+        }
+        guard rc == 0, let map else {
+            var error = PMemError.libpmem2(rc, "mapping the file", path: path)
+            switch error.code {
+            case .granularityNotSupported:
+                error.message = "\(requiredGranularity) granularity was required, but the file is not on DAX (MAP_SYNC is not available), so its store granularity is page. Put the file on a file system mounted -o dax on /dev/pmemN (the kernel option memmap=SIZE!OFFSET emulates one from RAM), or, for tests only, emulate the cache-flush path with PMEM2_FORCE_GRANULARITY=CACHE_LINE (not durable)."
+            case .permissionDenied where access == .readWrite:
+                error.message = "the file cannot be mapped for writing: \(error.message)"
+            default: break
+            }
+            throw error
+        }
+
+        self.map = map
+        self.source = source
+        self.descriptor = fd
+        self.path = path
+        self.base = pmem2_map_get_address(map)!
+        self.count = pmem2_map_get_size(map)
+        self.fileOffset = range.lowerBound
+        self.access = access
+        self.storeGranularity = StoreGranularity(pmem2_map_get_store_granularity(map))
+        self.persistFn = pmem2_get_persist_fn(map)!
+        self.flushFn = pmem2_get_flush_fn(map)!
+        self.drainFn = pmem2_get_drain_fn(map)!
+        self.memmoveFn = pmem2_get_memmove_fn(map)!
+        self.memcpyFn = pmem2_get_memcpy_fn(map)!
+        self.memsetFn = pmem2_get_memset_fn(map)!
+        // A counting wrapper (interposer) sees libpmem2's calls and forwards
+        // them; a simulated domain (routed) replaces them.
+        let flush = flushFn, drain = drainFn, memcpy = memcpyFn, lines = storeGranularity != .page
+        self.routed = routed ?? interposer.map {
+            $0(PersistenceCalls.hardware(flush: flush, drain: drain, memcpy: memcpy, flushesLines: lines))
+        }
+        self.isDeviceDAX = type == S_IFCHR
+        self.isMapSync = type == S_IFREG && Syscalls.supportsMapSync(
+            fd, offset: range.lowerBound, length: alignment, writable: access == .readWrite)
+
+        // Decided from what the mapping is, not from how the variable is spelled.
+        let persistence: PersistenceDomain
+        if storeGranularity == .page {
+            persistence = .msync // libpmem2 persists with msync: durable on any file
+        } else if !(isMapSync || isDeviceDAX) {
+            persistence = .forcedForTesting(storeGranularity) // finer than page off DAX: only by force
+        } else if storeGranularity == .byte && getenv("PMEM2_FORCE_GRANULARITY") != nil {
+            persistence = .forcedForTesting(.byte) // flushes skipped, maybe without eADR
+        } else {
+            persistence = .dax
+        }
+        self.mappingAlignment = alignment
+        self.persistenceDomain = persistence
+        succeeded = true
+    }
+
+    deinit {
+        var map: OpaquePointer? = map
+        var source: OpaquePointer? = source
+        _ = pmem2_map_delete(&map)
+        _ = pmem2_source_delete(&source)
+        Syscalls.close(descriptor)
+    }
+}

@@ -1,0 +1,318 @@
+public import PMemSystem
+public import PMemMapping
+public import PMemSealing
+package import CPMemAtomics
+package import Glibc
+
+/// The pool's locks, without a pool-wide mutex on the commit path: one lock
+/// word per logical chunk, one per lane (each lane's on its own cache line),
+/// and a mutex only around the free physical chunks, which only remapping
+/// commits take. A commit takes its chunks in ascending order, then its
+/// spares, then lanes (several only in ascending order), and a lane's holder
+/// never waits for a chunk or a spare: so no two commits wait for each other
+/// in a cycle. A lane's record is written and flushed only by the lane's
+/// holder (kills included), so no two threads flush one record's line.
+///
+/// Beside each chunk's lock lives what the commit protocol needs to know
+/// about the chunk (docs/FORMAT.md, "Sequence numbers"): the lane and
+/// sequence number of the last record that touched it. Both change only
+/// under the chunk's lock.
+///
+/// A struct of raw pointers, not a class: the commit path touches it with
+/// no reference counting, whose atomic increments on one shared object would
+/// be a cache line every thread writes. ``Pool`` frees it (`deallocate`).
+/// The lanes' counters live in the lanes' own lines, written only by the
+/// lane's holder (plain loads and stores), read relaxed by ``snapshot``.
+struct ChunkLocks: @unchecked Sendable {
+    let chunkCount: Int
+    let laneCount: Int
+    /// Per logical chunk, a cache line of its own (so that threads on
+    /// different chunks write no common line): the lock word at 0, the lane
+    /// of the last record that touched the chunk at 4 (-1: none), that
+    /// record's sequence number at 8 (0: none since the pool was opened).
+    private let chunkLines: UnsafeMutableRawPointer
+    static let chunkStride = 64
+    /// Per lane, 128 bytes (two lines of its own): the lock word at 0, the
+    /// lane's last sequence at 8, its eight counters (as in PoolStatistics)
+    /// from 16 on, the sync ticket its record's apply waits for at 80.
+    private let laneLines: UnsafeMutableRawPointer
+    static let laneStride = 128
+    /// The free physical chunks (only remapping commits take them). Owned by
+    /// the pool; `unowned(unsafe)` so that copying this struct (every call on
+    /// it may) retains nothing: a retain is a write to the object's reference
+    /// count, one line that every committing thread would write.
+    private unowned(unsafe) let free: FreeChunks
+    /// Non-zero once a commit failed after its record was durable: until the
+    /// pool is reopened (and recovery finishes that commit) nothing may write.
+    private let poisonWord: UnsafeMutablePointer<UInt64>
+    /// Lanes taken two at a time (docs/FORMAT.md, "Deferred apply"): a
+    /// pair is named by its even lane, whose lock word locks both.
+    let pairs: Bool
+    /// The sync tickets: the number of whole-file syncs begun at 0, the
+    /// highest ticket of one that has ended at 64 (a line each).
+    private let syncWords: UnsafeMutableRawPointer
+
+    init(chunks: Int, lanes: Int, free: FreeChunks, pairs: Bool = false) {
+        chunkCount = chunks
+        laneCount = lanes
+        self.pairs = pairs && lanes >= 2
+        syncWords = .allocate(byteCount: 128, alignment: 64)
+        syncWords.initializeMemory(as: UInt8.self, repeating: 0, count: 128)
+        chunkLines = .allocate(byteCount: Self.chunkStride * chunks, alignment: 64)
+        chunkLines.initializeMemory(as: UInt8.self, repeating: 0, count: Self.chunkStride * chunks)
+        for c in 0..<chunks { (chunkLines + Self.chunkStride * c + 4).storeBytes(of: Int32(-1), as: Int32.self) }
+        laneLines = .allocate(byteCount: Self.laneStride * lanes, alignment: 64)
+        laneLines.initializeMemory(as: UInt8.self, repeating: 0, count: Self.laneStride * lanes)
+        poisonWord = .allocate(capacity: 8) // a line of its own, read by every commit
+        poisonWord.initialize(repeating: 0, count: 8)
+        self.free = free
+    }
+
+    /// Frees the memory (the pool's deinit).
+    func deallocate() {
+        chunkLines.deallocate()
+        laneLines.deallocate()
+        poisonWord.deallocate()
+        syncWords.deallocate()
+    }
+
+    var isPoisoned: Bool { pmem_load64(poisonWord) != 0 }
+
+    /// Stops all further commits (and wakes those waiting for spares, to fail).
+    func poison() {
+        _ = pmem_cas64(poisonWord, 0, 1) // never over "closed"
+        free.wakeAll()
+    }
+
+    /// Whether ``close()`` stopped the pool (a poisoning that means "closed").
+    var isClosed: Bool { pmem_load64(poisonWord) == 2 }
+
+    /// Stops all further operations, as a poisoning does, but meaning "closed".
+    func close() {
+        pmem_store64(poisonWord, 2)
+        free.wakeAll()
+    }
+
+    /// Waits until no operation holds a chunk's lock (after ``close()``, none
+    /// can take one again, so on return nothing is in flight).
+    func waitForHolders() {
+        for logical in 0..<chunkCount {
+            while pmem_trylock(chunkWord(logical)) == 0 { sched_yield() }
+            pmem_unlock(chunkWord(logical))
+        }
+    }
+
+    // MARK: Counters
+
+    /// Adds to `lane`'s counters. Only the lane's holder writes them.
+    @inline(__always)
+    func add(lane: Int, commits: Int = 0, bytesRequested: Int = 0, inPlaceBytes: Int = 0, logBytes: Int = 0,
+             appliedBytes: Int = 0, remapBytes: Int = 0, remaps: Int = 0, fences: Int = 0) {
+        let base = laneLines + Self.laneStride * lane + 16
+        @inline(__always) func bump(_ i: Int, _ n: Int) {
+            if n != 0 { pmem_store64(base + 8 * i, pmem_load64(base + 8 * i) &+ UInt64(n)) }
+        }
+        bump(0, commits); bump(1, bytesRequested); bump(2, inPlaceBytes); bump(3, logBytes)
+        bump(4, appliedBytes); bump(5, remapBytes); bump(6, remaps); bump(7, fences)
+    }
+
+    /// Every lane's counters, summed.
+    var snapshot: PoolStatistics {
+        var c = [Int](repeating: 0, count: 8)
+        for lane in 0..<laneCount {
+            let base = laneLines + Self.laneStride * lane + 16
+            for i in 0..<8 { c[i] += Int(truncatingIfNeeded: pmem_load64(base + 8 * i)) }
+        }
+        return PoolStatistics(commits: c[0], bytesRequested: c[1], inPlaceBytes: c[2], logBytes: c[3],
+                              appliedBytes: c[4], remapBytes: c[5], remaps: c[6], fences: c[7])
+    }
+
+    // MARK: Chunks
+
+    private func chunkWord(_ logical: Int) -> UnsafeMutablePointer<UInt32> {
+        (chunkLines + Self.chunkStride * logical).assumingMemoryBound(to: UInt32.self)
+    }
+
+    /// The lane of the last record that touched chunk `logical` (-1: none).
+    /// Read and written under the chunk's lock.
+    func lastLane(_ logical: Int) -> Int { Int((chunkLines + Self.chunkStride * logical + 4).load(as: Int32.self)) }
+    func setLastLane(_ logical: Int, _ lane: Int) { (chunkLines + Self.chunkStride * logical + 4).storeBytes(of: Int32(lane), as: Int32.self) }
+    /// The sequence number of the last record that touched chunk `logical`.
+    func lastSequence(_ logical: Int) -> UInt64 { (chunkLines + Self.chunkStride * logical + 8).load(as: UInt64.self) }
+    func setLastSequence(_ logical: Int, _ value: UInt64) { (chunkLines + Self.chunkStride * logical + 8).storeBytes(of: value, as: UInt64.self) }
+
+    /// Takes chunk `logical`'s lock, spinning briefly and then yielding.
+    /// Returns false (holding nothing) once the locks are poisoned.
+    func lock(chunk logical: Int) -> Bool {
+        let word = chunkWord(logical)
+        var spins = 0
+        while pmem_trylock(word) == 0 {
+            if isPoisoned { return false }
+            spins += 1
+            if spins < 64 { pmem_cpu_relax() } else { sched_yield() }
+        }
+        if isPoisoned {
+            pmem_unlock(word)
+            return false
+        }
+        return true
+    }
+
+    func unlock(chunk logical: Int) { pmem_unlock(chunkWord(logical)) }
+
+    /// Locks the chunks `range` in ascending order (all or, when poisoned, none).
+    func lock(chunks range: Range<Int>) -> Bool {
+        for l in range where !lock(chunk: l) {
+            for held in range.lowerBound..<l { unlock(chunk: held) }
+            return false
+        }
+        return true
+    }
+
+    func unlock(chunks range: Range<Int>) { for l in range { unlock(chunk: l) } }
+
+    // MARK: Lanes
+
+    private func laneWord(_ lane: Int) -> UnsafeMutablePointer<UInt32> {
+        (laneLines + Self.laneStride * lane).assumingMemoryBound(to: UInt32.self)
+    }
+
+    /// The sequence number of the lane's last record (under the lane's lock).
+    func laneSequence(_ lane: Int) -> UInt64 { (laneLines + Self.laneStride * lane + 8).load(as: UInt64.self) }
+    func setLaneSequence(_ lane: Int, _ value: UInt64) { (laneLines + Self.laneStride * lane + 8).storeBytes(of: value, as: UInt64.self) }
+
+    /// Takes a lane (with ``pairs``, a pair, named by its even lane): the
+    /// one this thread used last in this pool if it is free, else the first
+    /// free one from a place that depends on the thread. A thread that keeps
+    /// committing keeps its lane, so lanes (their records, counters and lock
+    /// words) do not move between cores.
+    func acquireLane() -> Int {
+        let step = pairs ? 2 : 1
+        let units = laneCount / step
+        #if PMEM_TEST_HOOKS
+        if let forced = Pool.forcedLane {
+            let lane = (forced % units) * step
+            lockLane(lane)
+            return lane
+        }
+        #endif
+        let identity = UInt(bitPattern: laneLines)
+        let hint = Int(pmem_lane_hint(identity))
+        if hint >= 0, hint < units * step, hint % step == 0, pmem_trylock(laneWord(hint)) != 0 { return hint }
+        let start = Int(truncatingIfNeeded: (UInt(bitPattern: Int(bitPattern: UInt(pthread_self()))) >> 12) % UInt(units))
+        var spins = 0
+        while true {
+            for i in 0..<units {
+                let lane = ((start + i) % units) * step
+                if pmem_trylock(laneWord(lane)) != 0 {
+                    pmem_set_lane_hint(identity, Int32(lane))
+                    return lane
+                }
+            }
+            spins += 1
+            if spins < 64 { pmem_cpu_relax() } else { sched_yield() }
+        }
+    }
+
+    /// Takes one particular lane, waiting for its holder (who never waits
+    /// for a chunk or a spare, so it always finishes).
+    func lockLane(_ lane: Int) {
+        var spins = 0
+        while pmem_trylock(laneWord(lane)) == 0 {
+            spins += 1
+            if spins < 64 { pmem_cpu_relax() } else { sched_yield() }
+        }
+    }
+
+    func releaseLane(_ lane: Int) { pmem_unlock(laneWord(lane)) }
+
+    // MARK: Deferred applies
+
+    /// The ticket a sync must have (or exceed) for `lane`'s record's apply to
+    /// be durable; 0 when it already is. Under the lane's (pair's) lock.
+    func pendingTicket(_ lane: Int) -> UInt64 { pmem_load64(laneLines + Self.laneStride * lane + 80) }
+    func setPendingTicket(_ lane: Int, _ ticket: UInt64) { pmem_store64(laneLines + Self.laneStride * lane + 80, ticket) }
+
+    /// Whether `lane`'s record's apply is durable: a sync that began after
+    /// the apply ended has itself ended.
+    func applyIsDurable(_ lane: Int) -> Bool { pmem_load64(syncWords + 64) >= pendingTicket(lane) }
+
+    /// The ticket of a sync that begins now. A full barrier: every store made
+    /// before is visible to the sync that follows.
+    func beginSync() -> UInt64 { pmem_fetch_add64(syncWords, 1) &+ 1 }
+
+    func endSync(_ ticket: UInt64) { pmem_store_max64(syncWords + 64, ticket) }
+
+    /// The ticket that the next sync to begin will have; called after an
+    /// apply's last store (a full barrier, so the stores precede any sync
+    /// that draws this ticket or a later one).
+    func nextSyncTicket() -> UInt64 { pmem_fetch_add64(syncWords, 0) &+ 1 }
+
+    // MARK: Free physical chunks
+
+    /// Takes `count` free physical chunks into `out`, waiting for commits in
+    /// flight to free some. Returns false when poisoned.
+    func takeSpares(_ count: Int, into out: UnsafeMutableBufferPointer<Int>) -> Bool {
+        free.take(count, into: out, poisoned: poisonWord)
+    }
+
+    /// Gives back physical chunks: spares never named anywhere, or chunks a
+    /// commit replaced once its page-table entries were durable.
+    func free(_ chunks: UnsafeBufferPointer<Int>) { free.give(chunks) }
+}
+
+/// The free physical chunks, sorted, with room for all of them (never
+/// reallocated), under a mutex: only remapping commits come here.
+final class FreeChunks: @unchecked Sendable {
+    private var chunks: [Int]
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let changed = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+
+    init(_ free: [Int], capacity: Int) {
+        chunks = free
+        chunks.reserveCapacity(capacity)
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(changed, nil)
+    }
+
+    deinit {
+        pthread_cond_destroy(changed)
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+        changed.deallocate()
+    }
+
+    func wakeAll() {
+        pthread_mutex_lock(mutex)
+        pthread_cond_broadcast(changed)
+        pthread_mutex_unlock(mutex)
+    }
+
+    /// Takes `count` chunks, lowest first (so that they tend to be consecutive).
+    func take(_ count: Int, into out: UnsafeMutableBufferPointer<Int>, poisoned: UnsafeMutablePointer<UInt64>) -> Bool {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        while pmem_load64(poisoned) == 0 && chunks.count < count { pthread_cond_wait(changed, mutex) }
+        if pmem_load64(poisoned) != 0 { return false }
+        for i in 0..<count { out[i] = chunks[i] }
+        chunks.removeFirst(count)
+        return true
+    }
+
+    func give(_ given: UnsafeBufferPointer<Int>) {
+        guard !given.isEmpty else { return }
+        pthread_mutex_lock(mutex)
+        for c in given {
+            // Sorted insert: no reallocation (capacity is reserved), no sort buffer.
+            var i = chunks.count
+            chunks.append(c)
+            while i > 0 && chunks[i - 1] > c {
+                chunks[i] = chunks[i - 1]
+                i -= 1
+            }
+            chunks[i] = c
+        }
+        pthread_cond_broadcast(changed)
+        pthread_mutex_unlock(mutex)
+    }
+}

@@ -1,0 +1,129 @@
+public import PMemSystem
+public import PMemMapping
+public import PMemSealing
+package import CPMemAtomics
+
+/// The commit record at the start of a lane, and the log entries of its
+/// body (docs/FORMAT.md, "Lanes", version 2).
+///
+/// Header, 64 bytes: magic (8), sequence (8, 0 = dead), entry count (4),
+/// reserved (4), body length (8), the CRC-32C of each of the body's three
+/// parts (3 × 4), reserved (16), CRC-32C (4) of header bytes 0..<60.
+enum CommitRecord {
+    static let magic: UInt64 = UInt64(littleEndian: Array("PMCOMMIT".utf8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
+    static let entryHeadSize = 24
+    static let headerSize = 64
+    static let sequenceOffset = 8
+
+    /// Writes the header of a record whose body (`bodyLength` bytes) is
+    /// already in place after it: the body's three part checksums, then the
+    /// header's checksum over them. The sequence word is one atomic store
+    /// (other threads read it). The body is read while its lines are still in
+    /// this core's cache, before anything is flushed.
+    /// `bodyChecksums`, when given, are the body's (computed from its
+    /// sources, when the body was copied with non-temporal stores).
+    static func writeHeader(_ record: UnsafeMutableRawPointer, sequence: UInt64, entryCount: Int, bodyLength: Int,
+                            bodyChecksums: (UInt32, UInt32, UInt32)? = nil) {
+        pmem_store64(record, magic.littleEndian)
+        pmem_store64(record + 8, sequence.littleEndian)
+        pmem_store64(record + 16, UInt64(UInt32(entryCount)).littleEndian)
+        pmem_store64(record + 24, UInt64(bodyLength).littleEndian)
+        seal(record, bodyLength: bodyLength, bodyChecksums: bodyChecksums)
+    }
+
+    /// Writes the checksums of a record whose other fields are in place.
+    static func seal(_ record: UnsafeMutableRawPointer, bodyLength: Int, bodyChecksums: (UInt32, UInt32, UInt32)? = nil) {
+        let (a, b, c) = bodyChecksums ?? CRC32C.threeParts(UnsafeRawBufferPointer(start: record + headerSize, count: bodyLength))
+        pmem_store64(record + 32, (UInt64(b) << 32 | UInt64(a)).littleEndian)
+        pmem_store64(record + 40, UInt64(c).littleEndian)
+        pmem_store64(record + 48, 0)
+        pmem_store64(record + 56, 0)
+        let crc = CRC32C.checksum(UnsafeRawBufferPointer(start: record, count: 60))
+        pmem_store64(record + 56, (UInt64(crc) << 32).littleEndian)
+    }
+
+    /// A valid record's sequence number, entry count and body length; nil if
+    /// the lane holds no valid record (idle, killed, or torn by a crash).
+    /// Entries are checked by ``LogEntry/decodeBody(_:count:layout:)``.
+    static func decode(_ record: UnsafeRawPointer, maxBody: Int) -> (sequence: UInt64, entryCount: Int, bodyLength: Int)? {
+        let u32 = { (o: Int) in UInt32(littleEndian: record.loadUnaligned(fromByteOffset: o, as: UInt32.self)) }
+        let u64 = { (o: Int) in UInt64(littleEndian: record.loadUnaligned(fromByteOffset: o, as: UInt64.self)) }
+        let sequence = u64(8), length = u64(24)
+        guard u64(0) == magic, sequence != 0, u64(16) >> 32 == 0, length <= UInt64(maxBody),
+              u32(44) == 0, u64(48) == 0, u32(56) == 0,
+              u32(60) == CRC32C.checksum(UnsafeRawBufferPointer(start: record, count: 60))
+        else { return nil }
+        let (a, b, c) = CRC32C.threeParts(UnsafeRawBufferPointer(start: record + headerSize, count: Int(length)))
+        guard u32(32) == a, u32(36) == b, u32(40) == c else { return nil }
+        return (sequence, Int(u64(16)), Int(length))
+    }
+
+    /// Writes one entry head at `at`.
+    static func writeEntryHead(_ at: UnsafeMutableRawPointer, kind: UInt32, a: UInt64, b: UInt64) {
+        at.storeBytes(of: UInt64(kind).littleEndian, as: UInt64.self)
+        (at + 8).storeBytes(of: a.littleEndian, as: UInt64.self)
+        (at + 16).storeBytes(of: b.littleEndian, as: UInt64.self)
+    }
+}
+
+/// One entry of a commit record's body.
+enum LogEntry: Equatable {
+    /// Write these bytes at this logical offset.
+    case data(offset: Int, bytes: [UInt8])
+    /// Point this logical chunk at this physical chunk.
+    case pageTable(logical: Int, physical: Int)
+
+    var encodedSize: Int {
+        switch self {
+        case .data(_, let bytes): CommitRecord.entryHeadSize + PoolLayout.alignUp(bytes.count, 8)
+        case .pageTable: CommitRecord.entryHeadSize
+        }
+    }
+
+    /// Appends the entry's encoding to `out` at `offset`; returns the new offset.
+    func encode(into out: UnsafeMutableRawBufferPointer, at offset: Int) -> Int {
+        // The planner sizes the body to the lane; this is the last line of defense.
+        precondition(offset >= 0 && encodedSize <= out.count - offset, "log entry past the end of the lane")
+        let at = out.baseAddress! + offset
+        switch self {
+        case .data(let o, let bytes):
+            CommitRecord.writeEntryHead(at, kind: 1, a: UInt64(o), b: UInt64(bytes.count))
+            bytes.withUnsafeBytes { (at + 24).copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+            let padding = PoolLayout.alignUp(bytes.count, 8) - bytes.count
+            if padding > 0 { (at + 24 + bytes.count).initializeMemory(as: UInt8.self, repeating: 0, count: padding) }
+        case .pageTable(let l, let p):
+            CommitRecord.writeEntryHead(at, kind: 2, a: UInt64(l), b: UInt64(p))
+        }
+        return offset + encodedSize
+    }
+
+    /// Decodes a body, checking every entry against the pool's bounds: nil
+    /// unless exactly `count` entries consume exactly the body, each with zero
+    /// reserved bits and padding, every offset and chunk in range.
+    static func decodeBody(_ p: UnsafeRawBufferPointer, count: Int, layout: PoolLayout) -> [LogEntry]? {
+        var entries: [LogEntry] = []
+        var offset = 0
+        for _ in 0..<count {
+            guard p.count - offset >= CommitRecord.entryHeadSize else { return nil }
+            let kind = UInt64(littleEndian: p.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+            let a = UInt64(littleEndian: p.loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self))
+            let b = UInt64(littleEndian: p.loadUnaligned(fromByteOffset: offset + 16, as: UInt64.self))
+            switch kind {
+            case 1:
+                guard a < UInt64(layout.capacity), b >= 1, b <= UInt64(layout.capacity) - a,
+                      PoolLayout.alignUp(Int(b), 8) <= p.count - offset - CommitRecord.entryHeadSize else { return nil }
+                let start = offset + CommitRecord.entryHeadSize
+                let end = start + Int(b)
+                guard p[end..<(start + PoolLayout.alignUp(Int(b), 8))].allSatisfy({ $0 == 0 }) else { return nil }
+                entries.append(.data(offset: Int(a), bytes: Array(p[start..<end])))
+            case 2:
+                guard a < UInt64(layout.logicalChunks), b < UInt64(layout.physicalChunks) else { return nil }
+                entries.append(.pageTable(logical: Int(a), physical: Int(b)))
+            default:
+                return nil
+            }
+            offset += entries.last!.encodedSize
+        }
+        return offset == p.count ? entries : nil
+    }
+}

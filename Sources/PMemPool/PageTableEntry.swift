@@ -1,0 +1,22 @@
+public import PMemSystem
+public import PMemMapping
+public import PMemSealing
+/// One page-table entry (docs/FORMAT.md, "Page table"): the physical chunk of
+/// a logical chunk, with a CRC over both, in one 64-bit word that is only
+/// ever changed by a single aligned store.
+enum PageTableEntry {
+    static func encode(logical: Int, physical: Int) -> UInt64 {
+        UInt64(crc(logical: logical, physical: physical)) << 32 | UInt64(UInt32(physical))
+    }
+
+    /// The physical chunk named by `word`, or nil if its CRC does not match.
+    static func decode(_ word: UInt64, logical: Int) -> Int? {
+        let physical = Int(UInt32(truncatingIfNeeded: word))
+        return UInt32(truncatingIfNeeded: word >> 32) == crc(logical: logical, physical: physical) ? physical : nil
+    }
+
+    private static func crc(logical: Int, physical: Int) -> UInt32 {
+        var bytes = (UInt32(truncatingIfNeeded: logical).littleEndian, UInt32(truncatingIfNeeded: physical).littleEndian)
+        return withUnsafeBytes(of: &bytes) { CRC32C.checksum($0) }
+    }
+}

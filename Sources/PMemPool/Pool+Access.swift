@@ -1,0 +1,85 @@
+public import PMemSystem
+public import PMemMapping
+public import PMemSealing
+extension Pool {
+    /// Calls `body` with the pool's logical contents (the view), read-only.
+    public func withUnsafeBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
+        try body(UnsafeRawBufferPointer(start: view, count: capacity))
+    }
+
+    /// Loads a value of type `T` from logical `offset`.
+    public func load<T: BitwiseCopyable>(_ type: T.Type = T.self, at offset: Int) throws(PMemError) -> T {
+        try checkRange(offset, MemoryLayout<T>.size)
+        // After a failed remap the view may lag the durable page table.
+        if locks.isPoisoned { throw needsRecoveryError }
+        return (view + offset).loadUnaligned(as: T.self)
+    }
+
+    /// The `count` bytes at logical `offset`.
+    public func read(at offset: Int, count: Int) throws(PMemError) -> [UInt8] {
+        try checkRange(offset, count)
+        if locks.isPoisoned { throw needsRecoveryError }
+        return Array(UnsafeRawBufferPointer(start: view + offset, count: count))
+    }
+
+    /// Stores `value` in place at logical `offset`, uncommitted, for code
+    /// that orders its own stores: not durable until ``persist(_:)``, and
+    /// failure-atomic only for 8 aligned bytes (unlike
+    /// ``PoolTransaction/store(_:at:)``, whose stores commit together). Takes
+    /// the lock of each chunk it touches, so it waits for a commit on the same
+    /// chunk rather than racing its remap.
+    ///
+    /// The first store into a chunk that a committed write's record still
+    /// covers kills that record first, with a fence (docs/FORMAT.md, I2);
+    /// later stores cost only the lock.
+    public func storeUncommitted<T: BitwiseCopyable>(_ value: T, at offset: Int) throws(PMemError) {
+        let size = MemoryLayout<T>.size
+        try checkRange(offset, size)
+        guard size > 0 else { return }
+        let first = offset / layout.chunkSize, last = (offset + size - 1) / layout.chunkSize
+        guard locks.lock(chunks: first..<(last + 1)) else { throw needsRecoveryError }
+        defer { locks.unlock(chunks: first..<(last + 1)) }
+        for l in first...last { if let held = killLiveRecord(touching: l) { locks.releaseLane(held) } }
+        (view + offset).storeBytes(of: value, as: T.self)
+    }
+
+    /// The old name of ``storeUncommitted(_:at:)``: one verb for two
+    /// guarantees (a transaction's `store` is atomic, this one is not).
+    @available(*, deprecated, renamed: "storeUncommitted(_:at:)")
+    public func store<T: BitwiseCopyable>(_ value: T, at offset: Int) throws(PMemError) {
+        try storeUncommitted(value, at: offset)
+    }
+
+    /// Makes in-place stores in `range` durable (flush and fence).
+    ///
+    /// Each chunk of the range is flushed under its lock, so a persist and a
+    /// commit on the same chunk take turns: the persist flushes the chunk the
+    /// page table names before or after the commit, never a chunk being
+    /// replaced. (``store(_:at:)`` already killed any record that could be
+    /// replayed over the stores.)
+    public func persist(_ range: Range<Int>) throws(PMemError) {
+        try checkRange(range.lowerBound, range.count)
+        guard !range.isEmpty else { return }
+        if locks.isPoisoned { throw needsRecoveryError }
+        var offset = range.lowerBound
+        while offset < range.upperBound {
+            let logical = offset / layout.chunkSize
+            let n = min(range.upperBound - offset, layout.chunkSize - offset % layout.chunkSize)
+            guard locks.lock(chunk: logical) else { throw needsRecoveryError }
+            flush(fileAddress(ofLogical: offset), n)
+            locks.unlock(chunk: logical)
+            offset += n
+        }
+        if !Self.drops(.persistFence) { fence() }
+        // Chunks before lanes, as commits take them (no cycle of waiting).
+        let lane = locks.acquireLane()
+        locks.add(lane: lane, fences: 1)
+        locks.releaseLane(lane)
+    }
+
+    private func checkRange(_ offset: Int, _ count: Int) throws(PMemError) {
+        guard offset >= 0, count >= 0, offset <= capacity, count <= capacity - offset else {
+            throw PMemError(.outOfBounds, "\(count) bytes at offset \(offset) lie outside the pool's \(capacity) bytes", path: path)
+        }
+    }
+}

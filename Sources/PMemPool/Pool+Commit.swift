@@ -1,0 +1,330 @@
+public import PMemSystem
+public import PMemMapping
+public import PMemSealing
+package import CPMemAtomics
+
+extension Pool {
+    /// Writes `bytes` at logical `offset`, failure-atomically, durable on
+    /// return (O_ATOMIC | O_DSYNC): after a crash either all of them are in
+    /// the pool or none.
+    ///
+    /// - Throws: ``PMemError/Code/outOfBounds`` past the capacity,
+    ///   ``PMemError/Code/updateTooLarge`` beyond ``maxAtomicWrite``; both
+    ///   before anything changes.
+    public func write(_ bytes: [UInt8], at offset: Int) throws(PMemError) {
+        let result = bytes.withUnsafeBytes { buffer in
+            Result { () throws(PMemError) in try write(buffer, at: offset) }
+        }
+        try result.get()
+    }
+
+    /// Writes the bytes of `buffer` at logical `offset`, failure-atomically,
+    /// durable on return, without copying them into an array first.
+    public func write(_ buffer: UnsafeRawBufferPointer, at offset: Int) throws(PMemError) {
+        guard offset >= 0, offset <= capacity, buffer.count <= capacity - offset else {
+            throw PMemError(.outOfBounds, "\(buffer.count) bytes at offset \(offset) lie outside the pool's \(capacity) bytes",
+                            path: path, fileOffset: offset >= 0 ? offset : nil)
+        }
+        guard !buffer.isEmpty else { return }
+        // The hardware's atomic unit needs no plan.
+        if Self.fitsOneWord(offset, buffer.count) { return try storeInPlace(buffer, at: offset) }
+        let chunk = layout.chunkSize
+        let logical = offset / chunk
+        if (offset + buffer.count - 1) / chunk == logical {
+            // One chunk: logged while small, else copied out and remapped.
+            if buffer.count < chunk && Self.logs(CommitRecord.entryHeadSize + PoolLayout.alignUp(buffer.count, 8), chunk: chunk) {
+                if defersApply { return try logOneDeferred(buffer, at: offset, logical: logical) }
+                return try logOne(buffer, at: offset, logical: logical)
+            }
+            if defersApply { return try remapOnePaired(buffer, at: offset, logical: logical) }
+            return try remapOne(buffer, at: offset, logical: logical)
+        }
+        try commit([(offset, Array(buffer))])
+    }
+
+    /// Runs `body` to collect writes, then commits them all at once
+    /// (failure-atomic msync): durable and all-or-nothing on return, which
+    /// returns what `body` returned. If `body` throws, nothing is written.
+    /// Loads in `body` (``PoolTransaction/load(_:at:)``,
+    /// ``PoolTransaction/read(at:count:)``) see its own pending writes.
+    ///
+    /// Throws what `body` throws, or the commit's ``PMemError``.
+    @discardableResult
+    public func transaction<R, E: Error>(_ body: (inout PoolTransaction) throws(E) -> R) throws -> R {
+        var transaction = PoolTransaction(pool: self)
+        let result = try body(&transaction)
+        try commit(transaction.writes)
+        return result
+    }
+
+    /// Whether a partial chunk whose log entries take `logBytes` is logged
+    /// rather than copied out and remapped: while its payload is at most half
+    /// the chunk (docs/FORMAT.md, "Measured crossover"). Past that, a remap
+    /// writes fewer bytes.
+    static func logs(_ logBytes: Int, chunk: Int) -> Bool {
+        logBytes <= chunk / 2 + CommitRecord.entryHeadSize
+    }
+
+    /// Whether `count` bytes at `offset` (not negative) lie inside one aligned
+    /// 8-byte word: the hardware's failure-atomic unit, stored in place.
+    static func fitsOneWord(_ offset: Int, _ count: Int) -> Bool {
+        count > 0 && offset % 8 + count <= 8
+    }
+
+    /// One piece of a write that falls in one logical chunk.
+    private struct Piece {
+        var offset: Int
+        var bytes: ArraySlice<UInt8>
+    }
+
+    /// The general path: any set of writes, planned per chunk.
+    func commit(_ writes: [(offset: Int, bytes: [UInt8])]) throws(PMemError) {
+        var requested = 0
+        for w in writes {
+            guard w.offset >= 0, w.offset <= capacity, w.bytes.count <= capacity - w.offset else {
+                throw PMemError(.outOfBounds, "\(w.bytes.count) bytes at offset \(w.offset) lie outside the pool's \(capacity) bytes",
+                                path: path, fileOffset: w.offset >= 0 ? w.offset : nil)
+            }
+            requested += w.bytes.count
+        }
+        let writes = writes.filter { !$0.bytes.isEmpty }
+        guard !writes.isEmpty else { return }
+        if writes.count == 1 {
+            let w = writes[0]
+            let chunk = layout.chunkSize
+            if Self.fitsOneWord(w.offset, w.bytes.count) || (w.offset + w.bytes.count - 1) / chunk == w.offset / chunk {
+                return try write(w.bytes, at: w.offset)
+            }
+        }
+
+        let chunk = layout.chunkSize
+        // Plan: the pieces of each chunk, in write order; chunks wholly
+        // covered are remapped, the rest logged while the lane has room.
+        var pieces: [Int: [Piece]] = [:]
+        for w in writes {
+            var done = 0
+            while done < w.bytes.count {
+                let logical = (w.offset + done) / chunk
+                let n = min(w.bytes.count - done, chunk - (w.offset + done) % chunk)
+                pieces[logical, default: []].append(Piece(offset: w.offset + done, bytes: w.bytes[done..<(done + n)]))
+                done += n
+            }
+        }
+        var remapped = pieces.keys.filter { covers(pieces[$0]!, chunk: $0) }
+        var logged = pieces.keys.filter { !covers(pieces[$0]!, chunk: $0) }.sorted()
+        func logSize(_ l: Int) -> Int { pieces[l]!.reduce(0) { $0 + CommitRecord.entryHeadSize + PoolLayout.alignUp($1.bytes.count, 8) } }
+        // Past half a chunk, copying it out and remapping beats logging it.
+        // Spare chunks permitting: the guarantee of maxAtomicWrite must not depend on it.
+        for l in logged.sorted(by: { logSize($0) > logSize($1) })
+        where !Self.logs(logSize(l), chunk: chunk) && remapped.count < layout.spareChunks {
+            logged.removeAll { $0 == l }
+            remapped.append(l)
+        }
+        var bodySize = logged.reduce(0) { $0 + logSize($1) } + remapped.count * CommitRecord.entryHeadSize
+        while bodySize > layout.laneSize - CommitRecord.headerSize, let biggest = logged.max(by: { logSize($0) < logSize($1) }) {
+            // Too much for the lane: copy this chunk out and remap it instead.
+            logged.removeAll { $0 == biggest }
+            remapped.append(biggest)
+            bodySize += CommitRecord.entryHeadSize - logSize(biggest)
+        }
+        remapped.sort()
+        guard bodySize <= layout.laneSize - CommitRecord.headerSize else {
+            throw PMemError(.updateTooLarge, "the update's log (\(bodySize) bytes of entries) does not fit a lane of \(layout.laneSize) bytes; split it into smaller transactions",
+                            path: path)
+        }
+        guard remapped.count <= layout.spareChunks else {
+            throw PMemError(.updateTooLarge, "the update needs \(remapped.count) spare chunks of \(chunk) bytes and the pool has \(layout.spareChunks): its largest atomic write is \(maxAtomicWrite) bytes",
+                            path: path)
+        }
+        var logEntries: [LogEntry] = []
+        for logical in logged {
+            for piece in pieces[logical]! { logEntries.append(.data(offset: piece.offset, bytes: Array(piece.bytes))) }
+        }
+        try execute(touched: pieces.keys.sorted(), remapped: remapped.map { ($0, pieces[$0]!) }, logEntries: logEntries,
+                    requested: requested)
+    }
+
+    /// Runs a planned commit (docs/FORMAT.md, "Update protocol"): kills,
+    /// new contents of `remapped` chunks into spare chunks, the record (body
+    /// and header, one flush), fence; apply, fence; remap the view.
+    private func execute(touched: [Int], remapped: [(logical: Int, pieces: [Piece])], logEntries: [LogEntry],
+                         requested: Int) throws(PMemError) {
+        let chunk = layout.chunkSize
+        // Chunks in ascending order, then spares, then a lane.
+        var held = 0
+        defer { for l in touched.prefix(held) { locks.unlock(chunk: l) } }
+        for l in touched {
+            guard locks.lock(chunk: l) else { throw needsRecoveryError }
+            held += 1
+        }
+        var spares = [Int](repeating: 0, count: remapped.count)
+        let took = spares.withUnsafeMutableBufferPointer { locks.takeSpares(remapped.count, into: $0) }
+        guard took else { throw needsRecoveryError }
+        // Lanes: those of the last records that touched these chunks, in
+        // ascending order; the first becomes this commit's lane (overwritten),
+        // the others are killed, and all are held until the commit fence has
+        // made the kills durable.
+        // A lane whose record no longer touches these chunks may still be
+        // being overwritten by its holder: taking it waits for that holder's
+        // fence. Killing a record whose commit has returned is always safe.
+        // With lanes in pairs (docs/FORMAT.md, "Deferred apply") these are
+        // pairs: the record goes into the older slot of the first; both slots
+        // of the others die, and the first's newer slot if it is the last
+        // record of one of these chunks; each apply durable before.
+        var live: [Int] = []
+        for l in touched {
+            let j = locks.lastLane(l)
+            let unit = defersApply && j >= 0 ? j & ~1 : j
+            if unit >= 0, !live.contains(unit) { live.append(unit) }
+        }
+        live.sort()
+        for j in live { locks.lockLane(j) }
+        let lane = live.first ?? locks.acquireLane()
+        var othersHeld = live.count > 1
+        defer {
+            if othersHeld { for j in live.dropFirst() { locks.releaseLane(j) } }
+            locks.releaseLane(lane)
+        }
+        let slot = defersApply ? olderSlot(lane) : lane
+        if defersApply {
+            // Older records die a sync before newer ones (docs/FORMAT.md,
+            // "Deferred apply"); every apply durable before its record dies.
+            let waves = killWaves(touching: touched, overwritten: slot)
+            if !locks.applyIsDurable(slot) || (waves.first + waves.second).contains(where: { !locks.applyIsDurable($0) }) { syncAll() }
+            if !waves.first.isEmpty {
+                for j in waves.first { kill(lane: j) }
+                if !Self.drops(.killFence) { fence() }
+            }
+            for j in waves.second { kill(lane: j) }
+        } else {
+            for j in live.dropFirst() { kill(lane: j) }
+        }
+        var replaced: [Int] = []
+        var committed = false, finished = false
+        defer {
+            if !committed { spares.withUnsafeBufferPointer { locks.free($0) } } // never named anywhere
+            // Committed but not finished: only recovery may finish it, so
+            // nothing else may write until the pool is reopened.
+            else if !finished { locks.poison() }
+        }
+
+        var sequence = max(locks.laneSequence(slot), defersApply ? locks.laneSequence(slot ^ 1) : 0)
+        for l in touched { sequence = max(sequence, locks.lastSequence(l)) }
+        sequence &+= 1
+
+        // New contents of remapped chunks into spare chunks; the log body.
+        var entries: [LogEntry] = []
+        var remapBytes = 0
+        for (i, (logical, pieces)) in remapped.enumerated() {
+            let destination = file.base + layout.chunkOffset(spares[i])
+            // The bytes the update leaves as they are, from the chunk's current
+            // physical copy through the file mapping: the view's pages of a
+            // chunk remapped earlier would each fault in first (measured:
+            // most of the cost of a partial-chunk remap on tmpfs).
+            let current = file.base + layout.chunkOffset(pageTable[logical])
+            for gap in uncovered(pieces, chunk: logical) {
+                copyRemapData(destination + gap.lowerBound, current + gap.lowerBound, gap.count)
+                remapBytes += gap.count
+            }
+            for piece in pieces {
+                piece.bytes.withUnsafeBytes { src in
+                    copyRemapData(destination + piece.offset - logical * chunk, src.baseAddress!, src.count)
+                }
+                remapBytes += piece.bytes.count
+            }
+            entries.append(.pageTable(logical: logical, physical: spares[i]))
+        }
+        // The record's checksum does not cover remapped chunks: their contents
+        // must be durable before a record can name them.
+        if !remapped.isEmpty, !Self.drops(.remapDataFence) { fence() }
+        entries += logEntries
+        let record = file.base + layout.laneOffset(slot)
+        let body = UnsafeMutableRawBufferPointer(start: record + CommitRecord.headerSize, count: layout.laneSize - CommitRecord.headerSize)
+        var length = 0
+        for entry in entries { length = entry.encode(into: body, at: length) }
+        try Self.simulateCrash(at: .afterLogBody)
+        CommitRecord.writeHeader(record, sequence: sequence, entryCount: entries.count, bodyLength: length)
+        if !Self.drops(.logFlush) { flush(record, CommitRecord.headerSize + length) }
+        if !Self.drops(.commitFence) { fence() }
+        committed = true
+        if othersHeld {
+            for j in live.dropFirst() { locks.releaseLane(j) }
+            othersHeld = false
+        }
+        for l in touched { noteRecord(lane: slot, sequence: sequence, logical: l) }
+        locks.setLaneSequence(slot, sequence)
+        locks.setPendingTicket(slot, 0) // applied and fenced below, before any other holder
+        locks.add(lane: lane, logBytes: length + CommitRecord.headerSize, remapBytes: remapBytes)
+        try Self.simulateCrash(at: .afterCommitRecord)
+
+        // Apply; remap the view.
+        let applied = try Self.apply(entries, base: file.base, layout: layout, persistence: persistence, path: path)
+        if !Self.drops(.applyFence) { fence() }
+        locks.add(lane: lane, appliedBytes: applied)
+        try Self.simulateCrash(at: .afterApply)
+        for (i, (logical, _)) in remapped.enumerated() {
+            replaced.append(pageTable[logical])
+            pageTable[logical] = spares[i]
+        }
+        // A failure here leaves the view behind the durable page table: the
+        // pool is poisoned (reads too) until it is reopened.
+        for (i, (logical, _)) in remapped.enumerated() { try mapChunks(logical, count: 1, physical: spares[i]) }
+        finished = true
+        // The page-table entries naming the new chunks are durable (the apply
+        // fence): the replaced chunks can take new contents.
+        replaced.withUnsafeBufferPointer { locks.free($0) }
+        locks.add(lane: lane, commits: 1, bytesRequested: requested, remaps: remapped.count, fences: remapped.isEmpty ? 2 : 3)
+    }
+
+    /// Whether the pieces cover every byte of the chunk.
+    private func covers(_ pieces: [Piece], chunk logical: Int) -> Bool {
+        uncovered(pieces, chunk: logical).isEmpty
+    }
+
+    /// The byte ranges of the chunk (relative to its start) that no piece covers.
+    private func uncovered(_ pieces: [Piece], chunk logical: Int) -> [Range<Int>] {
+        let start = logical * layout.chunkSize
+        let ranges = pieces.map { ($0.offset - start)..<($0.offset - start + $0.bytes.count) }.sorted { $0.lowerBound < $1.lowerBound }
+        var gaps: [Range<Int>] = []
+        var next = 0
+        for r in ranges {
+            if r.lowerBound > next { gaps.append(next..<r.lowerBound) }
+            next = max(next, r.upperBound)
+        }
+        if next < layout.chunkSize { gaps.append(next..<layout.chunkSize) }
+        return gaps
+    }
+
+    /// The error of an operation the pool refuses: it was closed, or an
+    /// update failed after its commit point.
+    var needsRecoveryError: PMemError {
+        if locks.isClosed { return PMemError(.poolClosed, "the pool was closed (Pool.close()); open it again to use it", path: path) }
+        return PMemError(.needsRecovery, "an earlier update failed after it was committed; close and reopen the pool so that recovery finishes it", path: path)
+    }
+
+    /// The address, in the whole-file mapping, of logical byte `offset`.
+    func fileAddress(ofLogical offset: Int) -> UnsafeMutableRawPointer {
+        file.base + layout.chunkOffset(pageTable[offset / layout.chunkSize]) + offset % layout.chunkSize
+    }
+}
+
+extension Pool {
+    /// Writes the bytes of `span` at logical `offset`, failure-atomically,
+    /// durable on return, straight from the span's memory (no copy).
+    public func write(_ span: RawSpan, at offset: Int) throws(PMemError) {
+        try span.withUnsafeBytes { (buffer) throws(PMemError) in try write(buffer, at: offset) }
+    }
+
+    /// Writes the bytes of `span` at logical `offset`, failure-atomically,
+    /// durable on return, straight from the span's memory (no copy).
+    public func write(_ span: Span<UInt8>, at offset: Int) throws(PMemError) {
+        try span.withUnsafeBytes { (buffer) throws(PMemError) in try write(buffer, at: offset) }
+    }
+
+    /// Writes `value`'s bytes at logical `offset`, failure-atomically,
+    /// durable on return: a fixed-layout record updated all at once (8
+    /// aligned bytes or fewer take the hardware's atomic store).
+    public func write<T: BitwiseCopyable>(value: T, at offset: Int) throws(PMemError) {
+        try Swift.withUnsafeBytes(of: value) { (buffer) throws(PMemError) in try write(buffer, at: offset) }
+    }
+}

@@ -1,0 +1,26 @@
+public import PMemSystem
+public import PMemMapping
+public import PMemSealing
+extension Pool {
+    /// Maps every logical chunk into the view, one mapping per run of
+    /// consecutive physical chunks.
+    func mapView() throws(PMemError) {
+        var l = 0
+        while l < layout.logicalChunks {
+            var run = 1
+            while l + run < layout.logicalChunks && pageTable[l + run] == pageTable[l] + run { run += 1 }
+            try mapChunks(l, count: run, physical: pageTable[l])
+            l += run
+        }
+    }
+
+    /// Maps `count` logical chunks from `logical` on to the physical chunks
+    /// from `physical` on, over whatever the view had there, in one step.
+    func mapChunks(_ logical: Int, count: Int, physical: Int) throws(PMemError) {
+        let address = view + logical * layout.chunkSize
+        if case .failure(let errno) = Syscalls.mapFixed(address, count * layout.chunkSize, descriptor,
+                                                        offset: layout.chunkOffset(physical), sync: viewUsesMapSync) {
+            throw PMemError.system(errno, "mapping chunks into the pool's view (mmap MAP_FIXED)", path: path)
+        }
+    }
+}

@@ -1,0 +1,334 @@
+public import PMemSystem
+public import PMemMapping
+public import PMemSealing
+package import Glibc
+package import Synchronization
+public import SystemPackage
+
+/// A failure-atomic file: `capacity` bytes, directly mapped, updated with
+/// writes and transactions that are all-or-nothing across a crash.
+///
+/// ```swift
+/// let pool = try Pool.create(at: "/mnt/pmem/pool", capacity: 64 << 20)
+/// try pool.write(Array("hello".utf8), at: 4096)      // atomic and durable on return
+/// try pool.transaction { tx in                        // many writes, one commit
+///     tx.write([1, 2, 3], at: 0)
+///     tx.write([UInt8](repeating: 7, count: 3 << 20), at: 10 << 20)
+/// }
+/// let first = try pool.load(UInt8.self, at: 0)
+/// ```
+///
+/// Each update takes the cheapest all-or-nothing path per chunk: an 8-byte
+/// store in place, a redo-log lane for partial chunks, or writing spare
+/// chunks and remapping them into the view. The on-media format and the
+/// recovery argument are in `docs/FORMAT.md`.
+///
+/// One process may have a pool open at a time (an advisory lock); a second
+/// open fails with ``PMemError/Code/poolBusy``. A `Pool` may be shared between
+/// threads: commits on disjoint chunks run in parallel, overlapping ones wait.
+/// Readers of the view are not isolated from a concurrent commit (see
+/// docs/FORMAT.md, "What a concurrent reader sees").
+public final class Pool: @unchecked Sendable {
+    /// The pool file.
+    public let path: FilePath
+    let layout: PoolLayout
+    /// The whole file, mapped by libpmem2: metadata and physical chunks.
+    let file: Mapping
+    /// A descriptor of our own, for the view's mappings and the lock.
+    let descriptor: CInt
+    /// The logical contents: `capacity` bytes of address space.
+    let view: UnsafeMutableRawPointer
+    let viewUsesMapSync: Bool
+    /// Flush and fence: the hardware's, or a test's simulated domain.
+    let persistence: PersistenceCalls
+    /// The same calls as plain C function pointers, when they are libpmem2's.
+    let hardware: HardwareCalls?
+    /// Whether one-write logged commits leave their apply to the next sync
+    /// (flushes are `msync` calls; docs/FORMAT.md, "Deferred apply").
+    let defersApply: Bool
+    let locks: ChunkLocks
+    /// The free physical chunks; `locks` refers to them without owning them.
+    let freeChunks: FreeChunks
+    /// The in-memory page table; entry `L` changes only under the lock of chunk `L`.
+    let pageTable: UnsafeMutableBufferPointer<Int>
+    /// Commit records the open found valid and replayed (format version 2
+    /// keeps each lane's last record until it is overwritten or killed, so
+    /// this counts records whose commit may already have been applied, as well
+    /// as commits a crash left unfinished; replaying an applied one changes
+    /// nothing).
+    public let recoveredCommits: Int
+    /// What the open learned about the media: bad blocks in the data area
+    /// (metadata on bad media refuses the open with
+    /// ``PMemError/Code/mediaError``) and the unsafe-shutdown check.
+    public let media: PoolMediaReport
+    /// Whether the device's unsafe-shutdown count grew while the pool was
+    /// last open: the device lost power without flushing, so durable stores
+    /// may be lost (recovery still ran). False when the device offers no count.
+    public var uncleanShutdownDetected: Bool {
+        if case .unclean = media.unsafeShutdown { return true }
+        return false
+    }
+    /// The shutdown record written at open, when the device offers a count.
+    let shutdownRecord: ShutdownRecord?
+    /// Whether ``close()`` ran.
+    private let closed = Mutex(false)
+
+    /// The logical size of the pool in bytes.
+    public var capacity: Int { layout.capacity }
+    /// The size of the chunks that are remapped as a whole.
+    public var chunkSize: Int { layout.chunkSize }
+    /// Spare capacity: the bytes of spare chunks, and the largest atomic write.
+    public var spareCapacity: Int { layout.spareChunks * layout.chunkSize }
+    /// The largest single write the pool makes failure-atomic. A transaction
+    /// is bounded by the same spare chunks and by a lane's room for its log,
+    /// so one of many small writes to many chunks may be refused sooner.
+    public var maxAtomicWrite: Int { spareCapacity }
+    /// The number of redo-log lanes (commits that can run at once).
+    public var laneCount: Int { layout.laneCount }
+    /// What the pool has done since it was opened.
+    public var statistics: PoolStatistics { locks.snapshot }
+
+    /// The I/O facts of the pool: those of its file, with the pool's own
+    /// largest atomic write.
+    public var ioInfo: IOInfo {
+        var info = file.ioInfo
+        info.maxAtomicWrite = maxAtomicWrite
+        return info
+    }
+
+    /// The byte ranges of the pool file that hold metadata: header, page
+    /// table, lanes (as `pmempool info` shows a layout).
+    public var metadataRanges: [Range<Int>] {
+        [0..<PoolLayout.headerSize,
+         PoolLayout.pageTableOffset..<(PoolLayout.pageTableOffset + layout.logicalChunks * 8),
+         layout.lanesOffset..<(layout.lanesOffset + layout.laneCount * layout.laneSize)]
+    }
+
+    /// Creates a pool in a new sealed file (see ``SealedFile``) and opens it.
+    ///
+    /// - Parameters:
+    ///   - path: Where to create the pool file (it must not exist).
+    ///   - capacity: Logical bytes, a positive multiple of `chunkSize`.
+    ///   - chunkSize: A power of two, at least the page size. 2 MiB (the
+    ///     default) matches huge pages on DAX.
+    ///   - spareCapacity: Bytes of spare chunks, which bound the largest
+    ///     atomic write; by default a quarter of the capacity, at least two chunks.
+    ///   - lanes: Commits that can run at once (1...1024).
+    ///   - permissions: The file's mode; 0600 by default.
+    ///   - sealPlacement: Where the sealed file keeps its seal (see
+    ///     ``SealPlacement``); the pool format does not depend on it.
+    ///   - progress: Reports the writing of the file.
+    public static func create(
+        at path: FilePath, capacity: Int, chunkSize: Int = 2 << 20, spareCapacity: Int? = nil,
+        lanes: Int = 4, permissions: FilePermissions = .ownerReadWrite,
+        sealPlacement: SealPlacement = .automatic,
+        progress: ((SealProgress) -> Void)? = nil
+    ) throws(PMemError) -> Pool {
+        let page = SealedFile.pageSize
+        guard chunkSize >= page, chunkSize <= PoolLayout.maxChunkSize, chunkSize & (chunkSize - 1) == 0 else {
+            throw PMemError(.invalidArgument, "the chunk size must be a power of two from \(page) bytes to 1 GiB, not \(chunkSize)", path: path)
+        }
+        guard capacity > 0, capacity % chunkSize == 0, capacity / chunkSize <= Int(UInt32.max) / 2 else {
+            throw PMemError(.unalignedLength, "the capacity must be a positive multiple of the chunk size \(chunkSize), not \(capacity)",
+                            path: path, requiredAlignment: chunkSize)
+        }
+        // The view needs up to one mapping per logical chunk.
+        let mapLimit = readInteger("/proc/sys/vm/max_map_count") ?? 65530
+        guard capacity / chunkSize <= mapLimit / 2 else {
+            throw PMemError(.invalidArgument, "\(capacity / chunkSize) chunks could need more mappings than vm.max_map_count (\(mapLimit)) allows; use larger chunks", path: path)
+        }
+        let spare = spareCapacity ?? max(2 * chunkSize, capacity / 4 / chunkSize * chunkSize)
+        guard spare >= chunkSize, spare % chunkSize == 0, spare / chunkSize <= Int(UInt32.max) / 2 else {
+            throw PMemError(.unalignedLength, "the spare capacity must be a positive multiple of the chunk size \(chunkSize), not \(spare)",
+                            path: path, requiredAlignment: chunkSize)
+        }
+        guard (1...1024).contains(lanes) else {
+            throw PMemError(.invalidArgument, "a pool has 1 to 1024 lanes, not \(lanes)", path: path)
+        }
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        let layout = PoolLayout(capacity: capacity, chunkSize: chunkSize, spareChunks: spare / chunkSize,
+                                laneCount: lanes, createdAt: Int64(now.tv_sec))
+        _ = try SealedFile.create(at: path, size: layout.fileSize, permissions: permissions, replaceExisting: false,
+                                  placement: sealPlacement, progress: progress) { (fd) throws(PMemError) in
+            try writeInitialMetadata(fd, layout: layout, path: path)
+        }
+        do {
+            return try Pool(opening: path)
+        } catch {
+            // The file is whole but could not be opened (a failed lock, map or
+            // reservation). It is ours and holds nothing yet: remove it, so
+            // that a failed create leaves no file, as the caller will assume.
+            _ = Syscalls.withoutInjectedFault { Syscalls.unlink(path) }
+            throw error
+        }
+    }
+
+    /// The header and an identity page table, written before the file has a
+    /// name; lanes and chunks are already zero.
+    static func writeInitialMetadata(_ fd: CInt, layout: PoolLayout, path: FilePath) throws(PMemError) {
+        var table = [UInt64](repeating: 0, count: layout.logicalChunks)
+        for l in 0..<layout.logicalChunks { table[l] = PageTableEntry.encode(logical: l, physical: l).littleEndian }
+        let header = layout.encoded()
+        for (bytes, offset) in [(table.withUnsafeBytes { Array($0) }, PoolLayout.pageTableOffset), (header, 0)] {
+            if case .failure(let errno) = bytes.withUnsafeBytes({ Syscalls.pwriteAll(fd, $0, at: offset) }) {
+                throw PMemError.system(errno, "writing the pool's metadata", path: path)
+            }
+        }
+    }
+
+    /// Opens a pool: checks its seal and header, recovers any committed but
+    /// unfinished update, checks the page table, and maps the view.
+    public static func open(at path: FilePath) throws(PMemError) -> Pool {
+        try Pool(opening: path)
+    }
+
+    /// Opens a pool at `path` with the file mapping's persistence calls wrapped
+    /// by `interposer` (counting, PMemCrashTesting's `PersistenceCounter`).
+    package static func open(at path: FilePath, interposedBy interposer: @escaping PersistenceCalls.Interposer) throws(PMemError) -> Pool {
+        try Pool(opening: path, interposer: interposer)
+    }
+
+    init(opening path: FilePath, interposer: PersistenceCalls.Interposer? = nil) throws(PMemError) {
+        self.path = path
+        let sealed = try SealedFile.open(path)
+        let fd: CInt
+        switch Syscalls.dup(sealed.descriptor) {
+        case .success(let value): fd = value
+        case .failure(let errno): throw PMemError.system(errno, "duplicating the descriptor", path: path)
+        }
+        var ready = false
+        defer { if !ready { Syscalls.close(fd) } }
+        try Self.lock(fd, path: path)
+        let file = try sealed.map(interposedBy: interposer)
+        let persistence = PersistenceCalls.of(file)
+        let bytes = UnsafeMutableRawBufferPointer(start: file.base, count: file.count)
+        // The media first, before recovery reads any metadata: bad blocks in
+        // page 0, the page table or a lane refuse the open (docs/FORMAT.md,
+        // "Media errors and unsafe shutdowns").
+        let listed = PoolMedia.badBlockList(file)
+        // Without a list this only decodes the header: nothing is written to
+        // a file that is not a pool.
+        _ = try PoolMedia.refuseBadMetadata((try? listed.get()) ?? [], UnsafeRawBufferPointer(bytes), path: path)
+        let (shutdown, record) = PoolMedia.checkShutdown(file.base, fileSize: file.count, device: file.unsafeShutdownCount(), persistence: persistence)
+        let (layout, recovered, table) = try Self.openMetadata(bytes, persistence: persistence, path: path)
+        shutdownRecord = record
+        switch listed {
+        case .success(let blocks):
+            media = PoolMediaReport(badBlocks: .tracked(PoolMedia.dataBadBlocks(blocks, layout: layout, table: table)), unsafeShutdown: shutdown)
+        case .failure(let error):
+            media = PoolMediaReport(badBlocks: .notTracked(reason: error.message), unsafeShutdown: shutdown)
+        }
+
+        let view: UnsafeMutableRawPointer
+        switch Syscalls.reserveAddressSpace(layout.capacity, alignment: 2 << 20) {
+        case .success(let p): view = p
+        case .failure(let errno): throw PMemError.system(errno, "reserving address space for the view", path: path)
+        }
+        self.layout = layout
+        self.descriptor = fd
+        self.view = view
+        self.viewUsesMapSync = file.isMapSync
+        self.persistence = persistence
+        self.hardware = PersistenceCalls.direct(file)
+        self.recoveredCommits = recovered
+        self.file = file
+        let freeChunks = FreeChunks(Set(0..<layout.physicalChunks).subtracting(table).sorted(), capacity: layout.physicalChunks)
+        self.freeChunks = freeChunks
+        // Where a flush is an msync, applies are deferred to the next sync
+        // (docs/FORMAT.md, "Deferred apply"), which needs lanes in pairs.
+        self.defersApply = !persistence.flushesLines && layout.laneCount >= 2
+        self.locks = ChunkLocks(chunks: layout.logicalChunks, lanes: layout.laneCount, free: freeChunks, pairs: defersApply)
+        self.pageTable = UnsafeMutableBufferPointer.allocate(capacity: layout.logicalChunks)
+        _ = pageTable.initialize(from: table)
+        ready = true
+        try mapView()
+    }
+
+    /// Closes the pool: waits for the operations in flight on other threads,
+    /// marks the shutdown record clean, and releases the pool's lock, so that
+    /// another process (or another ``open(at:)-(FilePath)`` here) can open it
+    /// at once. From then on every operation of this object throws
+    /// ``PMemError/Code/poolClosed``.
+    ///
+    /// Idempotent; the last reference going away does the same. `Pool` is a
+    /// class shared between threads, so `close()` cannot consume it: the
+    /// view stays mapped, unchanged by this object, until the last reference
+    /// goes, so that a load racing the close reads memory rather than
+    /// faulting. Pointers from ``withUnsafeBytes(_:)`` must not outlive the
+    /// pool; after a close they may see another opener's writes.
+    public func close() {
+        // All of it under the flag's lock: a second close returns only once
+        // the first is done.
+        closed.withLock { closed in
+            guard !closed else { return }
+            locks.close()
+            locks.waitForHolders()
+            // Deferred applies durable, so that a clean pool needs no replay.
+            if defersApply { syncAll() }
+            markShutdownClean()
+            Syscalls.unlockFile(descriptor)
+            closed = true
+        }
+    }
+
+    /// A clean close: the record no longer says open (nothing was written
+    /// when the device offers no count).
+    private func markShutdownClean() {
+        if var record = shutdownRecord {
+            record.open = false
+            record.store(file.base, persistence: persistence)
+        }
+    }
+
+    deinit {
+        if !closed.withLock({ $0 }) { markShutdownClean() }
+        Syscalls.unmap(view, layout.capacity)
+        pageTable.deallocate()
+        locks.deallocate()
+        Syscalls.close(descriptor)
+    }
+
+    /// Takes the pool's exclusive lock. A process that forks holds copies of
+    /// every descriptor (close-on-exec ones too) until it execs, and with them
+    /// the lock for a moment; so a busy lock is tried again for a while
+    /// before the pool is reported busy. A real second opener holds it all along.
+    static func lock(_ fd: CInt, path: FilePath) throws(PMemError) {
+        for attempt in 0..<50 {
+            switch Syscalls.lockExclusive(fd) {
+            case .success: return
+            case .failure(.wouldBlock) where attempt < 49: usleep(4_000)
+            case .failure(.wouldBlock):
+                throw PMemError(.poolBusy, "the pool is open in another process (or already open in this one); a pool has one opener at a time", path: path)
+            case .failure(let errno): throw PMemError.system(errno, "locking the pool (flock)", path: path)
+            }
+        }
+    }
+
+    /// The metadata steps of an open, on the file's bytes: decode and check
+    /// the header, recover, read and check the page table. `Pool.open` and
+    /// the fuzzer's image check both go through here.
+    static func openMetadata(_ bytes: UnsafeMutableRawBufferPointer, persistence: PersistenceCalls,
+                             path: FilePath?) throws(PMemError) -> (layout: PoolLayout, recovered: Int, pageTable: [Int]) {
+        let layout = try PoolLayout.decode(UnsafeRawBufferPointer(bytes), fileSize: bytes.count, path: path)
+        let base = bytes.baseAddress!   // decode refused an empty file
+        let recovered = try recover(base, layout: layout, persistence: persistence, path: path)
+        return (layout, recovered, try readPageTable(base, layout: layout, path: path))
+    }
+
+    /// Reads and checks the page table: every entry intact, in range, and no
+    /// physical chunk named twice.
+    static func readPageTable(_ base: UnsafeRawPointer, layout: PoolLayout, path: FilePath?) throws(PMemError) -> [Int] {
+        var table = [Int](repeating: 0, count: layout.logicalChunks)
+        var seen = Set<Int>()
+        for l in 0..<layout.logicalChunks {
+            let word = UInt64(littleEndian: (base + PoolLayout.pageTableOffset + 8 * l).load(as: UInt64.self))
+            guard let p = PageTableEntry.decode(word, logical: l), p < layout.physicalChunks, seen.insert(p).inserted else {
+                throw PMemError(.poolCorrupt, "page-table entry \(l) is damaged, out of range or names a chunk twice",
+                                path: path, fileOffset: PoolLayout.pageTableOffset + 8 * l)
+            }
+            table[l] = p
+        }
+        return table
+    }
+}

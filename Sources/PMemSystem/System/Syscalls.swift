@@ -1,0 +1,311 @@
+// Every file-system call the library makes goes through this file, so that
+// tests can make any one of them fail (see `Syscalls.$injectedFault`) and
+// exercise the error paths that a healthy machine never takes. The injector
+// exists only in builds with test hooks (PMEM_TEST_HOOKS, debug): a release
+// build has no task-local to look up, as swift-system's mocking.
+package import Glibc
+package import CLinux
+package import Synchronization
+package import SystemPackage
+
+/// The system calls that can be made to fail in tests.
+package enum Syscall: String, Sendable {
+    case open, fstat, fstatfs, fsync, ftruncate, fallocate, pwrite, pread, ioctl
+    case getxattr, setxattr, removexattr, mmap, dup, fcntl
+    case lstat, unlink, link, rename, flock
+    // libpmem2's calls that can fail (see `Syscalls.libpmem2`).
+    case pmem2SourceFromFd, pmem2SourceSize, pmem2SourceAlignment, pmem2ConfigNew
+    case pmem2ConfigSetProtection, pmem2ConfigSetGranularity, pmem2MapNew
+}
+
+/// One injected failure: a call fails with `errno` instead of running. With
+/// `call` nil, any call counts; `occurrence` picks which matching call fails
+/// (0: the first), so a test can fail every call of a path in turn.
+package struct InjectedFault: Sendable {
+    package var call: Syscall?
+    package var errno: Errno
+    package var occurrence = 0
+    /// Matching calls seen so far; shared by copies of this fault.
+    package let seen = CallCounter()
+
+    package init(call: Syscall?, errno: Errno, occurrence: Int = 0) {
+        self.call = call
+        self.errno = errno
+        self.occurrence = occurrence
+    }
+
+    /// Counts `call` if it matches; true if it is the one to fail.
+    package func fails(_ call: Syscall) -> Bool {
+        guard self.call == nil || self.call == call else { return false }
+        return seen.next() == occurrence
+    }
+}
+
+/// A thread-safe count of calls (a fault may be hit from several threads).
+package final class CallCounter: Sendable {
+    private let count = Atomic<Int>(0)
+    /// Returns the number of calls before this one, and counts this one.
+    package func next() -> Int { count.add(1, ordering: .relaxed).oldValue }
+    /// The calls counted.
+    package var total: Int { count.load(ordering: .relaxed) }
+}
+
+package enum Syscalls {
+    #if PMEM_TEST_HOOKS
+    /// The failure to inject in the current task (tests only: it exists in
+    /// builds with test hooks, and a release build never looks it up).
+    @TaskLocal static var injectedFault: InjectedFault?
+    #endif
+
+    /// The injected failure in effect; always nil without test hooks.
+    @inline(__always)
+    package static var activeFault: InjectedFault? {
+        #if PMEM_TEST_HOOKS
+        return injectedFault
+        #else
+        return nil
+        #endif
+    }
+
+    /// Runs `body` with no fault injected (cleaning up after a failure the
+    /// test injected must not fail too).
+    package static func withoutInjectedFault<R>(_ body: () -> R) -> R {
+        #if PMEM_TEST_HOOKS
+        return $injectedFault.withValue(nil, operation: body)
+        #else
+        return body()
+        #endif
+    }
+
+    /// Runs a libpmem2 call that returns 0 or a negative error code; an
+    /// injected fault returns `-errno`, as libpmem2 does for a failed system call.
+    package static func libpmem2(_ call: Syscall, _ body: () -> CInt) -> CInt {
+        if let fault = activeFault, fault.fails(call) { return -fault.errno.rawValue }
+        return body()
+    }
+
+    @inline(__always)
+    private static func run<T>(_ call: Syscall, _ body: () -> T, failed: (T) -> Bool) -> Result<T, Errno> {
+        if let fault = activeFault, fault.fails(call) { return .failure(fault.errno) }
+        while true {
+            let value = body()
+            if !failed(value) { return .success(value) }
+            let err = Errno(rawValue: Glibc.errno)
+            if err != .interrupted { return .failure(err) }
+        }
+    }
+
+    package static func open(_ path: FilePath, _ flags: CInt, _ mode: mode_t = 0) -> Result<CInt, Errno> {
+        path.withPlatformString { cPath in
+            run(.open, { Glibc.open(cPath, flags | O_CLOEXEC, mode) }, failed: { $0 < 0 })
+        }
+    }
+
+    package static func close(_ fd: CInt) { _ = Glibc.close(fd) }
+
+    /// An unnamed regular file in `directory` (`O_TMPFILE`): it has no name,
+    /// so nothing is left behind if the process dies before ``linkAnonymous``.
+    package static func openAnonymous(in directory: FilePath, _ mode: mode_t) -> Result<CInt, Errno> {
+        directory.withPlatformString { cPath in
+            run(.open, { Glibc.open(cPath, clinux_O_TMPFILE | O_RDWR | O_CLOEXEC, mode) }, failed: { $0 < 0 })
+        }
+    }
+
+    /// Gives an `O_TMPFILE` file the name `path`; fails with `EEXIST` if
+    /// the name is taken (never replaces anything).
+    package static func linkAnonymous(_ fd: CInt, to path: FilePath) -> Result<Void, Errno> {
+        path.withPlatformString { cPath in
+            run(.link, { Glibc.linkat(AT_FDCWD, "/proc/self/fd/\(fd)", AT_FDCWD, cPath, AT_SYMLINK_FOLLOW) },
+                failed: { $0 != 0 })
+        }.map { _ in () }
+    }
+
+    /// The status of `path` itself (not of a symbolic link's target), or
+    /// `nil` when nothing is there.
+    package static func lstat(_ path: FilePath) -> Result<stat?, Errno> {
+        var st = stat()
+        let result = path.withPlatformString { cPath in run(.lstat, { Glibc.lstat(cPath, &st) }, failed: { $0 != 0 }) }
+        switch result {
+        case .success: return .success(st)
+        case .failure(.noSuchFileOrDirectory): return .success(nil)
+        case .failure(let e): return .failure(e)
+        }
+    }
+
+    package static func unlink(_ path: FilePath) -> Result<Void, Errno> {
+        path.withPlatformString { cPath in run(.unlink, { Glibc.unlink(cPath) }, failed: { $0 != 0 }) }.map { _ in () }
+    }
+
+    /// Renames `from` to `to`, atomically replacing whatever `to` named.
+    package static func rename(_ from: FilePath, _ to: FilePath) -> Result<Void, Errno> {
+        from.withPlatformString { a in
+            to.withPlatformString { b in run(.rename, { Glibc.rename(a, b) }, failed: { $0 != 0 }) }
+        }.map { _ in () }
+    }
+
+    package static func fstat(_ fd: CInt) -> Result<stat, Errno> {
+        var st = stat()
+        return run(.fstat, { Glibc.fstat(fd, &st) }, failed: { $0 != 0 }).map { _ in st }
+    }
+
+    /// The file system's magic number (`statfs.f_type`).
+    package static func fileSystemType(_ fd: CInt) -> Result<Int, Errno> {
+        var sfs = statfs()
+        return run(.fstatfs, { CLinux.fstatfs(fd, &sfs) }, failed: { $0 != 0 }).map { _ in Int(sfs.f_type) }
+    }
+
+    /// `statx(fd, STATX_WRITE_ATOMIC)`. Not injectable: its failure changes
+    /// only what ``IOInfo/kernelAtomicWrite`` says, never whether a path
+    /// succeeds, so it is kept out of the fault-injection tests' call counts.
+    package static func statxAtomicWrite(_ fd: CInt) -> Result<clinux_statx_atomic_write, Errno> {
+        var facts = clinux_statx_atomic_write()
+        while true {
+            if clinux_statx_atomic_write(fd, &facts) == 0 { return .success(facts) }
+            let err = Errno(rawValue: Glibc.errno)
+            if err != .interrupted { return .failure(err) }
+        }
+    }
+
+    /// `statfs.f_type` for a report, not injectable (see `statxAtomicWrite`).
+    package static func fileSystemTypeUninjected(_ fd: CInt) -> Result<Int, Errno> {
+        var sfs = statfs()
+        return CLinux.fstatfs(fd, &sfs) == 0 ? .success(Int(sfs.f_type)) : .failure(Errno(rawValue: Glibc.errno))
+    }
+
+    package static func fsync(_ fd: CInt) -> Result<Void, Errno> {
+        run(.fsync, { Glibc.fsync(fd) }, failed: { $0 != 0 }).map { _ in () }
+    }
+
+    package static func ftruncate(_ fd: CInt, _ size: Int) -> Result<Void, Errno> {
+        run(.ftruncate, { Glibc.ftruncate(fd, off_t(size)) }, failed: { $0 != 0 }).map { _ in () }
+    }
+
+    package static func fallocate(_ fd: CInt, mode: CInt, offset: Int, length: Int) -> Result<Void, Errno> {
+        run(.fallocate, { CLinux.fallocate(fd, mode, off_t(offset), off_t(length)) }, failed: { $0 != 0 })
+            .map { _ in () }
+    }
+
+    /// Writes all of `buffer` at `offset`, continuing after short writes.
+    package static func pwriteAll(_ fd: CInt, _ buffer: UnsafeRawBufferPointer, at offset: Int) -> Result<Void, Errno> {
+        var done = 0
+        while done < buffer.count {
+            let result = run(.pwrite, {
+                Glibc.pwrite(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
+            }, failed: { $0 < 0 })
+            switch result {
+            case .failure(let e): return .failure(e)
+            case .success(let n): done += n
+            }
+        }
+        return .success(())
+    }
+
+    /// Reads `buffer.count` bytes at `offset`; fewer only at the end of the file.
+    package static func preadAll(_ fd: CInt, _ buffer: UnsafeMutableRawBufferPointer, at offset: Int) -> Result<Int, Errno> {
+        var done = 0
+        while done < buffer.count {
+            let result = run(.pread, {
+                Glibc.pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
+            }, failed: { $0 < 0 })
+            switch result {
+            case .failure(let e): return .failure(e)
+            case .success(0): return .success(done)
+            case .success(let n): done += n
+            }
+        }
+        return .success(done)
+    }
+
+    package static func ioctl(_ fd: CInt, _ request: UInt, _ argument: UnsafeMutableRawPointer) -> Result<CInt, Errno> {
+        run(.ioctl, { Glibc.ioctl(fd, request, argument) }, failed: { $0 < 0 })
+    }
+
+    /// The value of extended attribute `name`, or `nil` when the file has none.
+    package static func getxattr(_ fd: CInt, _ name: String) -> Result<[UInt8]?, Errno> {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let result = buffer.withUnsafeMutableBytes { b in
+            run(.getxattr, { CLinux.fgetxattr(fd, name, b.baseAddress, b.count) }, failed: { $0 < 0 })
+        }
+        switch result {
+        case .success(let n): return .success(Array(buffer[..<n]))
+        case .failure(.noData): return .success(nil)
+        case .failure(let e): return .failure(e)
+        }
+    }
+
+    package static func setxattr(_ fd: CInt, _ name: String, _ value: [UInt8]) -> Result<Void, Errno> {
+        value.withUnsafeBytes { b in
+            run(.setxattr, { CLinux.fsetxattr(fd, name, b.baseAddress, b.count, 0) }, failed: { $0 != 0 })
+        }.map { _ in () }
+    }
+
+    /// Removes extended attribute `name`; succeeds when it was not there.
+    package static func removexattr(_ fd: CInt, _ name: String) -> Result<Void, Errno> {
+        switch run(.removexattr, { CLinux.fremovexattr(fd, name) }, failed: { $0 != 0 }) {
+        case .success, .failure(.noData): .success(())
+        case .failure(let e): .failure(e)
+        }
+    }
+
+    package static func dup(_ fd: CInt) -> Result<CInt, Errno> {
+        run(.dup, { Glibc.fcntl(fd, F_DUPFD_CLOEXEC, 0) }, failed: { $0 < 0 })
+    }
+
+    /// The access mode (`O_RDONLY`, `O_WRONLY`, `O_RDWR`) of an open descriptor.
+    package static func accessMode(_ fd: CInt) -> Result<CInt, Errno> {
+        run(.fcntl, { Glibc.fcntl(fd, F_GETFL) }, failed: { $0 < 0 }).map { $0 & O_ACCMODE }
+    }
+
+    /// Takes an exclusive advisory lock on the open file without waiting.
+    package static func lockExclusive(_ fd: CInt) -> Result<Void, Errno> {
+        run(.flock, { clinux_flock(fd, LOCK_EX | LOCK_NB) }, failed: { $0 != 0 }).map { _ in () }
+    }
+
+    /// Releases the lock `lockExclusive` took (every descriptor sharing the
+    /// open file description loses it at once).
+    package static func unlockFile(_ fd: CInt) {
+        _ = clinux_flock(fd, LOCK_UN)
+    }
+
+    /// Reserves `length` bytes of address space, inaccessible until mapped
+    /// over, starting at a multiple of `alignment` (a power of two): reserve
+    /// `length + alignment`, then give back the unaligned head and the tail.
+    package static func reserveAddressSpace(_ length: Int, alignment: Int = 4096) -> Result<UnsafeMutableRawPointer, Errno> {
+        if let fault = activeFault, fault.fails(.mmap) { return .failure(fault.errno) }
+        let total = length + alignment
+        guard let p = Glibc.mmap(nil, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0),
+              p != MAP_FAILED else { return .failure(Errno(rawValue: Glibc.errno)) }
+        let start = UInt(bitPattern: p), aligned = (start + UInt(alignment) - 1) & ~UInt(alignment - 1)
+        if aligned > start { _ = Glibc.munmap(p, Int(aligned - start)) }
+        let end = aligned + UInt(length), stop = start + UInt(total)
+        if stop > end { _ = Glibc.munmap(UnsafeMutableRawPointer(bitPattern: end)!, Int(stop - end)) }
+        return .success(UnsafeMutableRawPointer(bitPattern: aligned)!)
+    }
+
+    /// Maps `length` bytes of the file at `offset` over `address` (which must
+    /// already be mapped), replacing the old pages in one step: a concurrent
+    /// reader sees the old or the new pages, never a hole.
+    package static func mapFixed(_ address: UnsafeMutableRawPointer, _ length: Int, _ fd: CInt, offset: Int, sync: Bool) -> Result<Void, Errno> {
+        if let fault = activeFault, fault.fails(.mmap) { return .failure(fault.errno) }
+        let flags = sync ? (0x03 /* MAP_SHARED_VALIDATE */ | 0x80000 /* MAP_SYNC */ | MAP_FIXED) : (MAP_SHARED | MAP_FIXED)
+        guard let p = Glibc.mmap(address, length, PROT_READ | PROT_WRITE, flags, fd, off_t(offset)),
+              p != MAP_FAILED else { return .failure(Errno(rawValue: Glibc.errno)) }
+        return .success(())
+    }
+
+    package static func unmap(_ address: UnsafeMutableRawPointer, _ length: Int) {
+        _ = Glibc.munmap(address, length)
+    }
+
+    /// Whether a shared `MAP_SYNC` mapping of the file is possible, which is
+    /// exactly when the file lives on a DAX file system (Linux 4.15+).
+    package static func supportsMapSync(_ fd: CInt, offset: Int, length: Int, writable: Bool) -> Bool {
+        if let fault = activeFault, fault.fails(.mmap) { return false }
+        let mapSharedValidate: CInt = 0x03, mapSync: CInt = 0x80000
+        let prot = writable ? (PROT_READ | PROT_WRITE) : PROT_READ
+        guard let p = Glibc.mmap(nil, length, prot, mapSharedValidate | mapSync, fd, off_t(offset)),
+              p != MAP_FAILED else { return false }
+        _ = Glibc.munmap(p, length)
+        return true
+    }
+}
