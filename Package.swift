@@ -79,7 +79,7 @@ let package = Package(
         // Layer 5: crash testing for users' own persistent code.
         .target(
             name: "PMemCrashTesting",
-            dependencies: ["PMem", "PMemMapping", .product(name: "SystemPackage", package: "swift-system")],
+            dependencies: ["PMem", "PMemSystem", "PMemMapping", "PMemPool", .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: strictSwift
         ),
         // Layer 5: the command-line tool and the examples.

@@ -5,8 +5,8 @@ public import SystemPackage
 /// pools: a simulated x86 ADR persistence domain.
 ///
 /// Map a file through the simulator; your code stores into the mapping and
-/// calls ``PMem/Mapping/persist(_:)``, ``PMem/Mapping/flush(_:)``,
-/// ``PMem/Mapping/drain()`` and the copy functions as usual. The simulator
+/// calls ``/PMemMapping/Mapping/persist(_:)``, ``/PMemMapping/Mapping/flush(_:)``,
+/// ``/PMemMapping/Mapping/drain()`` and the copy functions as usual. The simulator
 /// keeps what would survive a power cut (``durableBytes``): a cache line gets
 /// there only when it is flushed and a fence follows. At every fence
 /// ``onFence`` runs, and ``crashImages(mixes:seed:)`` gives the states a

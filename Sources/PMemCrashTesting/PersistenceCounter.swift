@@ -3,7 +3,7 @@ import Synchronization
 public import SystemPackage
 
 /// Counts the flushes and fences a pool really issues, from outside the
-/// pool's own tallies (``PMem/PoolStatistics``): pools opened through a
+/// pool's own tallies (``/PMemPool/PoolStatistics``): pools opened through a
 /// counter have their persistence routed through it, and every call is
 /// counted and then forwarded to libpmem2's own function, so the pool still
 /// persists exactly as it would without the counter.
@@ -60,7 +60,7 @@ public final class PersistenceCounter: Sendable {
         lineCount.store(0, ordering: .relaxed)
     }
 
-    /// Opens the pool at `path` (``PMem/Pool/open(at:)``) with its
+    /// Opens the pool at `path` (``/PMemPool/Pool/open(at:)-(FilePath)``) with its
     /// persistence counted by this counter; the open's own recovery is
     /// counted too.
     public func open(at path: FilePath) throws(PMemError) -> Pool {

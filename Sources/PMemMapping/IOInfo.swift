@@ -1,4 +1,4 @@
-public import PMemSystem
+import PMemSystem
 /// How durable the stores to a mapping really are.
 public enum PersistenceDomain: Sendable, Hashable, CustomStringConvertible {
     /// DAX: a file on an fsdax file system mapped with `MAP_SYNC`, or a

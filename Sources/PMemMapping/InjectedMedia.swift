@@ -1,4 +1,4 @@
-public import PMemSystem
+package import PMemSystem
 // A seam for tests of the media checks: what a device reports, injected.
 
 /// What a test makes the device report about its media (debug builds only;
@@ -30,7 +30,7 @@ package extension Syscalls {
 
     /// The injected media facts; always nil without test hooks.
     @inline(__always)
-    package static var mediaOverride: InjectedMedia? {
+    static var mediaOverride: InjectedMedia? {
         #if PMEM_TEST_HOOKS
         return injectedMedia
         #else

@@ -1,6 +1,6 @@
-public import PMemSystem
-package import CLinux
-package import Glibc
+import PMemSystem
+import CLinux
+import Glibc
 
 /// What the kernel itself offers for failure-atomic writes to a file:
 /// `statx(2)` with `STATX_WRITE_ATOMIC` (Linux 6.11), the mainline form of
@@ -11,7 +11,7 @@ package import Glibc
 /// **Not for use on a sealed file.** xfs without hardware support performs a
 /// kernel atomic write by copy-on-write: it writes new blocks and remaps them
 /// into the file. That changes the block map, breaks the seal (the next
-/// ``SealedFile/open(_:access:)-(FilePath,_)`` throws ``PMemError/Code/extentMapChanged``)
+/// `SealedFile/open(_:access:)-(FilePath,_)` throws ``/PMemSystem/PMemError/Code/extentMapChanged``)
 /// and stales any physical extents handed to a device. The report is here so
 /// that a writer can compare the two, not as an invitation.
 public enum KernelAtomicWrite: Sendable, Hashable, CustomStringConvertible {

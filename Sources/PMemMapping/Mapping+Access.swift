@@ -25,7 +25,7 @@ extension Mapping {
 
     /// Loads a value of type `T` from `offset` (any alignment).
     ///
-    /// - Throws: ``PMemError/Code/outOfBounds`` if the value does not lie inside the mapping.
+    /// - Throws: ``/PMemSystem/PMemError/Code/outOfBounds`` if the value does not lie inside the mapping.
     public func load<T: BitwiseCopyable>(_ type: T.Type = T.self, at offset: Int) throws(PMemError) -> T {
         let p = try address(at: offset, count: MemoryLayout<T>.size, writing: false)
         return p.loadUnaligned(as: T.self)
@@ -35,7 +35,7 @@ extension Mapping {
     /// until the range is persisted. An 8-byte store at an 8-aligned offset
     /// is failure-atomic on x86; anything else may tear on power loss.
     ///
-    /// - Throws: ``PMemError/Code/outOfBounds`` or ``PMemError/Code/readOnly``.
+    /// - Throws: ``/PMemSystem/PMemError/Code/outOfBounds`` or ``/PMemSystem/PMemError/Code/readOnly``.
     public func store<T: BitwiseCopyable>(_ value: T, at offset: Int) throws(PMemError) {
         let p = try address(at: offset, count: MemoryLayout<T>.size, writing: true)
         p.storeBytes(of: value, as: T.self)
@@ -49,7 +49,7 @@ extension Mapping {
     /// Calls `body` with the mapped bytes, writable. Stores are not durable
     /// until persisted.
     ///
-    /// - Throws: ``PMemError/Code/readOnly`` for a read-only mapping (without
+    /// - Throws: ``/PMemSystem/PMemError/Code/readOnly`` for a read-only mapping (without
     ///   calling `body`), or what `body` throws.
     public func withUnsafeMutableBytes<R>(_ body: (UnsafeMutableRawBufferPointer) throws -> R) throws -> R {
         let start = try address(at: 0, count: count, writing: true)
@@ -64,7 +64,7 @@ extension Mapping {
     /// Calls `body` with a bounds-checked `MutableRawSpan` over the mapped
     /// bytes. Stores are not durable until persisted.
     ///
-    /// - Throws: ``PMemError/Code/readOnly`` for a read-only mapping (without
+    /// - Throws: ``/PMemSystem/PMemError/Code/readOnly`` for a read-only mapping (without
     ///   calling `body`), or what `body` throws.
     public func withMutableBytes<R>(_ body: (inout MutableRawSpan) throws -> R) throws -> R {
         let start = try address(at: 0, count: count, writing: true)

@@ -1,5 +1,5 @@
 public import PMemSystem
-package import CPMem2
+import CPMem2
 
 /// A range of the file whose media is known to be bad (reads may raise a
 /// machine check).
@@ -20,7 +20,7 @@ extension Mapping {
     /// The bad blocks of the mapped file, as the pmem driver reports them.
     ///
     /// Only files on persistent memory (fsdax or devdax) have a bad-block
-    /// list; elsewhere this throws ``PMemError/Code/notSupported``.
+    /// list; elsewhere this throws ``/PMemSystem/PMemError/Code/notSupported``.
     /// Offsets are file offsets (libpmem2 translates the namespace's list
     /// through the file's extents).
     public func badBlocks() throws(PMemError) -> [BadBlock] {

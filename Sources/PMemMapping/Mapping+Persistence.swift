@@ -1,5 +1,5 @@
 public import PMemSystem
-package import CPMem2
+import CPMem2
 
 extension Mapping {
     /// Makes the stores in `range` durable: flush, then drain. With page

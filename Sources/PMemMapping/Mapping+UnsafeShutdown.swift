@@ -1,6 +1,6 @@
-public import PMemSystem
-package import Synchronization
-package import CPMem2
+import PMemSystem
+import Synchronization
+import CPMem2
 
 /// A device's unsafe-shutdown count (USC): how many times the NVDIMMs behind
 /// a file lost power without flushing their write buffers (an ADR failure).

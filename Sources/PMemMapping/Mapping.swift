@@ -1,6 +1,6 @@
 public import PMemSystem
-package import CPMem2
-package import Glibc
+import CPMem2
+import Glibc
 public import SystemPackage
 
 /// A file (or DAX device) mapped directly into the process with libpmem2.
@@ -88,8 +88,8 @@ public struct Mapping: ~Copyable, @unchecked Sendable {
     ///   - requiredGranularity: The coarsest store granularity the caller can
     ///     work with. `.page` (the default) works everywhere; `.cacheLine`
     ///     needs DAX (`MAP_SYNC`) and fails elsewhere with
-    ///     ``PMemError/Code/granularityNotSupported``.
-    /// - Throws: ``PMemError`` with the path, errno and libpmem2 message.
+    ///     ``/PMemSystem/PMemError/Code/granularityNotSupported``.
+    /// - Throws: ``/PMemSystem/PMemError`` with the path, errno and libpmem2 message.
     public init(
         path: FilePath,
         access: MappingAccess = .readWrite,

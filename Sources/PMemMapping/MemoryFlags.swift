@@ -1,5 +1,5 @@
-public import PMemSystem
-package import CPMem2
+import PMemSystem
+import CPMem2
 
 /// How ``Mapping/copy(from:to:flags:)-(UnsafeRawBufferPointer,_,_)``, ``Mapping/move(from:to:count:flags:)``
 /// and ``Mapping/set(_:in:flags:)`` write and persist: libpmem2's `PMEM2_F_MEM_*` flags.

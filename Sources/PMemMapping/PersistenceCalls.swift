@@ -1,4 +1,4 @@
-public import PMemSystem
+import PMemSystem
 /// The persistence primitives a pool uses, gathered in one value so that a
 /// test can route them to a simulated persistence domain (which copies a
 /// cache line to its "media" only on flush followed by a fence) instead of

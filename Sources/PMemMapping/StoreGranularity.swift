@@ -1,4 +1,4 @@
-public import PMemSystem
+import PMemSystem
 package import CPMem2
 
 /// The smallest unit in which stores to a mapping become durable, and hence

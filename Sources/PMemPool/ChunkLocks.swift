@@ -1,8 +1,8 @@
-public import PMemSystem
-public import PMemMapping
-public import PMemSealing
-package import CPMemAtomics
-package import Glibc
+import PMemSystem
+import PMemMapping
+import PMemSealing
+import CPMemAtomics
+import Glibc
 
 /// The pool's locks, without a pool-wide mutex on the commit path: one lock
 /// word per logical chunk, one per lane (each lane's on its own cache line),

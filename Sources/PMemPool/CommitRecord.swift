@@ -1,7 +1,7 @@
-public import PMemSystem
-public import PMemMapping
-public import PMemSealing
-package import CPMemAtomics
+import PMemSystem
+import PMemMapping
+import PMemSealing
+import CPMemAtomics
 
 /// The commit record at the start of a lane, and the log entries of its
 /// body (docs/FORMAT.md, "Lanes", version 2).

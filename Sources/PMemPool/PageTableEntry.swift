@@ -1,6 +1,6 @@
-public import PMemSystem
-public import PMemMapping
-public import PMemSealing
+import PMemSystem
+import PMemMapping
+import PMemSealing
 /// One page-table entry (docs/FORMAT.md, "Page table"): the physical chunk of
 /// a logical chunk, with a CRC over both, in one 64-bit word that is only
 /// ever changed by a single aligned store.

@@ -1,6 +1,6 @@
 public import PMemSystem
-public import PMemMapping
-public import PMemSealing
+import PMemMapping
+import PMemSealing
 extension Pool {
     /// Calls `body` with the pool's logical contents (the view), read-only.
     public func withUnsafeBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {

@@ -1,13 +1,13 @@
 public import PMemSystem
-public import PMemMapping
-public import PMemSealing
+import PMemMapping
+import PMemSealing
 extension Pool {
     /// Verifies every piece of the pool's metadata on the media against what
     /// the open found: the header (checksum and geometry), each page-table
     /// entry (checksum, range, no chunk named twice, equal to the view's
     /// table), and every lane: each holds no valid record, or a valid record
     /// whose every entry the pool already holds (so that replaying it after
-    /// a crash would change nothing). Throws ``PMemError/Code/poolCorrupt``
+    /// a crash would change nothing). Throws ``/PMemSystem/PMemError/Code/poolCorrupt``
     /// with the file offset of the first damage.
     ///
     /// Opening a pool already recovers it and checks the header and page

@@ -1,15 +1,15 @@
 public import PMemSystem
-public import PMemMapping
-public import PMemSealing
-package import CPMemAtomics
+import PMemMapping
+import PMemSealing
+import CPMemAtomics
 
 extension Pool {
     /// Writes `bytes` at logical `offset`, failure-atomically, durable on
     /// return (O_ATOMIC | O_DSYNC): after a crash either all of them are in
     /// the pool or none.
     ///
-    /// - Throws: ``PMemError/Code/outOfBounds`` past the capacity,
-    ///   ``PMemError/Code/updateTooLarge`` beyond ``maxAtomicWrite``; both
+    /// - Throws: ``/PMemSystem/PMemError/Code/outOfBounds`` past the capacity,
+    ///   ``/PMemSystem/PMemError/Code/updateTooLarge`` beyond ``maxAtomicWrite``; both
     ///   before anything changes.
     public func write(_ bytes: [UInt8], at offset: Int) throws(PMemError) {
         let result = bytes.withUnsafeBytes { buffer in
@@ -48,7 +48,7 @@ extension Pool {
     /// Loads in `body` (``PoolTransaction/load(_:at:)``,
     /// ``PoolTransaction/read(at:count:)``) see its own pending writes.
     ///
-    /// Throws what `body` throws, or the commit's ``PMemError``.
+    /// Throws what `body` throws, or the commit's ``/PMemSystem/PMemError``.
     @discardableResult
     public func transaction<R, E: Error>(_ body: (inout PoolTransaction) throws(E) -> R) throws -> R {
         var transaction = PoolTransaction(pool: self)

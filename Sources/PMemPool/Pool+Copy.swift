@@ -1,7 +1,7 @@
 public import PMemSystem
-public import PMemMapping
+import PMemMapping
 public import PMemSealing
-package import Glibc
+import Glibc
 public import SystemPackage
 
 extension Pool {

@@ -1,7 +1,7 @@
-public import PMemSystem
-public import PMemMapping
-public import PMemSealing
-package import CPMemAtomics
+import PMemSystem
+import PMemMapping
+import PMemSealing
+import CPMemAtomics
 
 /// The commit paths where a flush is an `msync` (docs/FORMAT.md, "Deferred
 /// apply"): lanes are taken in pairs, a new record overwrites the older slot

@@ -1,7 +1,7 @@
-public import PMemSystem
-public import PMemMapping
-public import PMemSealing
-package import CPMemAtomics
+import PMemSystem
+import PMemMapping
+import PMemSealing
+import CPMemAtomics
 
 /// The one-write paths: in place, one logged piece, one remapped chunk.
 /// None allocates, hashes or looks up a task-local value in a release build;

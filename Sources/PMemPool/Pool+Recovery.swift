@@ -1,8 +1,8 @@
-public import PMemSystem
-public import PMemMapping
-public import PMemSealing
-package import CPMemAtomics
-package import SystemPackage
+import PMemSystem
+import PMemMapping
+import PMemSealing
+import CPMemAtomics
+import SystemPackage
 
 extension Pool {
     /// Replays every valid record in ascending sequence order, then clears

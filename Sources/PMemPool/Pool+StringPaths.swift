@@ -1,5 +1,5 @@
 public import PMemSystem
-public import PMemMapping
+import PMemMapping
 public import PMemSealing
 public import SystemPackage
 

@@ -1,6 +1,6 @@
-public import PMemSystem
-public import PMemMapping
-public import PMemSealing
+import PMemSystem
+import PMemMapping
+import PMemSealing
 /// Points in a commit (and in recovery) where tests stop the code as a crash
 /// would: nothing after the point runs, nothing before it is undone.
 /// `package` so that the package's fuzzer and tests can stop at one.

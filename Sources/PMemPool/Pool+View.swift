@@ -1,6 +1,6 @@
-public import PMemSystem
-public import PMemMapping
-public import PMemSealing
+import PMemSystem
+import PMemMapping
+import PMemSealing
 extension Pool {
     /// Maps every logical chunk into the view, one mapping per run of
     /// consecutive physical chunks.

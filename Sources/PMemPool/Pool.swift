@@ -1,8 +1,8 @@
 public import PMemSystem
 public import PMemMapping
 public import PMemSealing
-package import Glibc
-package import Synchronization
+import Glibc
+import Synchronization
 public import SystemPackage
 
 /// A failure-atomic file: `capacity` bytes, directly mapped, updated with
@@ -24,7 +24,7 @@ public import SystemPackage
 /// recovery argument are in `docs/FORMAT.md`.
 ///
 /// One process may have a pool open at a time (an advisory lock); a second
-/// open fails with ``PMemError/Code/poolBusy``. A `Pool` may be shared between
+/// open fails with ``/PMemSystem/PMemError/Code/poolBusy``. A `Pool` may be shared between
 /// threads: commits on disjoint chunks run in parallel, overlapping ones wait.
 /// Readers of the view are not isolated from a concurrent commit (see
 /// docs/FORMAT.md, "What a concurrent reader sees").
@@ -59,7 +59,7 @@ public final class Pool: @unchecked Sendable {
     public let recoveredCommits: Int
     /// What the open learned about the media: bad blocks in the data area
     /// (metadata on bad media refuses the open with
-    /// ``PMemError/Code/mediaError``) and the unsafe-shutdown check.
+    /// ``/PMemSystem/PMemError/Code/mediaError``) and the unsafe-shutdown check.
     public let media: PoolMediaReport
     /// Whether the device's unsafe-shutdown count grew while the pool was
     /// last open: the device lost power without flushing, so durable stores
@@ -104,7 +104,7 @@ public final class Pool: @unchecked Sendable {
          layout.lanesOffset..<(layout.lanesOffset + layout.laneCount * layout.laneSize)]
     }
 
-    /// Creates a pool in a new sealed file (see ``SealedFile``) and opens it.
+    /// Creates a pool in a new sealed file (see ``/PMemSealing/SealedFile``) and opens it.
     ///
     /// - Parameters:
     ///   - path: Where to create the pool file (it must not exist).
@@ -116,7 +116,7 @@ public final class Pool: @unchecked Sendable {
     ///   - lanes: Commits that can run at once (1...1024).
     ///   - permissions: The file's mode; 0600 by default.
     ///   - sealPlacement: Where the sealed file keeps its seal (see
-    ///     ``SealPlacement``); the pool format does not depend on it.
+    ///     ``/PMemSealing/SealPlacement``); the pool format does not depend on it.
     ///   - progress: Reports the writing of the file.
     public static func create(
         at path: FilePath, capacity: Int, chunkSize: Int = 2 << 20, spareCapacity: Int? = nil,
@@ -249,7 +249,7 @@ public final class Pool: @unchecked Sendable {
     /// marks the shutdown record clean, and releases the pool's lock, so that
     /// another process (or another ``open(at:)-(FilePath)`` here) can open it
     /// at once. From then on every operation of this object throws
-    /// ``PMemError/Code/poolClosed``.
+    /// ``/PMemSystem/PMemError/Code/poolClosed``.
     ///
     /// Idempotent; the last reference going away does the same. `Pool` is a
     /// class shared between threads, so `close()` cannot consume it: the

@@ -1,6 +1,6 @@
-public import PMemSystem
-public import PMemMapping
-public import PMemSealing
+package import PMemSystem
+import PMemMapping
+import PMemSealing
 /// A pool file's bytes in memory: checked the way `Pool.open` checks the
 /// file (the same code), without a file, a lock or a view. The
 /// fuzzer (`Sources/PMemFuzz`) and the corruption tests drive the open path

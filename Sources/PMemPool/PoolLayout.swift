@@ -1,7 +1,7 @@
-public import PMemSystem
-public import PMemMapping
-public import PMemSealing
-package import SystemPackage
+import PMemSystem
+import PMemMapping
+import PMemSealing
+import SystemPackage
 
 /// The pool header (docs/FORMAT.md, "Header"): where everything is. Written
 /// once at creation and never changed.

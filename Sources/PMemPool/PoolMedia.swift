@@ -1,12 +1,12 @@
-public import PMemSystem
-public import PMemMapping
-public import PMemSealing
-package import SystemPackage
+import PMemSystem
+import PMemMapping
+import PMemSealing
+import SystemPackage
 
 /// What opening a pool learned about its media: the device's bad blocks
 /// and its unsafe-shutdown count (docs/FORMAT.md, "Media errors and unsafe
 /// shutdowns"). Bad blocks in metadata refuse the open
-/// (``PMemError/Code/mediaError``); this reports the rest.
+/// (``/PMemSystem/PMemError/Code/mediaError``); this reports the rest.
 public struct PoolMediaReport: Sendable, Hashable {
     /// The bad-block list of the pool file, as the open found it.
     public enum BadBlocks: Sendable, Hashable {

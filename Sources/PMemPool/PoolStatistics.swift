@@ -1,6 +1,6 @@
-public import PMemSystem
-public import PMemMapping
-public import PMemSealing
+import PMemSystem
+import PMemMapping
+import PMemSealing
 /// What a pool has written and done since it was opened; the benchmarks
 /// compute write amplification from these.
 public struct PoolStatistics: Sendable, Hashable {

@@ -1,6 +1,6 @@
 public import PMemSystem
-public import PMemMapping
-public import PMemSealing
+import PMemMapping
+import PMemSealing
 /// The writes of one transaction, collected by
 /// ``Pool/transaction(_:)`` and committed together: after a crash, all of
 /// them or none are in the pool. Later writes win where writes overlap.

@@ -1,6 +1,6 @@
-public import PMemSystem
-public import PMemMapping
-package import CLinux
+package import PMemSystem
+import PMemMapping
+import CLinux
 package import SystemPackage
 
 /// A file's extent map as `FIEMAP` reports it, normalized so that the same

@@ -1,6 +1,6 @@
-public import PMemSystem
-public import PMemMapping
-package import CLinux
+import PMemSystem
+import PMemMapping
+import CLinux
 
 /// The flags `FIEMAP` reports for an extent (`FIEMAP_EXTENT_*`).
 public struct ExtentFlags: OptionSet, Sendable, Hashable, CustomStringConvertible {

@@ -1,5 +1,5 @@
-public import PMemSystem
-public import PMemMapping
+import PMemSystem
+import PMemMapping
 /// Where a sealed file keeps its seal record.
 ///
 /// The record normally lives in the extended attribute
@@ -15,7 +15,7 @@ public enum SealPlacement: Sendable, Hashable, CustomStringConvertible {
     /// is written).
     case automatic
     /// The extended attribute `user.swift-pmem.seal`; sealing fails with
-    /// ``PMemError/Code/notSupported`` where it cannot be stored.
+    /// ``/PMemSystem/PMemError/Code/notSupported`` where it cannot be stored.
     case extendedAttribute
     /// One page appended to the file, holding the record: works on any file
     /// system, and is what ``automatic`` chooses without user xattrs.

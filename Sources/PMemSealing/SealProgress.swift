@@ -1,5 +1,5 @@
-public import PMemSystem
-public import PMemMapping
+import PMemSystem
+import PMemMapping
 /// How far ``SealedFile/create(at:size:permissions:replaceExisting:placement:progress:)-(FilePath,_,_,_,_,_)`` is.
 public struct SealProgress: Sendable, Hashable {
     /// Bytes written so far.

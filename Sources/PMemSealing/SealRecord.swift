@@ -1,5 +1,5 @@
-public import PMemSystem
-public import PMemMapping
+package import PMemSystem
+import PMemMapping
 package import SystemPackage
 
 /// The seal of a block-map-immutable file. Two forms, both documented in the

@@ -1,5 +1,5 @@
-public import PMemSystem
-public import PMemMapping
+import PMemSystem
+import PMemMapping
 /// Whether a file's extents could be checked.
 public enum ExtentVerification: Sendable, Hashable {
     /// `FIEMAP` listed the extents and every check passed.

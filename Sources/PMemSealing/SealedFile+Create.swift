@@ -1,7 +1,7 @@
 public import PMemSystem
-public import PMemMapping
-package import CLinux
-package import Glibc
+import PMemMapping
+import CLinux
+import Glibc
 public import SystemPackage
 
 extension SealedFile {

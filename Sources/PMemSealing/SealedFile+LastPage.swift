@@ -1,6 +1,6 @@
-public import PMemSystem
-public import PMemMapping
-package import Glibc
+package import PMemSystem
+import PMemMapping
+import Glibc
 package import SystemPackage
 
 /// The seal record's second home: the file's last page, for file systems

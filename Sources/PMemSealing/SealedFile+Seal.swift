@@ -1,6 +1,6 @@
 public import PMemSystem
-public import PMemMapping
-package import Glibc
+import PMemMapping
+import Glibc
 public import SystemPackage
 
 extension SealedFile {
@@ -18,8 +18,8 @@ extension SealedFile {
     /// - Returns: What was found; ``SealReport/extents`` says whether the
     ///   extents were verified.
     /// - Throws: The first problem found, with its file offset
-    ///   (``PMemError/Code/hole``, ``PMemError/Code/unwrittenExtent``,
-    ///   ``PMemError/Code/sharedExtent``, …).
+    ///   (``/PMemSystem/PMemError/Code/hole``, ``/PMemSystem/PMemError/Code/unwrittenExtent``,
+    ///   ``/PMemSystem/PMemError/Code/sharedExtent``, …).
     @discardableResult
     public static func seal(_ path: FilePath, placement: SealPlacement = .automatic) throws(PMemError) -> SealReport {
         let fd = try openFile(path, O_RDWR | O_NOFOLLOW)

@@ -1,7 +1,7 @@
 public import PMemSystem
 public import PMemMapping
 package import CLinux
-package import Glibc
+import Glibc
 public import SystemPackage
 
 /// A block-map-immutable ("sealed") file: fully allocated, every extent
@@ -39,12 +39,12 @@ public struct SealedFile: ~Copyable {
     /// Opens a sealed file, checking the seal: the record is intact, the size
     /// is the sealed size, every extent is written, unshared and in place,
     /// and the extent map is the one recorded at sealing. A symbolic link at
-    /// the last component is refused (``PMemError/Code/symbolicLink``): a
+    /// the last component is refused (``/PMemSystem/PMemError/Code/symbolicLink``): a
     /// link swapped under a writer would redirect its stores.
     ///
-    /// - Throws: ``PMemError`` with ``PMemError/Code/notSealed``,
-    ///   ``PMemError/Code/sealRecordCorrupt``, ``PMemError/Code/sizeChanged``,
-    ///   ``PMemError/Code/extentMapChanged`` or the extent problem found.
+    /// - Throws: ``/PMemSystem/PMemError`` with ``/PMemSystem/PMemError/Code/notSealed``,
+    ///   ``/PMemSystem/PMemError/Code/sealRecordCorrupt``, ``/PMemSystem/PMemError/Code/sizeChanged``,
+    ///   ``/PMemSystem/PMemError/Code/extentMapChanged`` or the extent problem found.
     public static func open(_ path: FilePath, access: MappingAccess = .readWrite) throws(PMemError) -> SealedFile {
         let fd = try openFile(path, (access == .readWrite ? O_RDWR : O_RDONLY) | O_NOFOLLOW)
         do {
@@ -56,7 +56,7 @@ public struct SealedFile: ~Copyable {
         }
     }
 
-    /// Maps the sealed file (see ``Mapping/init(path:access:fileRange:requiredGranularity:)-(FilePath,_,_,_)``).
+    /// Maps the sealed file (see ``/PMemMapping/Mapping/init(path:access:fileRange:requiredGranularity:)-(FilePath,_,_,_)``).
     /// The mapping is made from the descriptor whose seal was checked; its
     /// access defaults to the access the file was opened with.
     public func map(

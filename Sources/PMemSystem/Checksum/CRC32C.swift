@@ -1,4 +1,4 @@
-package import CCRC32C
+import CCRC32C
 
 /// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), the checksum of
 /// every metadata record this library writes. With the SSE4.2 `crc32`

@@ -75,7 +75,7 @@ extension PMemError {
         /// Data is stored inline in the file system's metadata, not in blocks.
         public static let inlineData = Code("inlineData")
         /// The file is copy-on-write (btrfs without `FS_NOCOW_FL`): every write
-        /// would move its blocks. Create it with ``SealedFile/create(at:size:permissions:replaceExisting:placement:progress:)-(FilePath,_,_,_,_,_)``.
+        /// would move its blocks. Create it with `SealedFile/create(at:size:permissions:replaceExisting:placement:progress:)-(FilePath,_,_,_,_,_)`.
         public static let copyOnWrite = Code("copyOnWrite")
         /// The file's size differs from the size recorded in its seal.
         public static let sizeChanged = Code("sizeChanged")
@@ -93,7 +93,7 @@ extension PMemError {
         /// The pool's format version is one this library does not read
         /// (an older or a newer one); the message names it.
         public static let unsupportedVersion = Code("unsupportedVersion")
-        /// The pool was closed (``Pool/close()``); open it again to use it.
+        /// The pool was closed (`Pool/close()`); open it again to use it.
         public static let poolClosed = Code("poolClosed")
         /// An earlier update failed after it was committed; reopening the pool runs the recovery that finishes it.
         public static let needsRecovery = Code("needsRecovery")
@@ -104,7 +104,7 @@ extension PMemError {
         /// raise a machine check (SIGBUS), so the open is refused before any
         /// metadata is read. The message names the file ranges; repair the
         /// device (`ndctl clear-errors`, or restore from a copy) and open again.
-        /// Bad blocks in data chunks do not refuse an open: see ``Pool/media``.
+        /// Bad blocks in data chunks do not refuse an open: see `Pool/media`.
         public static let mediaError = Code("mediaError")
         /// A test's crash point was reached (builds with test hooks only):
         /// the commit stopped there as a crash would stop it. Never thrown by

@@ -1,4 +1,4 @@
-package import CPMem2
+import CPMem2
 package import SystemPackage
 
 extension PMemError {

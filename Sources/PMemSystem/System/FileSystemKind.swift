@@ -1,4 +1,4 @@
-package import CLinux
+import CLinux
 
 /// The file systems sealing treats specially, by `statfs.f_type` (the
 /// magic numbers of `<linux/magic.h>`).

@@ -1,4 +1,4 @@
-package import Glibc
+import Glibc
 
 /// A whole file, read with read(2) until the end (for /proc files, whose
 /// size reads as 0 so that size-based readers stop early).

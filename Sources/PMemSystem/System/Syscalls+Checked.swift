@@ -1,11 +1,11 @@
 package import CLinux
-package import Glibc
+import Glibc
 package import SystemPackage
 
 // The calls that several layers make the same way, with their failures
 // already turned into PMemError.
 package extension Syscalls {
-    package static func status(_ fd: CInt, path: FilePath?) throws(PMemError) -> stat {
+    static func status(_ fd: CInt, path: FilePath?) throws(PMemError) -> stat {
         switch fstat(fd) {
         case .success(let st): return st
         case .failure(let errno): throw PMemError.system(errno, "reading the file's status (fstat)", path: path)
@@ -13,7 +13,7 @@ package extension Syscalls {
     }
 
     /// The inode attributes of `chattr` (`FS_IOC_GETFLAGS`).
-    package static func attributes(_ fd: CInt, path: FilePath?) throws(PMemError) -> CInt {
+    static func attributes(_ fd: CInt, path: FilePath?) throws(PMemError) -> CInt {
         var attributes: CInt = 0
         if case .failure(let errno) = ioctl(fd, clinux_FS_IOC_GETFLAGS, &attributes) {
             throw PMemError.system(errno, "reading the file's attributes (FS_IOC_GETFLAGS)", path: path)
@@ -21,14 +21,14 @@ package extension Syscalls {
         return attributes
     }
 
-    package static func setAttributes(_ fd: CInt, _ value: CInt, path: FilePath?) throws(PMemError) {
+    static func setAttributes(_ fd: CInt, _ value: CInt, path: FilePath?) throws(PMemError) {
         var attributes = value
         if case .failure(let errno) = ioctl(fd, clinux_FS_IOC_SETFLAGS, &attributes) {
             throw PMemError.system(errno, "setting the file's attributes (FS_IOC_SETFLAGS)", path: path)
         }
     }
 
-    package static func sync(_ fd: CInt, path: FilePath?, _ why: String) throws(PMemError) {
+    static func sync(_ fd: CInt, path: FilePath?, _ why: String) throws(PMemError) {
         if case .failure(let errno) = fsync(fd) {
             throw PMemError.system(errno, "\(why) (fsync)", path: path)
         }

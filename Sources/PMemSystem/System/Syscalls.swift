@@ -5,7 +5,7 @@
 // build has no task-local to look up, as swift-system's mocking.
 package import Glibc
 package import CLinux
-package import Synchronization
+import Synchronization
 package import SystemPackage
 
 /// The system calls that can be made to fail in tests.
@@ -155,7 +155,7 @@ package enum Syscalls {
     }
 
     /// `statx(fd, STATX_WRITE_ATOMIC)`. Not injectable: its failure changes
-    /// only what ``IOInfo/kernelAtomicWrite`` says, never whether a path
+    /// only what `IOInfo/kernelAtomicWrite` says, never whether a path
     /// succeeds, so it is kept out of the fault-injection tests' call counts.
     package static func statxAtomicWrite(_ fd: CInt) -> Result<clinux_statx_atomic_write, Errno> {
         var facts = clinux_statx_atomic_write()
