@@ -27,12 +27,12 @@ extension Pool {
         }
         guard !buffer.isEmpty else { return }
         // The hardware's atomic unit needs no plan.
-        if Self.fitsOneWord(offset, buffer.count) { return try storeInPlace(buffer, at: offset) }
+        if CommitPlan.fitsOneWord(offset, buffer.count) { return try storeInPlace(buffer, at: offset) }
         let chunk = layout.chunkSize
         let logical = offset / chunk
         if (offset + buffer.count - 1) / chunk == logical {
             // One chunk: logged while small, else copied out and remapped.
-            if buffer.count < chunk && Self.logs(CommitRecord.entryHeadSize + PoolLayout.alignUp(buffer.count, 8), chunk: chunk) {
+            if buffer.count < chunk && CommitPlan.logs(CommitRecord.entryHeadSize + PoolLayout.alignUp(buffer.count, 8), chunk: chunk) {
                 if defersApply { return try logOneDeferred(buffer, at: offset, logical: logical) }
                 return try logOne(buffer, at: offset, logical: logical)
             }
@@ -57,99 +57,34 @@ extension Pool {
         return result
     }
 
-    /// Whether a partial chunk whose log entries take `logBytes` is logged
-    /// rather than copied out and remapped: while its payload is at most half
-    /// the chunk (docs/FORMAT.md, "Measured crossover"). Past that, a remap
-    /// writes fewer bytes.
-    static func logs(_ logBytes: Int, chunk: Int) -> Bool {
-        logBytes <= chunk / 2 + CommitRecord.entryHeadSize
+    /// The sizes a commit plan depends on.
+    var planGeometry: CommitPlan.Geometry {
+        CommitPlan.Geometry(capacity: capacity, chunkSize: layout.chunkSize,
+                            laneBodyCapacity: layout.laneSize - CommitRecord.headerSize, spareChunks: layout.spareChunks)
     }
 
-    /// Whether `count` bytes at `offset` (not negative) lie inside one aligned
-    /// 8-byte word: the hardware's failure-atomic unit, stored in place.
-    static func fitsOneWord(_ offset: Int, _ count: Int) -> Bool {
-        count > 0 && offset % 8 + count <= 8
-    }
-
-    /// One piece of a write that falls in one logical chunk.
-    private struct Piece {
-        var offset: Int
-        var bytes: ArraySlice<UInt8>
-    }
-
-    /// The general path: any set of writes, planned per chunk.
+    /// The general path: any set of writes, planned (CommitPlan), then
+    /// carried out by the one-write fast paths or the executor.
     func commit(_ writes: [(offset: Int, bytes: [UInt8])]) throws(PMemError) {
-        var requested = 0
-        for w in writes {
-            guard w.offset >= 0, w.offset <= capacity, w.bytes.count <= capacity - w.offset else {
-                throw PMemError(.outOfBounds, "\(w.bytes.count) bytes at offset \(w.offset) lie outside the pool's \(capacity) bytes",
-                                path: path, fileOffset: w.offset >= 0 ? w.offset : nil)
-            }
-            requested += w.bytes.count
+        let route: CommitPlan.Route
+        do { route = try CommitPlan.route(writes, in: planGeometry) } catch {
+            var error = error
+            error.path = path
+            throw error
         }
-        let writes = writes.filter { !$0.bytes.isEmpty }
-        guard !writes.isEmpty else { return }
-        if writes.count == 1 {
-            let w = writes[0]
-            let chunk = layout.chunkSize
-            if Self.fitsOneWord(w.offset, w.bytes.count) || (w.offset + w.bytes.count - 1) / chunk == w.offset / chunk {
-                return try write(w.bytes, at: w.offset)
-            }
+        switch route {
+        case .nothing: return
+        case .single(let offset, let bytes): try write(bytes, at: offset)
+        case .planned(let plan): try execute(plan)
         }
-
-        let chunk = layout.chunkSize
-        // Plan: the pieces of each chunk, in write order; chunks wholly
-        // covered are remapped, the rest logged while the lane has room.
-        var pieces: [Int: [Piece]] = [:]
-        for w in writes {
-            var done = 0
-            while done < w.bytes.count {
-                let logical = (w.offset + done) / chunk
-                let n = min(w.bytes.count - done, chunk - (w.offset + done) % chunk)
-                pieces[logical, default: []].append(Piece(offset: w.offset + done, bytes: w.bytes[done..<(done + n)]))
-                done += n
-            }
-        }
-        var remapped = pieces.keys.filter { covers(pieces[$0]!, chunk: $0) }
-        var logged = pieces.keys.filter { !covers(pieces[$0]!, chunk: $0) }.sorted()
-        func logSize(_ l: Int) -> Int { pieces[l]!.reduce(0) { $0 + CommitRecord.entryHeadSize + PoolLayout.alignUp($1.bytes.count, 8) } }
-        // Past half a chunk, copying it out and remapping beats logging it.
-        // Spare chunks permitting: the guarantee of maxAtomicWrite must not depend on it.
-        for l in logged.sorted(by: { logSize($0) > logSize($1) })
-        where !Self.logs(logSize(l), chunk: chunk) && remapped.count < layout.spareChunks {
-            logged.removeAll { $0 == l }
-            remapped.append(l)
-        }
-        var bodySize = logged.reduce(0) { $0 + logSize($1) } + remapped.count * CommitRecord.entryHeadSize
-        while bodySize > layout.laneSize - CommitRecord.headerSize, let biggest = logged.max(by: { logSize($0) < logSize($1) }) {
-            // Too much for the lane: copy this chunk out and remap it instead.
-            logged.removeAll { $0 == biggest }
-            remapped.append(biggest)
-            bodySize += CommitRecord.entryHeadSize - logSize(biggest)
-        }
-        remapped.sort()
-        guard bodySize <= layout.laneSize - CommitRecord.headerSize else {
-            throw PMemError(.updateTooLarge, "the update's log (\(bodySize) bytes of entries) does not fit a lane of \(layout.laneSize) bytes; split it into smaller transactions",
-                            path: path)
-        }
-        guard remapped.count <= layout.spareChunks else {
-            throw PMemError(.updateTooLarge, "the update needs \(remapped.count) spare chunks of \(chunk) bytes and the pool has \(layout.spareChunks): its largest atomic write is \(maxAtomicWrite) bytes",
-                            path: path)
-        }
-        var logEntries: [LogEntry] = []
-        for logical in logged {
-            for piece in pieces[logical]! { logEntries.append(.data(offset: piece.offset, bytes: Array(piece.bytes))) }
-        }
-        try execute(touched: pieces.keys.sorted(), remapped: remapped.map { ($0, pieces[$0]!) }, logEntries: logEntries,
-                    requested: requested)
     }
 
     /// Runs a planned commit (docs/FORMAT.md, "Update protocol"): kills,
     /// new contents of `remapped` chunks into spare chunks, the record (body
     /// and header, one flush), fence; apply, fence; remap the view.
-    private func execute(touched: [Int], remapped: [(logical: Int, pieces: [Piece])], logEntries: [LogEntry],
-                         requested: Int) throws(PMemError) {
+    private func execute(_ plan: CommitPlan) throws(PMemError) {
         let chunk = layout.chunkSize
+        let touched = plan.touched, remapped = plan.remapped
         // Chunks in ascending order, then spares, then a lane.
         var held = 0
         defer { for l in touched.prefix(held) { locks.unlock(chunk: l) } }
@@ -215,18 +150,19 @@ extension Pool {
         // New contents of remapped chunks into spare chunks; the log body.
         var entries: [LogEntry] = []
         var remapBytes = 0
-        for (i, (logical, pieces)) in remapped.enumerated() {
+        for (i, remap) in remapped.enumerated() {
+            let logical = remap.logical
             let destination = file.base + layout.chunkOffset(spares[i])
             // The bytes the update leaves as they are, from the chunk's current
             // physical copy through the file mapping: the view's pages of a
             // chunk remapped earlier would each fault in first (measured:
             // most of the cost of a partial-chunk remap on tmpfs).
             let current = file.base + layout.chunkOffset(pageTable[logical])
-            for gap in uncovered(pieces, chunk: logical) {
+            for gap in CommitPlan.uncovered(remap.pieces, chunk: logical, size: chunk) {
                 copyRemapData(destination + gap.lowerBound, current + gap.lowerBound, gap.count)
                 remapBytes += gap.count
             }
-            for piece in pieces {
+            for piece in remap.pieces {
                 piece.bytes.withUnsafeBytes { src in
                     copyRemapData(destination + piece.offset - logical * chunk, src.baseAddress!, src.count)
                 }
@@ -237,7 +173,7 @@ extension Pool {
         // The record's checksum does not cover remapped chunks: their contents
         // must be durable before a record can name them.
         if !remapped.isEmpty, !Self.drops(.remapDataFence) { fence() }
-        entries += logEntries
+        entries += plan.logEntries
         let record = file.base + layout.laneOffset(slot)
         let body = UnsafeMutableRawBufferPointer(start: record + CommitRecord.headerSize, count: layout.laneSize - CommitRecord.headerSize)
         var length = 0
@@ -262,37 +198,18 @@ extension Pool {
         if !Self.drops(.applyFence) { fence() }
         locks.add(lane: lane, appliedBytes: applied)
         try Self.simulateCrash(at: .afterApply)
-        for (i, (logical, _)) in remapped.enumerated() {
-            replaced.append(pageTable[logical])
-            pageTable[logical] = spares[i]
+        for (i, remap) in remapped.enumerated() {
+            replaced.append(pageTable[remap.logical])
+            pageTable[remap.logical] = spares[i]
         }
         // A failure here leaves the view behind the durable page table: the
         // pool is poisoned (reads too) until it is reopened.
-        for (i, (logical, _)) in remapped.enumerated() { try mapChunks(logical, count: 1, physical: spares[i]) }
+        for (i, remap) in remapped.enumerated() { try mapChunks(remap.logical, count: 1, physical: spares[i]) }
         finished = true
         // The page-table entries naming the new chunks are durable (the apply
         // fence): the replaced chunks can take new contents.
         replaced.withUnsafeBufferPointer { locks.free($0) }
-        locks.add(lane: lane, commits: 1, bytesRequested: requested, remaps: remapped.count, fences: remapped.isEmpty ? 2 : 3)
-    }
-
-    /// Whether the pieces cover every byte of the chunk.
-    private func covers(_ pieces: [Piece], chunk logical: Int) -> Bool {
-        uncovered(pieces, chunk: logical).isEmpty
-    }
-
-    /// The byte ranges of the chunk (relative to its start) that no piece covers.
-    private func uncovered(_ pieces: [Piece], chunk logical: Int) -> [Range<Int>] {
-        let start = logical * layout.chunkSize
-        let ranges = pieces.map { ($0.offset - start)..<($0.offset - start + $0.bytes.count) }.sorted { $0.lowerBound < $1.lowerBound }
-        var gaps: [Range<Int>] = []
-        var next = 0
-        for r in ranges {
-            if r.lowerBound > next { gaps.append(next..<r.lowerBound) }
-            next = max(next, r.upperBound)
-        }
-        if next < layout.chunkSize { gaps.append(next..<layout.chunkSize) }
-        return gaps
+        locks.add(lane: lane, commits: 1, bytesRequested: plan.requested, remaps: remapped.count, fences: remapped.isEmpty ? 2 : 3)
     }
 
     /// The error of an operation the pool refuses: it was closed, or an
