@@ -73,7 +73,7 @@ let package = Package(
         // The product: re-exports every layer's public API.
         .target(
             name: "PMem",
-            dependencies: ["PMemSystem", "PMemMapping", "PMemSealing", "PMemPool"],
+            dependencies: ["PMemSystem", "PMemMapping", "PMemSealing", "PMemPool", .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: strictSwift
         ),
         // Layer 5: crash testing for users' own persistent code.
@@ -95,31 +95,31 @@ let package = Package(
         ),
         .executableTarget(
             name: "PMemCounterExample",
-            dependencies: ["PMem", .product(name: "SystemPackage", package: "swift-system")],
+            dependencies: ["PMem"],
             path: "examples/counter",
             swiftSettings: strictSwift
         ),
         .executableTarget(
             name: "PMemTortureExample",
-            dependencies: ["PMem", .product(name: "SystemPackage", package: "swift-system")],
+            dependencies: ["PMem"],
             path: "examples/torture",
             swiftSettings: strictSwift
         ),
         .executableTarget(
             name: "PMemKVStoreExample",
-            dependencies: ["PMem", .product(name: "SystemPackage", package: "swift-system")],
+            dependencies: ["PMem"],
             path: "examples/kvstore",
             swiftSettings: strictSwift
         ),
         .executableTarget(
             name: "PMemDMAExtentsExample",
-            dependencies: ["PMem", .product(name: "SystemPackage", package: "swift-system")],
+            dependencies: ["PMem"],
             path: "examples/dma-extents",
             swiftSettings: strictSwift
         ),
         .executableTarget(
             name: "PMemCrashLabExample",
-            dependencies: ["PMem", "PMemCrashTesting", .product(name: "SystemPackage", package: "swift-system")],
+            dependencies: ["PMem", "PMemCrashTesting"],
             path: "examples/crash-lab",
             swiftSettings: strictSwift
         ),

@@ -6,3 +6,6 @@
 @_exported public import PMemMapping
 @_exported public import PMemSealing
 @_exported public import PMemPool
+// FilePath, FileDescriptor and FilePermissions appear in the library's
+// signatures: one dependency line (on PMem) gives them too.
+@_exported public import SystemPackage

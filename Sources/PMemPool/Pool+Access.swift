@@ -1,6 +1,7 @@
 public import PMemSystem
 import PMemMapping
 import PMemSealing
+import CPMemAtomics
 extension Pool {
     /// Calls `body` with the pool's logical contents (the view), read-only.
     public func withUnsafeBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
@@ -40,7 +41,12 @@ extension Pool {
         guard locks.lock(chunks: first..<(last + 1)) else { throw needsRecoveryError }
         defer { locks.unlock(chunks: first..<(last + 1)) }
         for l in first...last { if let held = killLiveRecord(touching: l) { locks.releaseLane(held) } }
-        (view + offset).storeBytes(of: value, as: T.self)
+        if size == 8 && offset % 8 == 0 {
+            // The failure-atomic unit: one 8-byte store the C compiler promises.
+            pmem_store64(view + offset, Swift.withUnsafeBytes(of: value) { $0.loadUnaligned(as: UInt64.self) })
+        } else {
+            (view + offset).storeBytes(of: value, as: T.self)
+        }
     }
 
     /// The old name of ``storeUncommitted(_:at:)``: one verb for two
@@ -55,7 +61,7 @@ extension Pool {
     /// Each chunk of the range is flushed under its lock, so a persist and a
     /// commit on the same chunk take turns: the persist flushes the chunk the
     /// page table names before or after the commit, never a chunk being
-    /// replaced. (``store(_:at:)`` already killed any record that could be
+    /// replaced. (``storeUncommitted(_:at:)`` already killed any record that could be
     /// replayed over the stores.)
     public func persist(_ range: Range<Int>) throws(PMemError) {
         try checkRange(range.lowerBound, range.count)

@@ -49,8 +49,24 @@ extension Pool {
     /// ``PoolTransaction/read(at:count:)``) see its own pending writes.
     ///
     /// Throws what `body` throws, or the commit's ``/PMemSystem/PMemError``.
+    /// A body that throws only ``/PMemSystem/PMemError`` (or nothing) gets
+    /// the typed overload, ``transaction(_:)-((inout PoolTransaction) throws(PMemError) -> R)``.
     @discardableResult
     public func transaction<R, E: Error>(_ body: (inout PoolTransaction) throws(E) -> R) throws -> R {
+        var transaction = PoolTransaction(pool: self)
+        let result = try body(&transaction)
+        try commit(transaction.writes)
+        return result
+    }
+
+    /// Runs `body` to collect writes, then commits them all at once, as
+    /// ``transaction(_:)-((inout PoolTransaction) throws(E) -> R)`` does, for a body
+    /// that throws only ``/PMemSystem/PMemError``: then so does the
+    /// transaction, and callers can match on its code without a cast. A
+    /// closure that uses `try` infers `throws(any Error)` unless it says
+    /// otherwise: write `{ tx throws(PMemError) in … }`.
+    @discardableResult
+    public func transaction<R>(_ body: (inout PoolTransaction) throws(PMemError) -> R) throws(PMemError) -> R {
         var transaction = PoolTransaction(pool: self)
         let result = try body(&transaction)
         try commit(transaction.writes)

@@ -41,6 +41,17 @@ public struct PoolTransaction {
         writes.append((offset, Array(buffer)))
     }
 
+    /// Adds a write of the bytes of `span` at logical `offset` (copied into
+    /// the transaction: it outlives the span, until the commit).
+    public mutating func write(_ span: RawSpan, at offset: Int) {
+        writes.append((offset, span.withUnsafeBytes { Array($0) }))
+    }
+
+    /// Adds a write of the bytes of `span` at logical `offset` (copied, as above).
+    public mutating func write(_ span: Span<UInt8>, at offset: Int) {
+        writes.append((offset, span.withUnsafeBufferPointer { Array($0) }))
+    }
+
     /// Adds a write of `value`'s bytes at logical `offset`.
     public mutating func store<T: BitwiseCopyable>(_ value: T, at offset: Int) {
         writes.append((offset, withUnsafeBytes(of: value) { Array($0) }))

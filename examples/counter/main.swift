@@ -7,7 +7,6 @@
 // when PMEM_DIR is not set.
 import Glibc
 import PMem
-import SystemPackage
 
 let path: FilePath = CommandLine.arguments.count > 1
     ? FilePath(CommandLine.arguments[1])

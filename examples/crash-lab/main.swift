@@ -18,7 +18,6 @@
 import Glibc
 import PMem
 import PMemCrashTesting
-import SystemPackage
 
 let directory = CommandLine.arguments.count > 1 ? CommandLine.arguments[1] : "/dev/shm"
 let recordSize = 64, records = 40

@@ -12,7 +12,6 @@
 // physical offset, as a DMA engine would, and compared with the file.
 import Glibc
 import PMem
-import SystemPackage
 
 let args = CommandLine.arguments
 guard (2...3).contains(args.count) else {

@@ -36,8 +36,12 @@ struct KVStore {
         }
     }
 
+    /// The header's two counters, as typed handles into the pool.
+    var countField: PoolHandle<UInt64> { get throws(PMemError) { try pool.handle(at: 8) } }
+    var generationField: PoolHandle<UInt64> { get throws(PMemError) { try pool.handle(at: 16) } }
+
     func header() throws(PMemError) -> Header {
-        Header(count: Int(try pool.load(UInt64.self, at: 8)), generation: try pool.load(UInt64.self, at: 16))
+        Header(count: Int(try pool.load(countField)), generation: try pool.load(generationField))
     }
 
     func slot(_ index: Int) throws(PMemError) -> Slot? {
@@ -86,15 +90,10 @@ struct KVStore {
         slot.replaceSubrange(16..<16 + key.count, with: key)
         slot.replaceSubrange(64..<64 + value.count, with: value)
         let encoded = Self.encodeHeader(header)
-        do {
-            try pool.transaction { (tx: inout PoolTransaction) in
-                tx.write(slot, at: Self.slotsOffset + index * Self.slotSize)
-                tx.write(encoded, at: 0)
-            }
-        } catch let error as PMemError {
-            throw error
-        } catch {
-            throw PMemError(.ioFailure, "\(error)", path: pool.path)
+        // A body that throws only PMemError: the transaction throws PMemError too.
+        try pool.transaction { tx throws(PMemError) in
+            tx.write(slot, at: Self.slotsOffset + index * Self.slotSize)
+            tx.write(encoded, at: 0)
         }
         return header.generation
     }

@@ -14,7 +14,6 @@
 // POOL is created (1 MiB, 64 KiB chunks) if it does not exist.
 import Glibc
 import PMem
-import SystemPackage
 
 let arguments = CommandLine.arguments
 func usage() -> Never {

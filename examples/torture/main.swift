@@ -23,7 +23,6 @@
 // can recompute the expected contents.
 import Glibc
 import PMem
-import SystemPackage
 
 /// One line to stdout with one write(2), unbuffered: an acknowledgement
 /// must not sit in a buffer when the process is killed.
@@ -58,7 +57,7 @@ func verify(pool path: String, first: Int, last: Int, base basePath: String, sav
         if first == 0 && last < 0 { say("torture: no pool yet, nothing acknowledged"); say("next 0"); return true }
         say("torture: VIOLATION: the pool is missing after write \(last) was acknowledged"); return false
     }
-    let pool = try Pool.open(at: FilePath(path))
+    let pool = try Pool.open(at: path)
     let contents = pool.withUnsafeBytes { Array($0) }
     guard contents.count == capacity else { say("torture: VIOLATION: capacity \(contents.count)"); return false }
     var model = readFile(basePath) ?? [UInt8](repeating: 0, count: capacity)
