@@ -5,7 +5,7 @@ extension Mapping {
     /// that the mapping is writable.
     @inline(__always)
     package func address(at offset: Int, count length: Int, writing: Bool) throws(PMemError) -> UnsafeMutableRawPointer {
-        guard offset >= 0, length >= 0, offset <= count, length <= count - offset else {
+        guard fits(offset, length, in: count) else {
             let (inFile, overflow) = fileOffset.addingReportingOverflow(offset)
             throw PMemError(.outOfBounds, "\(length) bytes at offset \(offset) lie outside the mapping's \(count) bytes",
                             path: path, fileOffset: offset >= 0 && !overflow ? inFile : nil)
@@ -18,9 +18,7 @@ extension Mapping {
 
     @inline(__always)
     package func address(of range: Range<Int>, writing: Bool) throws(PMemError) -> UnsafeMutableRawPointer {
-        // `range.count` itself would trap for ranges such as Int.min..<1.
-        let (length, overflow) = range.upperBound.subtractingReportingOverflow(range.lowerBound)
-        return try address(at: range.lowerBound, count: overflow ? -1 : length, writing: writing)
+        try address(at: range.lowerBound, count: checkedCount(range) ?? -1, writing: writing)
     }
 
     /// Loads a value of type `T` from `offset` (any alignment).

@@ -73,9 +73,8 @@ struct CommitPlan: Equatable {
     static func route(_ writes: [(offset: Int, bytes: [UInt8])], in geometry: Geometry) throws(PMemError) -> Route {
         var requested = 0
         for w in writes {
-            guard w.offset >= 0, w.offset <= geometry.capacity, w.bytes.count <= geometry.capacity - w.offset else {
-                throw PMemError(.outOfBounds, "\(w.bytes.count) bytes at offset \(w.offset) lie outside the pool's \(geometry.capacity) bytes",
-                                fileOffset: w.offset >= 0 ? w.offset : nil)
+            guard fits(w.offset, w.bytes.count, in: geometry.capacity) else {
+                throw Pool.outOfBounds(w.offset, w.bytes.count, capacity: geometry.capacity, path: nil)
             }
             requested += w.bytes.count
         }

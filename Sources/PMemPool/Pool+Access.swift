@@ -2,6 +2,7 @@ public import PMemSystem
 import PMemMapping
 import PMemSealing
 import CPMemAtomics
+import SystemPackage
 extension Pool {
     /// Calls `body` with the pool's logical contents (the view), read-only.
     public func withUnsafeBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
@@ -64,7 +65,7 @@ extension Pool {
     /// replaced. (``storeUncommitted(_:at:)`` already killed any record that could be
     /// replayed over the stores.)
     public func persist(_ range: Range<Int>) throws(PMemError) {
-        try checkRange(range.lowerBound, range.count)
+        try checkRange(range.lowerBound, checkedCount(range) ?? -1)
         guard !range.isEmpty else { return }
         if locks.isPoisoned { throw needsRecoveryError }
         var offset = range.lowerBound
@@ -83,9 +84,15 @@ extension Pool {
         locks.releaseLane(lane)
     }
 
-    private func checkRange(_ offset: Int, _ count: Int) throws(PMemError) {
-        guard offset >= 0, count >= 0, offset <= capacity, count <= capacity - offset else {
-            throw PMemError(.outOfBounds, "\(count) bytes at offset \(offset) lie outside the pool's \(capacity) bytes", path: path)
-        }
+    /// Throws ``/PMemSystem/PMemError/Code/outOfBounds`` unless `count`
+    /// logical bytes at `offset` lie inside the pool.
+    func checkRange(_ offset: Int, _ count: Int) throws(PMemError) {
+        guard fits(offset, count, in: capacity) else { throw Self.outOfBounds(offset, count, capacity: capacity, path: path) }
+    }
+
+    /// The error for `count` logical bytes at `offset` outside a pool of
+    /// `capacity` bytes (a logical offset is not a file offset: none is named).
+    static func outOfBounds(_ offset: Int, _ count: Int, capacity: Int, path: FilePath?) -> PMemError {
+        PMemError(.outOfBounds, "\(count) bytes at offset \(offset) lie outside the pool's \(capacity) bytes", path: path)
     }
 }

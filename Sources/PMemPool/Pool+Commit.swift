@@ -21,10 +21,7 @@ extension Pool {
     /// Writes the bytes of `buffer` at logical `offset`, failure-atomically,
     /// durable on return, without copying them into an array first.
     public func write(_ buffer: UnsafeRawBufferPointer, at offset: Int) throws(PMemError) {
-        guard offset >= 0, offset <= capacity, buffer.count <= capacity - offset else {
-            throw PMemError(.outOfBounds, "\(buffer.count) bytes at offset \(offset) lie outside the pool's \(capacity) bytes",
-                            path: path, fileOffset: offset >= 0 ? offset : nil)
-        }
+        try checkRange(offset, buffer.count)
         guard !buffer.isEmpty else { return }
         // The hardware's atomic unit needs no plan.
         if CommitPlan.fitsOneWord(offset, buffer.count) { return try storeInPlace(buffer, at: offset) }

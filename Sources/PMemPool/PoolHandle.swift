@@ -50,14 +50,14 @@ extension Pool {
     ///   multiple of `Value`'s alignment.
     public func handle<Value: BitwiseCopyable>(to type: Value.Type = Value.self, at offset: Int) throws(PMemError) -> PoolHandle<Value> {
         let size = MemoryLayout<Value>.size
-        guard offset >= 0, offset <= capacity, size <= capacity - offset else {
+        guard fits(offset, size, in: capacity) else {
             throw PMemError(.outOfBounds, "a \(Value.self) (\(size) bytes) at offset \(offset) lies outside the pool's \(capacity) bytes",
-                            path: path, fileOffset: offset >= 0 ? offset : nil)
+                            path: path)
         }
         let alignment = MemoryLayout<Value>.alignment
         guard offset % alignment == 0 else {
             throw PMemError(.unalignedOffset, "a \(Value.self) needs an offset aligned to \(alignment) bytes, not \(offset)",
-                            path: path, fileOffset: offset, requiredAlignment: alignment)
+                            path: path, requiredAlignment: alignment)
         }
         return PoolHandle(offset: offset)
     }

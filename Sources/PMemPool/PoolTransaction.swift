@@ -18,6 +18,8 @@ public struct PoolTransaction {
         var bytes = try pool.read(at: offset, count: count)
         let end = offset + count
         for w in writes {
+            // A pending write outside the pool (refused at commit) laps nothing.
+            guard fits(w.offset, w.bytes.count, in: pool.capacity) else { continue }
             let lo = max(offset, w.offset), hi = min(end, w.offset + w.bytes.count)
             if lo < hi { bytes.replaceSubrange((lo - offset)..<(hi - offset), with: w.bytes[(lo - w.offset)..<(hi - w.offset)]) }
         }
