@@ -58,14 +58,9 @@ enum BaseImages {
         unlink(path.string)
     }
 
+    /// The whole file; a file that cannot be read stops the tool, saying why.
     static func readAll(_ path: FilePath) -> [UInt8] {
-        let fd = open(path.string, O_RDONLY)
-        defer { close(fd) }
-        var st = stat()
-        fstat(fd, &st)
-        var bytes = [UInt8](repeating: 0, count: Int(st.st_size))
-        _ = bytes.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
-        return bytes
+        do { return try Syscalls.readFile(path) } catch { fatalError("pmem-fuzz: \(error)") }
     }
 }
 

@@ -137,11 +137,7 @@ public struct Mapping: ~Copyable, @unchecked Sendable {
         if mode == O_WRONLY {
             throw PMemError(.permissionDenied, "the descriptor was opened write-only (O_WRONLY); a mapping needs read access")
         }
-        let fd: CInt
-        switch Syscalls.dup(fileDescriptor.rawValue) {
-        case .success(let value): fd = value
-        case .failure(let errno): throw PMemError.system(errno, "duplicating the descriptor")
-        }
+        let fd = try Syscalls.duplicate(fileDescriptor.rawValue, path: nil)
         try self.init(ownedDescriptor: fd, path: nil, access: access, fileRange: fileRange,
                       requiredGranularity: requiredGranularity)
     }

@@ -192,11 +192,7 @@ public final class Pool: @unchecked Sendable {
     init(opening path: FilePath, interposer: PersistenceCalls.Interposer? = nil) throws(PMemError) {
         self.path = path
         let sealed = try SealedFile.open(path)
-        let fd: CInt
-        switch Syscalls.dup(sealed.descriptor) {
-        case .success(let value): fd = value
-        case .failure(let errno): throw PMemError.system(errno, "duplicating the descriptor", path: path)
-        }
+        let fd = try Syscalls.duplicate(sealed.descriptor, path: path)
         var ready = false
         defer { if !ready { Syscalls.close(fd) } }
         try Self.lock(fd, path: path)

@@ -75,17 +75,12 @@ public struct SealedFile: ~Copyable {
         requiredGranularity: StoreGranularity = .page,
         interposedBy interposer: PersistenceCalls.Interposer?
     ) throws(PMemError) -> Mapping {
-        let fd: CInt
-        switch Syscalls.dup(descriptor) {
-        case .success(let value): fd = value
-        case .failure(let errno): throw PMemError.system(errno, "duplicating the descriptor", path: path)
-        }
         // The user's bytes only: a seal kept in the last page is never mapped.
-        if let fileRange, fileRange.upperBound > report.size {
-            Syscalls.close(fd)
+        if let fileRange, fileRange.lowerBound < 0 || fileRange.upperBound > report.size {
             throw PMemError(.outOfBounds, "the range \(fileRange) lies outside the file's \(report.size) usable bytes", path: path,
-                            fileOffset: fileRange.lowerBound)
+                            fileOffset: fileRange.lowerBound >= 0 ? fileRange.lowerBound : nil)
         }
+        let fd = try Syscalls.duplicate(descriptor, path: path)
         return try Mapping(ownedDescriptor: fd, path: path, access: access ?? self.access, fileRange: fileRange ?? 0..<report.size,
                            requiredGranularity: requiredGranularity, interposer: interposer)
     }

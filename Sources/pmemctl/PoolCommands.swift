@@ -191,23 +191,8 @@ struct PoolWrite: ParsableCommand {
 /// Reads all of a file, or of standard input, into memory (a write is one
 /// atomic unit, so it is bounded by the pool's spare capacity anyway).
 func readInput(_ path: String?) throws(PMemError) -> [UInt8] {
-    let fd: CInt
-    if let path {
-        fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw PMemError.system(Errno(rawValue: errno), "opening the input", path: FilePath(path)) }
-    } else {
-        fd = STDIN_FILENO
-    }
-    defer { if path != nil { close(fd) } }
-    var bytes: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 1 << 16)
-    while true {
-        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if n < 0 && errno == EINTR { continue }
-        guard n >= 0 else { throw PMemError.system(Errno(rawValue: errno), "reading the input", path: path.map { FilePath($0) }) }
-        if n == 0 { return bytes }
-        bytes += buffer[0..<n]
-    }
+    guard let path else { return try Syscalls.readAll(STDIN_FILENO, path: nil) }
+    return try Syscalls.readFile(FilePath(path))
 }
 
 struct PoolRead: ParsableCommand {

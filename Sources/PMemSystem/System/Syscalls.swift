@@ -3,7 +3,7 @@
 // exercise the error paths that a healthy machine never takes. The injector
 // exists only in builds with test hooks (PMEM_TEST_HOOKS, debug): a release
 // build has no task-local to look up, as swift-system's mocking.
-package import Glibc
+import Glibc
 package import CLinux
 import Synchronization
 package import SystemPackage
@@ -12,7 +12,7 @@ package import SystemPackage
 package enum Syscall: String, Sendable {
     case open, fstat, fstatfs, fsync, ftruncate, fallocate, pwrite, pread, ioctl
     case getxattr, setxattr, removexattr, mmap, dup, fcntl
-    case lstat, unlink, link, rename, flock
+    case lstat, unlink, link, rename, flock, read
     // libpmem2's calls that can fail (see `Syscalls.libpmem2`).
     case pmem2SourceFromFd, pmem2SourceSize, pmem2SourceAlignment, pmem2ConfigNew
     case pmem2ConfigSetProtection, pmem2ConfigSetGranularity, pmem2MapNew
@@ -198,6 +198,23 @@ package enum Syscalls {
             }
         }
         return .success(())
+    }
+
+    /// Reads from `fd` with read(2) until the end: files, pipes, standard
+    /// input and /proc files (whose size reads as 0).
+    package static func readToEnd(_ fd: CInt) -> Result<[UInt8], Errno> {
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let result = chunk.withUnsafeMutableBytes { buffer in
+                run(.read, { Glibc.read(fd, buffer.baseAddress, buffer.count) }, failed: { $0 < 0 })
+            }
+            switch result {
+            case .failure(let e): return .failure(e)
+            case .success(0): return .success(bytes)
+            case .success(let n): bytes += chunk[0..<n]
+            }
+        }
     }
 
     /// Reads `buffer.count` bytes at `offset`; fewer only at the end of the file.
