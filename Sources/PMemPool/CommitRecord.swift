@@ -13,7 +13,8 @@ enum CommitRecord {
     static let magic: UInt64 = UInt64(littleEndian: Array("PMCOMMIT".utf8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
     static let entryHeadSize = 24
     static let headerSize = 64
-    static let sequenceOffset = 8
+    /// The header's fields: byte offsets from the start of the lane.
+    static let sequenceOffset = 8, entryCountOffset = 16, bodyLengthOffset = 24, partChecksumsOffset = 32, checksumOffset = 60
 
     /// Writes the header of a record whose body (`bodyLength` bytes) is
     /// already in place after it: the body's three part checksums, then the
@@ -25,20 +26,20 @@ enum CommitRecord {
     static func writeHeader(_ record: UnsafeMutableRawPointer, sequence: UInt64, entryCount: Int, bodyLength: Int,
                             bodyChecksums: (UInt32, UInt32, UInt32)? = nil) {
         pmem_store64(record, magic.littleEndian)
-        pmem_store64(record + 8, sequence.littleEndian)
-        pmem_store64(record + 16, UInt64(UInt32(entryCount)).littleEndian)
-        pmem_store64(record + 24, UInt64(bodyLength).littleEndian)
+        pmem_store64(record + sequenceOffset, sequence.littleEndian)
+        pmem_store64(record + entryCountOffset, UInt64(UInt32(entryCount)).littleEndian)
+        pmem_store64(record + bodyLengthOffset, UInt64(bodyLength).littleEndian)
         seal(record, bodyLength: bodyLength, bodyChecksums: bodyChecksums)
     }
 
     /// Writes the checksums of a record whose other fields are in place.
     static func seal(_ record: UnsafeMutableRawPointer, bodyLength: Int, bodyChecksums: (UInt32, UInt32, UInt32)? = nil) {
         let (a, b, c) = bodyChecksums ?? CRC32C.threeParts(UnsafeRawBufferPointer(start: record + headerSize, count: bodyLength))
-        pmem_store64(record + 32, (UInt64(b) << 32 | UInt64(a)).littleEndian)
-        pmem_store64(record + 40, UInt64(c).littleEndian)
+        pmem_store64(record + partChecksumsOffset, (UInt64(b) << 32 | UInt64(a)).littleEndian)
+        pmem_store64(record + partChecksumsOffset + 8, UInt64(c).littleEndian)
         pmem_store64(record + 48, 0)
         pmem_store64(record + 56, 0)
-        let crc = CRC32C.checksum(UnsafeRawBufferPointer(start: record, count: 60))
+        let crc = CRC32C.checksum(UnsafeRawBufferPointer(start: record, count: checksumOffset))
         pmem_store64(record + 56, (UInt64(crc) << 32).littleEndian)
     }
 
@@ -46,16 +47,17 @@ enum CommitRecord {
     /// the lane holds no valid record (idle, killed, or torn by a crash).
     /// Entries are checked by ``LogEntry/decodeBody(_:count:layout:)``.
     static func decode(_ record: UnsafeRawPointer, maxBody: Int) -> (sequence: UInt64, entryCount: Int, bodyLength: Int)? {
-        let u32 = { (o: Int) in UInt32(littleEndian: record.loadUnaligned(fromByteOffset: o, as: UInt32.self)) }
-        let u64 = { (o: Int) in UInt64(littleEndian: record.loadUnaligned(fromByteOffset: o, as: UInt64.self)) }
-        let sequence = u64(8), length = u64(24)
-        guard u64(0) == magic, sequence != 0, u64(16) >> 32 == 0, length <= UInt64(maxBody),
-              u32(44) == 0, u64(48) == 0, u32(56) == 0,
-              u32(60) == CRC32C.checksum(UnsafeRawBufferPointer(start: record, count: 60))
+        let r = LittleEndianReader(record, count: headerSize)
+        let sequence = r.load(UInt64.self, at: sequenceOffset), length = r.load(UInt64.self, at: bodyLengthOffset)
+        let entries = r.load(UInt64.self, at: entryCountOffset)
+        guard r.load(UInt64.self, at: 0) == magic, sequence != 0, entries >> 32 == 0, length <= UInt64(maxBody),
+              r.isZero((partChecksumsOffset + 12)..<checksumOffset),
+              r.checksumMatches(0..<checksumOffset, storedAt: checksumOffset)
         else { return nil }
         let (a, b, c) = CRC32C.threeParts(UnsafeRawBufferPointer(start: record + headerSize, count: Int(length)))
-        guard u32(32) == a, u32(36) == b, u32(40) == c else { return nil }
-        return (sequence, Int(u64(16)), Int(length))
+        guard r.load(UInt32.self, at: partChecksumsOffset) == a, r.load(UInt32.self, at: partChecksumsOffset + 4) == b,
+              r.load(UInt32.self, at: partChecksumsOffset + 8) == c else { return nil }
+        return (sequence, Int(entries), Int(length))
     }
 
     /// Writes one entry head at `at`.
@@ -103,18 +105,17 @@ enum LogEntry: Equatable {
     static func decodeBody(_ p: UnsafeRawBufferPointer, count: Int, layout: PoolLayout) -> [LogEntry]? {
         var entries: [LogEntry] = []
         var offset = 0
+        let r = LittleEndianReader(p)
         for _ in 0..<count {
             guard p.count - offset >= CommitRecord.entryHeadSize else { return nil }
-            let kind = UInt64(littleEndian: p.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
-            let a = UInt64(littleEndian: p.loadUnaligned(fromByteOffset: offset + 8, as: UInt64.self))
-            let b = UInt64(littleEndian: p.loadUnaligned(fromByteOffset: offset + 16, as: UInt64.self))
+            let kind = r.load(UInt64.self, at: offset), a = r.load(UInt64.self, at: offset + 8), b = r.load(UInt64.self, at: offset + 16)
             switch kind {
             case 1:
                 guard a < UInt64(layout.capacity), b >= 1, b <= UInt64(layout.capacity) - a,
                       PoolLayout.alignUp(Int(b), 8) <= p.count - offset - CommitRecord.entryHeadSize else { return nil }
                 let start = offset + CommitRecord.entryHeadSize
                 let end = start + Int(b)
-                guard p[end..<(start + PoolLayout.alignUp(Int(b), 8))].allSatisfy({ $0 == 0 }) else { return nil }
+                guard r.isZero(end..<(start + PoolLayout.alignUp(Int(b), 8))) else { return nil }
                 entries.append(.data(offset: Int(a), bytes: Array(p[start..<end])))
             case 2:
                 guard a < UInt64(layout.logicalChunks), b < UInt64(layout.physicalChunks) else { return nil }

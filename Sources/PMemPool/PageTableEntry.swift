@@ -9,9 +9,12 @@ enum PageTableEntry {
         UInt64(crc(logical: logical, physical: physical)) << 32 | UInt64(UInt32(physical))
     }
 
+    /// The physical chunk a word names, its CRC unchecked.
+    static func physical(ofWord word: UInt64) -> Int { Int(UInt32(truncatingIfNeeded: word)) }
+
     /// The physical chunk named by `word`, or nil if its CRC does not match.
     static func decode(_ word: UInt64, logical: Int) -> Int? {
-        let physical = Int(UInt32(truncatingIfNeeded: word))
+        let physical = physical(ofWord: word)
         return UInt32(truncatingIfNeeded: word >> 32) == crc(logical: logical, physical: physical) ? physical : nil
     }
 

@@ -24,7 +24,7 @@ extension Pool {
         let table = try Self.readPageTable(base, layout: layout, path: path)
         for l in 0..<layout.logicalChunks where table[l] != pageTable[l] {
             throw PMemError(.poolCorrupt, "page-table entry \(l) on the media differs from the pool's table",
-                            path: path, fileOffset: PoolLayout.pageTableOffset + 8 * l)
+                            path: path, fileOffset: PoolLayout.pageTableEntryOffset(l))
         }
         for lane in 0..<layout.laneCount {
             let record = base + layout.laneOffset(lane)

@@ -214,7 +214,7 @@ extension Pool {
         locks.setPendingTicket(slot, 0)
         try Self.simulateCrash(at: .afterCommitRecord)
 
-        let entry = file.base + PoolLayout.pageTableOffset + 8 * logical
+        let entry = file.base + PoolLayout.pageTableEntryOffset(logical)
         pmem_store64(entry, PageTableEntry.encode(logical: logical, physical: spare).littleEndian)
         if !Self.drops(.pageTableFlush) { flush(entry, 8) }
         if !Self.drops(.applyFence) { fence() }

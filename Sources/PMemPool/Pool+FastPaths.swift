@@ -239,7 +239,7 @@ extension Pool {
         locks.setLaneSequence(lane, sequence)
         try Self.simulateCrash(at: .afterCommitRecord)
 
-        let slot = file.base + PoolLayout.pageTableOffset + 8 * logical
+        let slot = file.base + PoolLayout.pageTableEntryOffset(logical)
         pmem_store64(slot, PageTableEntry.encode(logical: logical, physical: spare).littleEndian)
         if !Self.drops(.pageTableFlush) { flush(slot, 8) }
         if !Self.drops(.applyFence) { fence() }

@@ -65,16 +65,16 @@ extension Pool {
         var run: Range<Int>? = nil
         let dropTable = drops(.pageTableFlush)
         for case .pageTable(let logical, let physical) in entries {
-            let slot = base + PoolLayout.pageTableOffset + 8 * logical
+            let slot = base + PoolLayout.pageTableEntryOffset(logical)
             pmem_store64(slot, PageTableEntry.encode(logical: logical, physical: physical).littleEndian)
             if let r = run, r.upperBound == logical {
                 run = r.lowerBound..<(logical + 1)
             } else {
-                if let r = run, !dropTable { persistence.flush(base + PoolLayout.pageTableOffset + 8 * r.lowerBound, 8 * r.count) }
+                if let r = run, !dropTable { persistence.flush(base + PoolLayout.pageTableEntryOffset(r.lowerBound), 8 * r.count) }
                 run = logical..<(logical + 1)
             }
         }
-        if let r = run, !dropTable { persistence.flush(base + PoolLayout.pageTableOffset + 8 * r.lowerBound, 8 * r.count) }
+        if let r = run, !dropTable { persistence.flush(base + PoolLayout.pageTableEntryOffset(r.lowerBound), 8 * r.count) }
         var applied = 0
         let dropData = drops(.applyFlush)
         for case .data(let offset, let bytes) in entries {
@@ -83,10 +83,10 @@ extension Pool {
                 let logical = (offset + done) / layout.chunkSize
                 let inChunk = (offset + done) % layout.chunkSize
                 let n = min(bytes.count - done, layout.chunkSize - inChunk)
-                let word = UInt64(littleEndian: pmem_load64(base + PoolLayout.pageTableOffset + 8 * logical))
+                let word = UInt64(littleEndian: pmem_load64(base + PoolLayout.pageTableEntryOffset(logical)))
                 guard let physical = PageTableEntry.decode(word, logical: logical), physical < layout.physicalChunks else {
                     throw PMemError(.poolCorrupt, "page-table entry \(logical) is damaged", path: path,
-                                    fileOffset: PoolLayout.pageTableOffset + 8 * logical)
+                                    fileOffset: PoolLayout.pageTableEntryOffset(logical))
                 }
                 let destination = base + layout.chunkOffset(physical) + inChunk
                 bytes.withUnsafeBytes { src in

@@ -142,8 +142,8 @@ public final class Pool: @unchecked Sendable {
             throw PMemError(.unalignedLength, "the spare capacity must be a positive multiple of the chunk size \(chunkSize), not \(spare)",
                             path: path, requiredAlignment: chunkSize)
         }
-        guard (1...1024).contains(lanes) else {
-            throw PMemError(.invalidArgument, "a pool has 1 to 1024 lanes, not \(lanes)", path: path)
+        guard (1...PoolLayout.maxLanes).contains(lanes) else {
+            throw PMemError(.invalidArgument, "a pool has 1 to \(PoolLayout.maxLanes) lanes, not \(lanes)", path: path)
         }
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
@@ -318,10 +318,10 @@ public final class Pool: @unchecked Sendable {
         var table = [Int](repeating: 0, count: layout.logicalChunks)
         var seen = Set<Int>()
         for l in 0..<layout.logicalChunks {
-            let word = UInt64(littleEndian: (base + PoolLayout.pageTableOffset + 8 * l).load(as: UInt64.self))
+            let word = UInt64(littleEndian: (base + PoolLayout.pageTableEntryOffset(l)).load(as: UInt64.self))
             guard let p = PageTableEntry.decode(word, logical: l), p < layout.physicalChunks, seen.insert(p).inserted else {
                 throw PMemError(.poolCorrupt, "page-table entry \(l) is damaged, out of range or names a chunk twice",
-                                path: path, fileOffset: PoolLayout.pageTableOffset + 8 * l)
+                                path: path, fileOffset: PoolLayout.pageTableEntryOffset(l))
             }
             table[l] = p
         }

@@ -39,29 +39,31 @@ package enum PoolImage {
     /// the range checks behind them.
     package static func resealChecksums(_ image: UnsafeMutableRawBufferPointer) {
         guard image.count >= PoolLayout.headerSize else { return }
-        let crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: image[0..<124]))
-        image.storeBytes(of: crc.littleEndian, toByteOffset: 124, as: UInt32.self)
-        let u64 = { (o: Int) -> Int in Int(truncatingIfNeeded: UInt64(littleEndian: image.loadUnaligned(fromByteOffset: o, as: UInt64.self))) }
-        let logicalChunks = u64(24), lanesOffset = u64(64), laneSize = u64(48)
-        let laneCount = Int(UInt32(littleEndian: image.loadUnaligned(fromByteOffset: 40, as: UInt32.self)))
-        let tableEnd = PoolLayout.pageTableOffset &+ 8 &* logicalChunks
-        if logicalChunks >= 0, logicalChunks < image.count / 8, tableEnd <= image.count {
+        typealias Field = PoolLayout.Field
+        let w = LittleEndianWriter(image), r = w.reader
+        w.storeChecksum(of: 0..<Field.checksum, at: Field.checksum)
+        let u64 = { (o: Int) -> Int in Int(truncatingIfNeeded: r.load(UInt64.self, at: o)) }
+        let logicalChunks = u64(Field.logicalChunks), lanesOffset = u64(Field.lanesOffset), laneSize = u64(Field.laneSize)
+        let laneCount = Int(r.load(UInt32.self, at: Field.laneCount))
+        // Every claimed size is checked before it is used: the fields are the fuzzer's.
+        if logicalChunks >= 0, logicalChunks < image.count / 8, PoolLayout.pageTableEntryOffset(logicalChunks) <= image.count {
             for l in 0..<logicalChunks {
-                let o = PoolLayout.pageTableOffset + 8 * l
-                let physical = Int(UInt32(truncatingIfNeeded: UInt64(littleEndian: image.loadUnaligned(fromByteOffset: o, as: UInt64.self))))
-                image.storeBytes(of: PageTableEntry.encode(logical: l, physical: physical).littleEndian, toByteOffset: o, as: UInt64.self)
+                let o = PoolLayout.pageTableEntryOffset(l)
+                let physical = PageTableEntry.physical(ofWord: r.load(UInt64.self, at: o))
+                w.store(PageTableEntry.encode(logical: l, physical: physical), at: o)
             }
         }
-        guard laneSize > PoolLayout.commitRecordSize, lanesOffset >= 0, laneCount <= 1024 else { return }
+        guard laneSize > CommitRecord.headerSize, lanesOffset >= 0, laneCount <= PoolLayout.maxLanes else { return }
         for lane in 0..<laneCount {
-            let o = lanesOffset &+ lane &* laneSize
-            guard o >= 0, o <= image.count - laneSize,
-                  image.loadUnaligned(fromByteOffset: o, as: UInt64.self) == CommitRecord.magic.littleEndian else { continue }
-            let bodyLength = UInt64(littleEndian: image.loadUnaligned(fromByteOffset: o + 24, as: UInt64.self))
+            let (o, overflow) = lane.multipliedReportingOverflow(by: laneSize)
+            guard !overflow, fits(lanesOffset, o, in: image.count), fits(lanesOffset + o, laneSize, in: image.count) else { break }
+            let start = lanesOffset + o
+            guard r.load(UInt64.self, at: start) == CommitRecord.magic else { continue }
+            let bodyLength = r.load(UInt64.self, at: start + CommitRecord.bodyLengthOffset)
             guard bodyLength <= UInt64(laneSize - CommitRecord.headerSize) else { continue }
             // The body's part checksums and the header's (reserved bytes
             // are zeroed, as every record this library writes has them).
-            CommitRecord.seal(image.baseAddress! + o, bodyLength: Int(bodyLength))
+            CommitRecord.seal(image.baseAddress! + start, bodyLength: Int(bodyLength))
         }
     }
 }

@@ -10,7 +10,20 @@ struct PoolLayout: Sendable, Equatable {
     static let version: UInt16 = 2
     static let headerSize = 128
     static let pageTableOffset = 4096
-    static let commitRecordSize = 64
+    /// The largest lane count a header may claim.
+    static let maxLanes = 1024
+    /// The header's fields: byte offsets in page 0 (docs/FORMAT.md, "Header").
+    enum Field {
+        static let version = 8, headerSize = 10, flags = 12, chunkSize = 16, logicalChunks = 24, physicalChunks = 32
+        static let laneCount = 40, reserved = 44, laneSize = 48, pageTableOffset = 56, lanesOffset = 64, dataOffset = 72
+        static let createdAt = 80
+        /// Zero up to the checksum.
+        static let padding = 88..<124
+        /// The CRC-32C of bytes 0..<124.
+        static let checksum = 124
+    }
+    /// Where page-table entry `logical` is in the file (8 bytes each).
+    static func pageTableEntryOffset(_ logical: Int) -> Int { pageTableOffset + 8 * logical }
     /// The largest chunk a pool may have (1 GiB).
     static let maxChunkSize = 1 << 30
 
@@ -32,7 +45,7 @@ struct PoolLayout: Sendable, Equatable {
     /// partial edges of any single write), a page-table entry for every spare
     /// chunk, and room for other entry heads (half a chunk, at least a page).
     static func laneSize(chunkSize: Int, spareChunks: Int) -> Int {
-        alignUp(commitRecordSize + 2 * chunkSize + spareChunks * CommitRecord.entryHeadSize + max(4096, chunkSize / 2), 4096)
+        alignUp(CommitRecord.headerSize + 2 * chunkSize + spareChunks * CommitRecord.entryHeadSize + max(4096, chunkSize / 2), 4096)
     }
 
     /// The layout of a new pool, with every region aligned.
@@ -62,21 +75,19 @@ struct PoolLayout: Sendable, Equatable {
     static func alignUp(_ value: Int, _ alignment: Int) -> Int { (value + alignment - 1) / alignment * alignment }
 
     func encoded() -> [UInt8] {
-        var b = [UInt8](repeating: 0, count: Self.headerSize)
-        b.replaceSubrange(0..<8, with: Self.magic)
-        b.withUnsafeMutableBytes { p in
-            p.storeBytes(of: Self.version.littleEndian, toByteOffset: 8, as: UInt16.self)
-            p.storeBytes(of: UInt16(Self.headerSize).littleEndian, toByteOffset: 10, as: UInt16.self)
-            for (offset, value) in [(16, chunkSize), (24, logicalChunks), (32, physicalChunks), (48, laneSize),
-                                    (56, Self.pageTableOffset), (64, lanesOffset), (72, dataOffset)] {
-                p.storeBytes(of: UInt64(value).littleEndian, toByteOffset: offset, as: UInt64.self)
+        .record(Self.headerSize) { w in
+            w.store(Self.magic, at: 0)
+            w.store(Self.version, at: Field.version)
+            w.store(UInt16(Self.headerSize), at: Field.headerSize)
+            for (offset, value) in [(Field.chunkSize, chunkSize), (Field.logicalChunks, logicalChunks), (Field.physicalChunks, physicalChunks),
+                                    (Field.laneSize, laneSize), (Field.pageTableOffset, Self.pageTableOffset),
+                                    (Field.lanesOffset, lanesOffset), (Field.dataOffset, dataOffset)] {
+                w.store(UInt64(value), at: offset)
             }
-            p.storeBytes(of: UInt32(laneCount).littleEndian, toByteOffset: 40, as: UInt32.self)
-            p.storeBytes(of: createdAt.littleEndian, toByteOffset: 80, as: Int64.self)
-            let crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: p[0..<124]))
-            p.storeBytes(of: crc.littleEndian, toByteOffset: 124, as: UInt32.self)
+            w.store(UInt32(laneCount), at: Field.laneCount)
+            w.store(createdAt, at: Field.createdAt)
+            w.storeChecksum(of: 0..<Field.checksum, at: Field.checksum)
         }
-        return b
     }
 
     /// Decodes and cross-checks a header against the file's size; every
@@ -89,22 +100,24 @@ struct PoolLayout: Sendable, Equatable {
         guard Array(b[0..<8]) == magic else {
             throw PMemError(.notAPool, "the file has no pool header (no PMEMPOOL magic); create a pool with Pool.create", path: path)
         }
-        let u16 = { (o: Int) in UInt16(littleEndian: b.loadUnaligned(fromByteOffset: o, as: UInt16.self)) }
-        let u32 = { (o: Int) in UInt32(littleEndian: b.loadUnaligned(fromByteOffset: o, as: UInt32.self)) }
-        let u64 = { (o: Int) in UInt64(littleEndian: b.loadUnaligned(fromByteOffset: o, as: UInt64.self)) }
-        guard CRC32C.checksum(UnsafeRawBufferPointer(rebasing: b[0..<124])) == u32(124) else { throw corrupt("checksum mismatch") }
-        guard u16(8) == version else {
-            let which = u16(8) < version
+        let r = LittleEndianReader(b)
+        let u16 = { (o: Int) in r.load(UInt16.self, at: o) }, u32 = { (o: Int) in r.load(UInt32.self, at: o) }
+        let u64 = { (o: Int) in r.load(UInt64.self, at: o) }
+        guard r.checksumMatches(0..<Field.checksum, storedAt: Field.checksum) else { throw corrupt("checksum mismatch") }
+        let found = u16(Field.version)
+        guard found == version else {
+            let which = found < version
                 ? "an older format whose lanes this library would misread; open it with the library that made it (which recovers it), then copy its contents into a new pool"
                 : "a newer format, made by a newer library"
-            throw PMemError(.unsupportedVersion, "the pool is format version \(u16(8)) and this library reads version \(version): \(which)", path: path)
+            throw PMemError(.unsupportedVersion, "the pool is format version \(found) and this library reads version \(version): \(which)", path: path)
         }
-        guard u16(10) == headerSize, u32(12) == 0, u32(44) == 0, b[88..<124].allSatisfy({ $0 == 0 }) else {
+        guard u16(Field.headerSize) == headerSize, u32(Field.flags) == 0, u32(Field.reserved) == 0, r.isZero(Field.padding) else {
             throw corrupt("unknown header size, flags or reserved bytes")
         }
         let limit = UInt64(Int32.max) * 4096
-        let fields = [u64(16), u64(24), u64(32), u64(48), u64(56), u64(64), u64(72)]
-        guard fields.allSatisfy({ $0 <= limit }), u32(40) >= 1, u32(40) <= 1024 else { throw corrupt("a size or offset is out of range") }
+        let fields = [Field.chunkSize, Field.logicalChunks, Field.physicalChunks, Field.laneSize, Field.pageTableOffset,
+                      Field.lanesOffset, Field.dataOffset].map(u64)
+        guard fields.allSatisfy({ $0 <= limit }), u32(Field.laneCount) >= 1, u32(Field.laneCount) <= UInt32(maxLanes) else { throw corrupt("a size or offset is out of range") }
         #if PMEM_FUZZ_PLANTED_BUG
         // Planted for `scripts/fuzz --planted` only, never in the product: an
         // off-by-one read, one byte past a copy of the header, when a header
@@ -112,7 +125,7 @@ struct PoolLayout: Sendable, Equatable {
         // images have 2). AddressSanitizer must report it and libFuzzer must
         // reach it. (Exactly 7 lanes, or more than 2 lanes and a negative
         // creation time, were missed in some 60 s runs: too rare for CI.)
-        if u32(40) > 2 {
+        if u32(Field.laneCount) > 2 {
             let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: headerSize, alignment: 8)
             defer { copy.deallocate() }
             copy.copyMemory(from: UnsafeRawBufferPointer(rebasing: b[0..<headerSize]))
@@ -123,9 +136,9 @@ struct PoolLayout: Sendable, Equatable {
         }
         #endif
         let layout = PoolLayout(
-            chunkSize: Int(u64(16)), logicalChunks: Int(u64(24)), physicalChunks: Int(u64(32)), laneCount: Int(u32(40)),
-            laneSize: Int(u64(48)), lanesOffset: Int(u64(64)), dataOffset: Int(u64(72)),
-            createdAt: Int64(littleEndian: b.loadUnaligned(fromByteOffset: 80, as: Int64.self)))
+            chunkSize: Int(u64(Field.chunkSize)), logicalChunks: Int(u64(Field.logicalChunks)), physicalChunks: Int(u64(Field.physicalChunks)),
+            laneCount: Int(u32(Field.laneCount)), laneSize: Int(u64(Field.laneSize)), lanesOffset: Int(u64(Field.lanesOffset)),
+            dataOffset: Int(u64(Field.dataOffset)), createdAt: r.load(Int64.self, at: Field.createdAt))
         let c = layout.chunkSize
         // Sizes first, without overflow: the chunks must fit in the file.
         guard c >= 4096, c <= maxChunkSize, c & (c - 1) == 0, layout.logicalChunks >= 1,
@@ -133,9 +146,9 @@ struct PoolLayout: Sendable, Equatable {
               layout.laneCount <= fileSize / max(layout.laneSize, 1) else {
             throw corrupt("the chunk size or counts do not fit the file size \(fileSize)")
         }
-        guard u64(56) == UInt64(pageTableOffset),
+        guard u64(Field.pageTableOffset) == UInt64(pageTableOffset),
               layout.laneSize == laneSize(chunkSize: c, spareChunks: layout.spareChunks),
-              layout.lanesOffset == alignUp(pageTableOffset + layout.logicalChunks * 8, 4096),
+              layout.lanesOffset == alignUp(pageTableEntryOffset(layout.logicalChunks), 4096),
               layout.dataOffset == alignUp(layout.lanesOffset + layout.laneCount * layout.laneSize, c),
               layout.fileSize == fileSize
         else { throw corrupt("the regions do not fit together or do not match the file size \(fileSize)") }

@@ -107,19 +107,16 @@ struct ShutdownRecord: Equatable, Sendable {
     }
 
     func encoded() -> [UInt8] {
-        var b = [UInt8](repeating: 0, count: Self.size)
-        b.replaceSubrange(0..<8, with: Self.magic)
-        b.withUnsafeMutableBytes { p in
-            p.storeBytes(of: Self.version.littleEndian, toByteOffset: 8, as: UInt16.self)
-            p.storeBytes(of: UInt16(Self.size).littleEndian, toByteOffset: 10, as: UInt16.self)
-            p.storeBytes(of: UInt32(open ? 1 : 0).littleEndian, toByteOffset: 12, as: UInt32.self)
-            p.storeBytes(of: count.littleEndian, toByteOffset: 16, as: UInt64.self)
-            p.storeBytes(of: deviceIDLength.littleEndian, toByteOffset: 24, as: UInt32.self)
-            p.storeBytes(of: deviceIDChecksum.littleEndian, toByteOffset: 28, as: UInt32.self)
-            let crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: p[0..<60]))
-            p.storeBytes(of: crc.littleEndian, toByteOffset: 60, as: UInt32.self)
+        .record(Self.size) { w in
+            w.store(Self.magic, at: 0)
+            w.store(Self.version, at: 8)
+            w.store(UInt16(Self.size), at: 10)
+            w.store(UInt32(open ? 1 : 0), at: 12)
+            w.store(count, at: 16)
+            w.store(deviceIDLength, at: 24)
+            w.store(deviceIDChecksum, at: 28)
+            w.storeChecksum(of: 0..<60, at: 60)
         }
-        return b
     }
 
     enum Decoded: Equatable { case none, damaged, record(ShutdownRecord) }
@@ -128,14 +125,12 @@ struct ShutdownRecord: Equatable, Sendable {
     /// that fails magic, version, size, flags, reserved bytes or checksum is damaged.
     static func decode(_ b: UnsafeRawBufferPointer) -> Decoded {
         guard b.count >= size else { return .damaged }
-        let r = UnsafeRawBufferPointer(rebasing: b[0..<size])
-        if r.allSatisfy({ $0 == 0 }) { return .none }
-        let u16 = { (o: Int) in UInt16(littleEndian: r.loadUnaligned(fromByteOffset: o, as: UInt16.self)) }
-        let u32 = { (o: Int) in UInt32(littleEndian: r.loadUnaligned(fromByteOffset: o, as: UInt32.self)) }
-        guard Array(r[0..<8]) == magic, u16(8) == version, u16(10) == UInt16(size), u32(12) <= 1,
-              r[32..<60].allSatisfy({ $0 == 0 }),
-              CRC32C.checksum(UnsafeRawBufferPointer(rebasing: r[0..<60])) == u32(60) else { return .damaged }
-        var record = ShutdownRecord(open: u32(12) == 1, count: UInt64(littleEndian: r.loadUnaligned(fromByteOffset: 16, as: UInt64.self)), deviceID: "")
+        let r = LittleEndianReader(UnsafeRawBufferPointer(rebasing: b[0..<size]))
+        if r.isZero(0..<size) { return .none }
+        let u16 = { (o: Int) in r.load(UInt16.self, at: o) }, u32 = { (o: Int) in r.load(UInt32.self, at: o) }
+        guard r.matches(magic, at: 0), u16(8) == version, u16(10) == UInt16(size), u32(12) <= 1, r.isZero(32..<60),
+              r.checksumMatches(0..<60, storedAt: 60) else { return .damaged }
+        var record = ShutdownRecord(open: u32(12) == 1, count: r.load(UInt64.self, at: 16), deviceID: "")
         record.deviceIDLength = u32(24)
         record.deviceIDChecksum = u32(28)
         return .record(record)

@@ -56,24 +56,21 @@ package struct SealRecord: Sendable, Equatable {
     }
 
     package func encoded() -> [UInt8] {
-        var b = [UInt8](repeating: 0, count: Self.size)
-        b.replaceSubrange(0..<8, with: Self.magic)
         var flags: UInt32 = extentsVerified ? 1 : 0
         if placement == .lastPage { flags |= 2 | (pending ? 4 : 0) }
-        b.withUnsafeMutableBytes { p in
-            p.storeBytes(of: version.littleEndian, toByteOffset: 8, as: UInt16.self)
-            p.storeBytes(of: UInt16(Self.size).littleEndian, toByteOffset: 10, as: UInt16.self)
-            p.storeBytes(of: flags.littleEndian, toByteOffset: 12, as: UInt32.self)
-            p.storeBytes(of: UInt64(fileSize).littleEndian, toByteOffset: 16, as: UInt64.self)
-            p.storeBytes(of: UInt64(extentCount).littleEndian, toByteOffset: 24, as: UInt64.self)
-            p.storeBytes(of: digest.littleEndian, toByteOffset: 32, as: UInt32.self)
-            p.storeBytes(of: fileSystemMagic.littleEndian, toByteOffset: 36, as: UInt32.self)
-            p.storeBytes(of: sealedAt.littleEndian, toByteOffset: 40, as: Int64.self)
-            if placement == .lastPage { p.storeBytes(of: inode.littleEndian, toByteOffset: 48, as: UInt64.self) }
-            let crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: p[0..<60]))
-            p.storeBytes(of: crc.littleEndian, toByteOffset: 60, as: UInt32.self)
+        return .record(Self.size) { w in
+            w.store(Self.magic, at: 0)
+            w.store(version, at: 8)
+            w.store(UInt16(Self.size), at: 10)
+            w.store(flags, at: 12)
+            w.store(UInt64(fileSize), at: 16)
+            w.store(UInt64(extentCount), at: 24)
+            w.store(digest, at: 32)
+            w.store(fileSystemMagic, at: 36)
+            w.store(sealedAt, at: 40)
+            if placement == .lastPage { w.store(inode, at: 48) }
+            w.storeChecksum(of: 0..<60, at: 60)
         }
-        return b
     }
 
     /// Decodes a record found at `placement`, or explains why it cannot be trusted.
@@ -89,7 +86,7 @@ package struct SealRecord: Sendable, Equatable {
     /// Whether the bytes begin like a seal record of the last-page form: the
     /// magic and version 2. Anything else there is user data, not a seal.
     package static func looksLikeLastPageRecord(_ b: [UInt8]) -> Bool {
-        b.count >= 10 && Array(b[0..<8]) == magic && b[8] == 2 && b[9] == 0
+        b.count >= 10 && b.withUnsafeBytes { LittleEndianReader($0).matches(magic, at: 0) && LittleEndianReader($0).load(UInt16.self, at: 8) == 2 }
     }
 
     package struct Damage: Error { var reason: String }
@@ -98,35 +95,34 @@ package struct SealRecord: Sendable, Equatable {
         guard b.count == size else { return .failure(Damage(reason: "the record is \(b.count) bytes, not \(size)")) }
         guard Array(b[0..<8]) == magic else { return .failure(Damage(reason: "bad magic")) }
         let expected: UInt16 = placement == .lastPage ? 2 : 1
-        return b.withUnsafeBytes { p in
-            let version = UInt16(littleEndian: p.loadUnaligned(fromByteOffset: 8, as: UInt16.self))
+        return b.withUnsafeBytes { bytes in
+            let p = LittleEndianReader(bytes)
+            let version = p.load(UInt16.self, at: 8)
             guard version == expected else {
                 return .failure(Damage(reason: "version \(version) where this library writes version \(expected) (\(version > 2 ? "a newer library made it" : "it belongs to the other placement"))"))
             }
-            let stored = UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 60, as: UInt32.self))
-            let actual = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: p[0..<60]))
+            let stored = p.load(UInt32.self, at: 60), actual = p.checksum(of: 0..<60)
             guard stored == actual else { return .failure(Damage(reason: "checksum mismatch (stored \(stored), computed \(actual))")) }
-            let recordSize = UInt16(littleEndian: p.loadUnaligned(fromByteOffset: 10, as: UInt16.self))
+            let recordSize = p.load(UInt16.self, at: 10)
             guard recordSize == size else { return .failure(Damage(reason: "the record says it is \(recordSize) bytes, not \(size)")) }
-            let flags = UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 12, as: UInt32.self))
+            let flags = p.load(UInt32.self, at: 12)
             let known: UInt32 = placement == .lastPage ? 7 : 1
             guard flags & ~known == 0, placement != .lastPage || flags & 2 != 0 else {
                 return .failure(Damage(reason: "unknown flags \(flags)"))
             }
             let reserved = placement == .lastPage ? 56..<60 : 48..<60
-            guard p[reserved].allSatisfy({ $0 == 0 }) else { return .failure(Damage(reason: "reserved bytes are not zero")) }
-            guard let fileSize = Int(exactly: UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 16, as: UInt64.self))),
-                  let extentCount = Int(exactly: UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 24, as: UInt64.self)))
+            guard p.isZero(reserved) else { return .failure(Damage(reason: "reserved bytes are not zero")) }
+            guard let fileSize = Int(exactly: p.load(UInt64.self, at: 16)), let extentCount = Int(exactly: p.load(UInt64.self, at: 24))
             else { return .failure(Damage(reason: "the file size or extent count is out of range")) }
             return .success(SealRecord(
                 placement: placement,
                 extentsVerified: flags & 1 != 0,
                 fileSize: fileSize,
                 extentCount: extentCount,
-                digest: UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 32, as: UInt32.self)),
-                fileSystemMagic: UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 36, as: UInt32.self)),
-                sealedAt: Int64(littleEndian: p.loadUnaligned(fromByteOffset: 40, as: Int64.self)),
-                inode: placement == .lastPage ? UInt64(littleEndian: p.loadUnaligned(fromByteOffset: 48, as: UInt64.self)) : 0,
+                digest: p.load(UInt32.self, at: 32),
+                fileSystemMagic: p.load(UInt32.self, at: 36),
+                sealedAt: p.load(Int64.self, at: 40),
+                inode: placement == .lastPage ? p.load(UInt64.self, at: 48) : 0,
                 pending: flags & 4 != 0))
         }
     }
