@@ -47,7 +47,7 @@ extension Pool {
     ///
     /// Throws what `body` throws, or the commit's ``/PMemSystem/PMemError``.
     /// A body that throws only ``/PMemSystem/PMemError`` (or nothing) gets
-    /// the typed overload, ``transaction(_:)-((inout PoolTransaction) throws(PMemError) -> R)``.
+    /// the overload below, which throws `PMemError` too.
     @discardableResult
     public func transaction<R, E: Error>(_ body: (inout PoolTransaction) throws(E) -> R) throws -> R {
         var transaction = PoolTransaction(pool: self)
@@ -57,7 +57,7 @@ extension Pool {
     }
 
     /// Runs `body` to collect writes, then commits them all at once, as
-    /// ``transaction(_:)-((inout PoolTransaction) throws(E) -> R)`` does, for a body
+    /// the general overload above does, for a body
     /// that throws only ``/PMemSystem/PMemError``: then so does the
     /// transaction, and callers can match on its code without a cast. A
     /// closure that uses `try` infers `throws(any Error)` unless it says

@@ -2,7 +2,7 @@ public import PMemSystem
 import PMemMapping
 import PMemSealing
 /// The writes of one transaction, collected by
-/// ``Pool/transaction(_:)`` and committed together: after a crash, all of
+/// `Pool.transaction(_:)` and committed together: after a crash, all of
 /// them or none are in the pool. Later writes win where writes overlap.
 public struct PoolTransaction {
     var writes: [(offset: Int, bytes: [UInt8])] = []
