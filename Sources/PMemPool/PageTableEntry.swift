@@ -14,8 +14,8 @@ enum PageTableEntry {
 
     /// The physical chunk named by `word`, or nil if its CRC does not match.
     static func decode(_ word: UInt64, logical: Int) -> Int? {
-        let physical = physical(ofWord: word)
-        return UInt32(truncatingIfNeeded: word >> 32) == crc(logical: logical, physical: physical) ? physical : nil
+        let named = physical(ofWord: word)
+        return UInt32(truncatingIfNeeded: word >> 32) == crc(logical: logical, physical: named) ? named : nil
     }
 
     private static func crc(logical: Int, physical: Int) -> UInt32 {

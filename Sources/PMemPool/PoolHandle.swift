@@ -32,12 +32,12 @@ public struct PoolHandle<Value: BitwiseCopyable>: Hashable, Sendable {
     public var range: Range<Int> { offset..<(offset + Self.size) }
 
     /// The handle of the value `n` strides further on (an array of records
-    /// laid out one after another), or nil when that offset overflows. Its
-    /// bounds are checked when it is used.
+    /// laid out one after another), or nil when that offset, or the end of
+    /// its value, overflows. Its bounds are checked when it is used.
     public func advanced(by n: Int) -> PoolHandle? {
         let (delta, o1) = n.multipliedReportingOverflow(by: Self.stride)
         let (next, o2) = offset.addingReportingOverflow(delta)
-        return o1 || o2 || next < 0 ? nil : PoolHandle(offset: next)
+        return o1 || o2 || next < 0 || next > Int.max - Self.size ? nil : PoolHandle(offset: next)
     }
 }
 

@@ -69,6 +69,10 @@ struct PoolHandleTests {
         #expect(error?.code == .outOfBounds)
         #expect(first.advanced(by: Int.max) == nil)
         #expect(first.advanced(by: -1) == nil)
+        // A handle whose value would end past Int.max is nil too (its range could not be formed).
+        let word = try pool.handle(to: UInt64.self, at: 0)
+        #expect(word.advanced(by: Int.max / 8) == nil)
+        #expect(word.advanced(by: Int.max / 8 - 1)?.range.upperBound == Int.max - 7)
     }
 
     @Test("a transaction returns its body's value; its loads through handles see its own pending stores")

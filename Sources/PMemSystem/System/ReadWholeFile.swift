@@ -22,15 +22,6 @@ package extension Syscalls {
         defer { close(fd) }
         return try readAll(fd, path: path)
     }
-
-    /// A duplicate of `fd` (close-on-exec), for an object that owns its own
-    /// descriptor while the caller keeps the original.
-    static func duplicate(_ fd: CInt, path: FilePath?) throws(PMemError) -> CInt {
-        switch dup(fd) {
-        case .success(let value): return value
-        case .failure(let errno): throw PMemError.system(errno, "duplicating the descriptor", path: path)
-        }
-    }
 }
 
 /// A whole text file, such as one in /proc.

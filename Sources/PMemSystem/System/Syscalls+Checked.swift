@@ -5,6 +5,15 @@ package import SystemPackage
 // The calls that several layers make the same way, with their failures
 // already turned into PMemError.
 package extension Syscalls {
+    /// A duplicate of `fd` (close-on-exec), for an object that owns its own
+    /// descriptor while the caller keeps the original.
+    static func duplicate(_ fd: CInt, path: FilePath?) throws(PMemError) -> CInt {
+        switch dup(fd) {
+        case .success(let value): return value
+        case .failure(let errno): throw PMemError.system(errno, "duplicating the descriptor", path: path)
+        }
+    }
+
     static func status(_ fd: CInt, path: FilePath?) throws(PMemError) -> stat {
         switch fstat(fd) {
         case .success(let st): return st
