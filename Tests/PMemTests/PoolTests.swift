@@ -268,6 +268,7 @@ struct PoolTests {
                     for page in stride(from: base, to: base + chunk, by: 512) where bytes[page] > 200 { strangers += 1 }
                 }
                 passes += 1
+                result.set(passes, strangers)
                 if passes == 1 { started.signal() }
             } while !done.isSet
             result.set(passes, strangers)
@@ -276,6 +277,13 @@ struct PoolTests {
         reader.start()
         started.wait()
         for i in 0..<500 {
+            if i == 499 {
+                // On a loaded machine the writer can finish before the reader
+                // is scheduled again: let it make one more pass while remaps
+                // are still going on (bounded: 10 s).
+                var waited = 0
+                while result.get().0 < 2 && waited < 10_000 { usleep(1000); waited += 1 }
+            }
             try pool.write([UInt8](repeating: UInt8(i % 200 + 1), count: chunk), at: base)
         }
         done.set()
