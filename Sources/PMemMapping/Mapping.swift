@@ -211,13 +211,19 @@ public struct Mapping: ~Copyable, @unchecked Sendable {
         guard rc == 0 else { throw PMemError.libpmem2(rc, "setting the required store granularity", path: path) }
 
         rc = Syscalls.libpmem2(.pmem2MapNew) { pmem2_map_new(&map, config, source) }
-        // libpmem2 picks an aligned address in a reservation it has just
-        // released and maps there with MAP_FIXED_NOREPLACE: another thread's
-        // mmap can take the range in between (EEXIST). Seen with many opens
-        // in parallel; asking again picks a new address.
+        // -EEXIST is libpmem2's registry of mappings (not mmap) saying the
+        // range the kernel just gave is still registered to another mapping
+        // (seen on a loaded 2-core machine with many opens and closes in
+        // parallel). The kernel gives the same free range again at once, so
+        // a bare retry can fail every time: hold that range with a
+        // placeholder, let the other thread run, and ask again elsewhere.
         var attempts = 0
+        var placeholders: [UnsafeMutableRawPointer] = []
+        defer { for p in placeholders { Syscalls.unmap(p, range.count) } }
         while rc == -EEXIST, attempts < 16 {
             attempts += 1
+            if case .success(let p) = Syscalls.reserveAddressSpace(range.count, alignment: range.count >= 2 << 20 ? 2 << 20 : alignment) { placeholders.append(p) }
+            sched_yield()
             rc = Syscalls.libpmem2(.pmem2MapNew) { pmem2_map_new(&map, config, source) }
         }
         guard rc == 0, let map else {

@@ -1,3 +1,4 @@
+import CPMem2
 import Foundation
 import Glibc
 @testable import PMemSystem
@@ -67,6 +68,33 @@ struct MappingTests {
             guard dirtyKiB(base) > 0 else { exit(3) }
             try map.persist(300_000..<300_008)
             guard dirtyKiB(base) == 0 else { exit(4) }
+        }
+    }
+
+    // libpmem2 refuses a range its registry of mappings still holds (-EEXIST),
+    // and the kernel gives the same free range again at once. A stale entry is
+    // planted where the next mapping would go (pmem2_map_from_existing
+    // registers a range without mapping it): mapping must still succeed,
+    // elsewhere. In a child process, so the address space is the test's alone.
+    @Test("a range libpmem2's registry still holds is stepped over: the mapping lands elsewhere")
+    func staleRegistryRange() async {
+        await #expect(processExitsWith: .success) {
+            let scratch = Scratch(on: "/dev/shm")
+            let count = 4 << 20
+            let path = scratch.file("stale", count: count)
+            let fd = open(path.string, O_RDWR)
+            var source: OpaquePointer?
+            guard fd >= 0, pmem2_source_from_fd(&source, fd) == 0 else { exit(2) }
+            // Where libpmem2's next reservation (length + 2 MiB) will be.
+            let probe = mmap(nil, count + (2 << 20), PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)!
+            munmap(probe, count + (2 << 20))
+            var stale: OpaquePointer?
+            guard pmem2_map_from_existing(&stale, source, probe, count + (2 << 20), PMEM2_GRANULARITY_PAGE) == 0 else { exit(3) }
+            guard let map = try? Mapping(path: path) else { exit(4) }
+            let start = UInt(bitPattern: probe), end = start + UInt(count + (2 << 20))
+            guard map.addressRange.upperBound <= start || map.addressRange.lowerBound >= end else { exit(5) }
+            try map.store(UInt64(7), at: 0)
+            guard try map.load(UInt64.self, at: 0) == 7 else { exit(6) }
         }
     }
 
