@@ -90,6 +90,12 @@ struct MappingTests {
             munmap(probe, count + (2 << 20))
             var stale: OpaquePointer?
             guard pmem2_map_from_existing(&stale, source, probe, count + (2 << 20), PMEM2_GRANULARITY_PAGE) == 0 else { exit(3) }
+            // The plant works: libpmem2 alone now meets it (and, failing,
+            // leaves the address space as it was).
+            var config: OpaquePointer?, bare: OpaquePointer?
+            guard pmem2_config_new(&config) == 0,
+                  pmem2_config_set_required_store_granularity(config, PMEM2_GRANULARITY_PAGE) == 0,
+                  pmem2_map_new(&bare, config, source) == -EEXIST else { exit(7) }
             guard let map = try? Mapping(path: path) else { exit(4) }
             let start = UInt(bitPattern: probe), end = start + UInt(count + (2 << 20))
             guard map.addressRange.upperBound <= start || map.addressRange.lowerBound >= end else { exit(5) }
