@@ -63,6 +63,9 @@ extension Mapping {
     /// Costly: for data that must survive even a failure of ADR.
     public func deepFlush(_ range: Range<Int>) throws(PMemError) {
         let p = try address(of: range, writing: false)
+        // libpmem2's page deep flush finds nothing to flush in a handed-over
+        // mapping (see `PagePersistence`): msync is the deep flush there.
+        if storeGranularity == .page { return PagePersistence.sync(p, range.count) }
         let rc = pmem2_deep_flush(map, p, range.count)
         if rc != 0 { throw PMemError.libpmem2(rc, "deep flush", path: path) }
     }

@@ -150,13 +150,13 @@ public struct Mapping: ~Copyable, @unchecked Sendable {
         interposer: PersistenceCalls.Interposer? = nil
     ) throws(PMemError) {
         var source: OpaquePointer?
-        var config: OpaquePointer?
         var map: OpaquePointer?
+        var mapped: UnsafeMutableRawBufferPointer?
         var succeeded = false
         defer {
-            if config != nil { pmem2_config_delete(&config) }
             if !succeeded {
-                if map != nil { pmem2_map_delete(&map) }
+                if map != nil { pmem2_map_delete(&map) } // unregisters only: the memory is ours
+                if let mapped { Syscalls.unmap(mapped.baseAddress!, mapped.count) }
                 if source != nil { pmem2_source_delete(&source) }
                 Syscalls.close(fd)
             }
@@ -199,44 +199,41 @@ public struct Mapping: ~Copyable, @unchecked Sendable {
                             path: path, fileOffset: range.lowerBound, requiredAlignment: alignment)
         }
 
-        rc = Syscalls.libpmem2(.pmem2ConfigNew) { pmem2_config_new(&config) }
-        guard rc == 0, let config else { throw PMemError.libpmem2(rc, "creating a mapping configuration", path: path) }
-        _ = pmem2_config_set_offset(config, range.lowerBound)
-        _ = pmem2_config_set_length(config, range.count)
-        _ = pmem2_config_set_sharing(config, PMEM2_SHARED)
-        let prot = access == .readWrite ? (PMEM2_PROT_READ | PMEM2_PROT_WRITE) : PMEM2_PROT_READ
-        rc = Syscalls.libpmem2(.pmem2ConfigSetProtection) { pmem2_config_set_protection(config, UInt32(prot)) }
-        guard rc == 0 else { throw PMemError.libpmem2(rc, "setting the mapping protection", path: path) }
-        rc = Syscalls.libpmem2(.pmem2ConfigSetGranularity) { pmem2_config_set_required_store_granularity(config, requiredGranularity.pmem2) }
-        guard rc == 0 else { throw PMemError.libpmem2(rc, "setting the required store granularity", path: path) }
+        // The mapping is made here and handed to libpmem2 with
+        // pmem2_map_from_existing, not made by pmem2_map_new: that call walks
+        // sysfs changing the process's working directory (see
+        // `AvailableGranularity`), and costs 25-30 µs to this path's 4
+        // (measured, /dev/shm, 1 MiB). A mapping of 2 MiB or more starts on a
+        // 2 MiB boundary, so that DAX can map it with huge pages.
+        let writable = access == .readWrite, mappingAlignment = range.count >= 2 << 20 ? 2 << 20 : alignment
+        let mapSync: Bool
+        (mapped, mapSync) = try Self.mapShared(fd, range: range, alignment: mappingAlignment, writable: writable, path: path)
+        // Device DAX has no page cache: its stores are as durable as MAP_SYNC's.
+        let granularity = AvailableGranularity.of(mapSync: mapSync || type == S_IFCHR)
+        if granularity > requiredGranularity {
+            throw PMemError(.granularityNotSupported, "\(requiredGranularity) granularity was required, but the file is not on DAX (MAP_SYNC is not available), so its store granularity is \(granularity). Put the file on a file system mounted -o dax on /dev/pmemN (the kernel option memmap=SIZE!OFFSET emulates one from RAM), or, for tests only, emulate the cache-flush path with PMEM2_FORCE_GRANULARITY=CACHE_LINE (not durable).", path: path)
+        }
 
-        rc = Syscalls.libpmem2(.pmem2MapNew) { pmem2_map_new(&map, config, source) }
-        // -EEXIST is libpmem2's registry of mappings (not mmap) saying the
-        // range the kernel just gave is still registered to another mapping
-        // (seen on a loaded 2-core machine with many opens and closes in
-        // parallel). The kernel gives the same free range again at once, so
-        // a bare retry can fail every time: hold that range with a
-        // placeholder, let the other thread run, and ask again elsewhere.
-        var attempts = 0
-        var placeholders: [UnsafeMutableRawPointer] = []
-        defer { for p in placeholders { Syscalls.unmap(p, range.count) } }
-        while rc == -EEXIST, attempts < 16 {
-            attempts += 1
-            if case .success(let p) = Syscalls.reserveAddressSpace(range.count, alignment: range.count >= 2 << 20 ? 2 << 20 : alignment) { placeholders.append(p) }
+        rc = Syscalls.libpmem2(.pmem2MapFromExisting) {
+            pmem2_map_from_existing(&map, source, mapped!.baseAddress!, range.count, granularity.pmem2)
+        }
+        // PMEM2_E_MAP_EXISTS: libpmem2's registry of mappings still holds part
+        // of the range the kernel has just given us (met on a loaded 2-core
+        // machine with many maps and unmaps in parallel; the cause is not
+        // known). The range is ours, so the entry is stale: keep the range,
+        // so that the kernel gives another, and map again there.
+        var stale: [UnsafeMutableRawBufferPointer] = []
+        defer { for range in stale { Syscalls.unmap(range.baseAddress!, range.count) } }
+        while rc == PMEM2_E_MAP_EXISTS || rc == -EEXIST, stale.count < 16 {
+            stale.append(mapped!)
+            mapped = nil
             sched_yield()
-            rc = Syscalls.libpmem2(.pmem2MapNew) { pmem2_map_new(&map, config, source) }
-        }
-        guard rc == 0, let map else {
-            var error = PMemError.libpmem2(rc, "mapping the file", path: path)
-            switch error.code {
-            case .granularityNotSupported:
-                error.message = "\(requiredGranularity) granularity was required, but the file is not on DAX (MAP_SYNC is not available), so its store granularity is page. Put the file on a file system mounted -o dax on /dev/pmemN (the kernel option memmap=SIZE!OFFSET emulates one from RAM), or, for tests only, emulate the cache-flush path with PMEM2_FORCE_GRANULARITY=CACHE_LINE (not durable)."
-            case .permissionDenied where access == .readWrite:
-                error.message = "the file cannot be mapped for writing: \(error.message)"
-            default: break
+            (mapped, _) = try Self.mapShared(fd, range: range, alignment: mappingAlignment, writable: writable, path: path)
+            rc = Syscalls.libpmem2(.pmem2MapFromExisting) {
+                pmem2_map_from_existing(&map, source, mapped!.baseAddress!, range.count, granularity.pmem2)
             }
-            throw error
         }
+        guard rc == 0, let map else { throw PMemError.libpmem2(rc, "registering the mapping with libpmem2", path: path) }
 
         self.map = map
         self.source = source
@@ -247,12 +244,22 @@ public struct Mapping: ~Copyable, @unchecked Sendable {
         self.fileOffset = range.lowerBound
         self.access = access
         self.storeGranularity = StoreGranularity(pmem2_map_get_store_granularity(map))
-        self.persistFn = pmem2_get_persist_fn(map)!
-        self.flushFn = pmem2_get_flush_fn(map)!
-        self.drainFn = pmem2_get_drain_fn(map)!
-        self.memmoveFn = pmem2_get_memmove_fn(map)!
-        self.memcpyFn = pmem2_get_memcpy_fn(map)!
-        self.memsetFn = pmem2_get_memset_fn(map)!
+        if granularity == .page {
+            // libpmem2's page functions would loop on a handed-over mapping.
+            persistFn = PagePersistence.persist
+            flushFn = PagePersistence.persist
+            drainFn = PagePersistence.drain
+            memmoveFn = PagePersistence.memmove
+            memcpyFn = PagePersistence.memmove
+            memsetFn = PagePersistence.memset
+        } else {
+            persistFn = pmem2_get_persist_fn(map)!
+            flushFn = pmem2_get_flush_fn(map)!
+            drainFn = pmem2_get_drain_fn(map)!
+            memmoveFn = pmem2_get_memmove_fn(map)!
+            memcpyFn = pmem2_get_memcpy_fn(map)!
+            memsetFn = pmem2_get_memset_fn(map)!
+        }
         // A counting wrapper (interposer) sees libpmem2's calls and forwards
         // them; a simulated domain (routed) replaces them.
         let flush = flushFn, drain = drainFn, memcpy = memcpyFn, lines = storeGranularity != .page
@@ -260,8 +267,7 @@ public struct Mapping: ~Copyable, @unchecked Sendable {
             $0(PersistenceCalls.hardware(flush: flush, drain: drain, memcpy: memcpy, flushesLines: lines))
         }
         self.isDeviceDAX = type == S_IFCHR
-        self.isMapSync = type == S_IFREG && Syscalls.supportsMapSync(
-            fd, offset: range.lowerBound, length: alignment, writable: access == .readWrite)
+        self.isMapSync = type == S_IFREG && mapSync
 
         // Decided from what the mapping is, not from how the variable is spelled.
         let persistence: PersistenceDomain
@@ -282,8 +288,40 @@ public struct Mapping: ~Copyable, @unchecked Sendable {
     deinit {
         var map: OpaquePointer? = map
         var source: OpaquePointer? = source
+        // Out of libpmem2's registry first, then unmapped: never a range the
+        // kernel may hand out again while the registry still holds it.
         _ = pmem2_map_delete(&map)
+        Syscalls.unmap(base, count)
         _ = pmem2_source_delete(&source)
         Syscalls.close(descriptor)
+    }
+
+    /// Maps `range` of the file shared at a fresh address that is a multiple
+    /// of `alignment`: with `MAP_SYNC` where the file allows it (DAX), plain
+    /// shared otherwise. Returns the memory and whether it is `MAP_SYNC`.
+    private static func mapShared(
+        _ fd: CInt, range: Range<Int>, alignment: Int, writable: Bool, path: FilePath?
+    ) throws(PMemError) -> (UnsafeMutableRawBufferPointer, Bool) {
+        let start: UnsafeMutableRawPointer
+        switch Syscalls.reserveAddressSpace(range.count, alignment: alignment) {
+        case .success(let p): start = p
+        case .failure(let errno): throw PMemError.system(errno, "reserving address space for the mapping", path: path)
+        }
+        var sync = true
+        while true {
+            switch Syscalls.mapFixed(start, range.count, fd, offset: range.lowerBound, sync: sync, writable: writable) {
+            case .success:
+                return (UnsafeMutableRawBufferPointer(start: start, count: range.count), sync)
+            case .failure(let errno) where sync && (errno == .notSupported || errno == .invalidArgument):
+                sync = false // not DAX (EOPNOTSUPP), or a kernel before MAP_SYNC (EINVAL)
+            case .failure(let errno):
+                Syscalls.unmap(start, range.count)
+                var error = PMemError.system(errno, "mapping the file (mmap MAP_SHARED)", path: path)
+                if error.code == .permissionDenied && writable {
+                    error.message = "the file cannot be mapped for writing: \(error.message)"
+                }
+                throw error
+            }
+        }
     }
 }

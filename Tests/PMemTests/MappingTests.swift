@@ -6,6 +6,7 @@ import Glibc
 @testable import PMemSealing
 @testable import PMemPool
 import PMem
+import Synchronization
 import SystemPackage
 import Testing
 
@@ -68,10 +69,53 @@ struct MappingTests {
             guard dirtyKiB(base) > 0 else { exit(3) }
             try map.persist(300_000..<300_008)
             guard dirtyKiB(base) == 0 else { exit(4) }
+            // The other ways to make stores durable write back too: deep
+            // flush, a copy, a set; a copy told not to flush does not.
+            try map.store(UInt64(2), at: 600_000)
+            try map.deepFlush(600_000..<600_008)
+            guard dirtyKiB(base) == 0 else { exit(5) }
+            try map.copy(from: [UInt8](repeating: 3, count: 64).span.bytes, to: 700_000)
+            guard dirtyKiB(base) == 0 else { exit(6) }
+            try map.set(4, in: 800_000..<800_064)
+            guard dirtyKiB(base) == 0 else { exit(7) }
+            try map.copy(from: [UInt8](repeating: 5, count: 64).span.bytes, to: 900_000, flags: .noFlush)
+            guard dirtyKiB(base) > 0 else { exit(8) }
+            try map.flush(900_000..<900_064)
+            map.drain()
+            guard dirtyKiB(base) == 0 else { exit(9) }
         }
     }
 
-    // libpmem2 refuses a range its registry of mappings still holds (-EEXIST),
+    // libpmem2 1.12's pmem2_map_new finds eADR by walking /sys/bus/nd/devices
+    // with fts, which changes the process's working directory while it walks:
+    // another thread saw the wrong directory, and two maps at once could leave
+    // it there. Mapping never changes it. (Only observable where the walk
+    // happens, that is where /sys/bus/nd/devices exists.)
+    @Test("mapping from several threads at once never changes the working directory, even for a moment",
+          .enabled(if: FileManager.default.fileExists(atPath: "/sys/bus/nd/devices"), "no /sys/bus/nd/devices: libpmem2 would not walk it"))
+    func workingDirectoryStays() async {
+        await #expect(processExitsWith: .success) {
+            let scratch = Scratch(on: "/dev/shm")
+            let path = scratch.file("cwd", count: 1 << 16)
+            guard let expected = getcwd(nil, 0).map({ String(cString: $0) }) else { exit(2) }
+            let done = Atomic<Int>(0), changed = Atomic<Int>(0)
+            let mappers = (0..<2).map { _ in
+                Thread {
+                    for _ in 0..<300 { _ = try? Mapping(path: path) }
+                    done.add(1, ordering: .relaxed)
+                }
+            }
+            mappers.forEach { $0.start() }
+            while done.load(ordering: .relaxed) < mappers.count {
+                if let now = getcwd(nil, 0), String(cString: now) != expected { changed.add(1, ordering: .relaxed) }
+            }
+            guard changed.load(ordering: .relaxed) == 0 else { exit(3) }
+            guard String(cString: getcwd(nil, 0)!) == expected else { exit(4) }
+        }
+    }
+
+    // libpmem2 refuses a range its registry of mappings still holds (-EEXIST
+    // from pmem2_map_new, PMEM2_E_MAP_EXISTS from pmem2_map_from_existing),
     // and the kernel gives the same free range again at once. A stale entry is
     // planted where the next mapping would go (pmem2_map_from_existing
     // registers a range without mapping it): mapping must still succeed,

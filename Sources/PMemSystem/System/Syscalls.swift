@@ -14,8 +14,7 @@ package enum Syscall: String, Sendable {
     case getxattr, setxattr, removexattr, mmap, dup, fcntl
     case lstat, unlink, link, rename, flock, read
     // libpmem2's calls that can fail (see `Syscalls.libpmem2`).
-    case pmem2SourceFromFd, pmem2SourceSize, pmem2SourceAlignment, pmem2ConfigNew
-    case pmem2ConfigSetProtection, pmem2ConfigSetGranularity, pmem2MapNew
+    case pmem2SourceFromFd, pmem2SourceSize, pmem2SourceAlignment, pmem2MapFromExisting
 }
 
 /// One injected failure: a call fails with `errno` instead of running. With
@@ -301,28 +300,19 @@ package enum Syscalls {
 
     /// Maps `length` bytes of the file at `offset` over `address` (which must
     /// already be mapped), replacing the old pages in one step: a concurrent
-    /// reader sees the old or the new pages, never a hole.
-    package static func mapFixed(_ address: UnsafeMutableRawPointer, _ length: Int, _ fd: CInt, offset: Int, sync: Bool) -> Result<Void, Errno> {
+    /// reader sees the old or the new pages, never a hole. With `sync`, the
+    /// mapping is `MAP_SYNC`, which only a DAX file allows (`EOPNOTSUPP`
+    /// elsewhere, `EINVAL` from kernels before 4.15).
+    package static func mapFixed(_ address: UnsafeMutableRawPointer, _ length: Int, _ fd: CInt, offset: Int, sync: Bool,
+                                 writable: Bool = true) -> Result<Void, Errno> {
         if let fault = activeFault, fault.fails(.mmap) { return .failure(fault.errno) }
         let flags = sync ? (0x03 /* MAP_SHARED_VALIDATE */ | 0x80000 /* MAP_SYNC */ | MAP_FIXED) : (MAP_SHARED | MAP_FIXED)
-        guard let p = Glibc.mmap(address, length, PROT_READ | PROT_WRITE, flags, fd, off_t(offset)),
+        guard let p = Glibc.mmap(address, length, writable ? PROT_READ | PROT_WRITE : PROT_READ, flags, fd, off_t(offset)),
               p != MAP_FAILED else { return .failure(Errno(rawValue: Glibc.errno)) }
         return .success(())
     }
 
     package static func unmap(_ address: UnsafeMutableRawPointer, _ length: Int) {
         _ = Glibc.munmap(address, length)
-    }
-
-    /// Whether a shared `MAP_SYNC` mapping of the file is possible, which is
-    /// exactly when the file lives on a DAX file system (Linux 4.15+).
-    package static func supportsMapSync(_ fd: CInt, offset: Int, length: Int, writable: Bool) -> Bool {
-        if let fault = activeFault, fault.fails(.mmap) { return false }
-        let mapSharedValidate: CInt = 0x03, mapSync: CInt = 0x80000
-        let prot = writable ? (PROT_READ | PROT_WRITE) : PROT_READ
-        guard let p = Glibc.mmap(nil, length, prot, mapSharedValidate | mapSync, fd, off_t(offset)),
-              p != MAP_FAILED else { return false }
-        _ = Glibc.munmap(p, length)
-        return true
     }
 }
