@@ -42,7 +42,7 @@ public struct Mapping: ~Copyable, @unchecked Sendable {
     public let fileOffset: Int
     /// Whether the mapping may be written.
     public let access: MappingAccess
-    /// The store granularity libpmem2 chose for the mapping.
+    /// The store granularity of the mapping, chosen by libpmem2's rules (``StoreGranularity``).
     public let storeGranularity: StoreGranularity
     /// Whether the file supports `MAP_SYNC`, that is, lives on a DAX file system
     /// where the mapping's block map is synchronized at fault time.
@@ -203,9 +203,10 @@ public struct Mapping: ~Copyable, @unchecked Sendable {
         // pmem2_map_from_existing, not made by pmem2_map_new: that call walks
         // sysfs changing the process's working directory (see
         // `AvailableGranularity`), and costs 25-30 µs to this path's 4
-        // (measured, /dev/shm, 1 MiB). A mapping of 2 MiB or more starts on a
-        // 2 MiB boundary, so that DAX can map it with huge pages.
-        let writable = access == .readWrite, mappingAlignment = range.count >= 2 << 20 ? 2 << 20 : alignment
+        // (measured, /dev/shm, 1 MiB).
+        // At the source's alignment (a device DAX may need 1 GiB), and at 2 MiB
+        // from 2 MiB on, so that DAX can map it with huge pages.
+        let writable = access == .readWrite, mappingAlignment = max(alignment, range.count >= 2 << 20 ? 2 << 20 : 4096)
         let mapSync: Bool
         (mapped, mapSync) = try Self.mapShared(fd, range: range, alignment: mappingAlignment, writable: writable, path: path)
         // Device DAX has no page cache: its stores are as durable as MAP_SYNC's.
