@@ -63,10 +63,10 @@ extension Mapping {
     /// Costly: for data that must survive even a failure of ADR.
     public func deepFlush(_ range: Range<Int>) throws(PMemError) {
         let p = try address(of: range, writing: false)
-        // libpmem2's page deep flush finds nothing to flush in a handed-over
-        // mapping (see `PagePersistence`): msync is the deep flush there.
-        if storeGranularity == .page { return PagePersistence.sync(p, range.count) }
-        let rc = pmem2_deep_flush(map, p, range.count)
-        if rc != 0 { throw PMemError.libpmem2(rc, "deep flush", path: path) }
+        // The caches first (through the routing, so that a simulated domain
+        // sees it), then past the queues.
+        if let routed { routed.persist(p, range.count) } else if storeGranularity != .page { persistFn(p, range.count) }
+        if isDeviceDAX { return try DeepFlush.region(ofDevice: deviceNumber, path: path) }
+        try DeepFlush.sync(p, range.count, path: path)
     }
 }

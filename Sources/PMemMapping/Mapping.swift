@@ -22,7 +22,6 @@ public import SystemPackage
 /// The bytes themselves are shared memory: coordinate concurrent stores to the
 /// same bytes yourself.
 public struct Mapping: ~Copyable, @unchecked Sendable {
-    package let map: OpaquePointer
     package let source: OpaquePointer
     package let descriptor: CInt
     /// The start of the mapped memory.
@@ -49,6 +48,8 @@ public struct Mapping: ~Copyable, @unchecked Sendable {
     public let isMapSync: Bool
     /// Whether the mapping is of a device-DAX character device rather than a file.
     package let isDeviceDAX: Bool
+    /// The device DAX's device number (`st_rdev`), for its deep flush.
+    package let deviceNumber: UInt64
     /// Persistence routed to a simulated domain (crash testing: PMemCrashTesting
     /// maps with `routedTo:`), or libpmem2's calls wrapped by a
     /// `PersistenceCalls.Interposer` (counting, or a simulated domain for a
@@ -150,19 +151,17 @@ public struct Mapping: ~Copyable, @unchecked Sendable {
         interposer: PersistenceCalls.Interposer? = nil
     ) throws(PMemError) {
         var source: OpaquePointer?
-        var map: OpaquePointer?
         var mapped: UnsafeMutableRawBufferPointer?
         var succeeded = false
         defer {
             if !succeeded {
-                if map != nil { pmem2_map_delete(&map) } // unregisters only: the memory is ours
                 if let mapped { Syscalls.unmap(mapped.baseAddress!, mapped.count) }
                 if source != nil { pmem2_source_delete(&source) }
                 Syscalls.close(fd)
             }
         }
 
-        let type = try Syscalls.status(fd, path: path).st_mode & S_IFMT
+        let status = try Syscalls.status(fd, path: path), type = status.st_mode & S_IFMT
         if type == S_IFDIR {
             throw PMemError(.notARegularFile, "is a directory; only regular files and DAX devices can be mapped", path: path)
         }
@@ -199,54 +198,32 @@ public struct Mapping: ~Copyable, @unchecked Sendable {
                             path: path, fileOffset: range.lowerBound, requiredAlignment: alignment)
         }
 
-        // The mapping is made here and handed to libpmem2 with
-        // pmem2_map_from_existing, not made by pmem2_map_new: that call walks
+        // The mapping is made here, not by pmem2_map_new: that call walks
         // sysfs changing the process's working directory (see
         // `AvailableGranularity`), and costs 25-30 µs to this path's 4
-        // (measured, /dev/shm, 1 MiB).
+        // (measured, /dev/shm, 1 MiB). Nor is it registered with libpmem2
+        // (see `CacheFlushFunctions`).
         // At the source's alignment (a device DAX may need 1 GiB), and at 2 MiB
         // from 2 MiB on, so that DAX can map it with huge pages.
         let writable = access == .readWrite, mappingAlignment = max(alignment, range.count >= 2 << 20 ? 2 << 20 : 4096)
-        let mapSync: Bool
-        (mapped, mapSync) = try Self.mapShared(fd, range: range, alignment: mappingAlignment, writable: writable, path: path)
+        let (memory, mapSync) = try Self.mapShared(fd, range: range, alignment: mappingAlignment, writable: writable, path: path)
+        mapped = memory
         // Device DAX has no page cache: its stores are as durable as MAP_SYNC's.
         let granularity = AvailableGranularity.of(mapSync: mapSync || type == S_IFCHR)
         if granularity > requiredGranularity {
             throw PMemError(.granularityNotSupported, "\(requiredGranularity) granularity was required, but the file is not on DAX (MAP_SYNC is not available), so its store granularity is \(granularity). Put the file on a file system mounted -o dax on /dev/pmemN (the kernel option memmap=SIZE!OFFSET emulates one from RAM), or, for tests only, emulate the cache-flush path with PMEM2_FORCE_GRANULARITY=CACHE_LINE (not durable).", path: path)
         }
 
-        rc = Syscalls.libpmem2(.pmem2MapFromExisting) {
-            pmem2_map_from_existing(&map, source, mapped!.baseAddress!, range.count, granularity.pmem2)
-        }
-        // PMEM2_E_MAP_EXISTS: libpmem2's registry of mappings still holds part
-        // of the range the kernel has just given us (met on a loaded 2-core
-        // machine with many maps and unmaps in parallel; the cause is not
-        // known). The range is ours, so the entry is stale: keep the range,
-        // so that the kernel gives another, and map again there.
-        var stale: [UnsafeMutableRawBufferPointer] = []
-        defer { for range in stale { Syscalls.unmap(range.baseAddress!, range.count) } }
-        while rc == PMEM2_E_MAP_EXISTS || rc == -EEXIST, stale.count < 16 {
-            stale.append(mapped!)
-            mapped = nil
-            sched_yield()
-            (mapped, _) = try Self.mapShared(fd, range: range, alignment: mappingAlignment, writable: writable, path: path)
-            rc = Syscalls.libpmem2(.pmem2MapFromExisting) {
-                pmem2_map_from_existing(&map, source, mapped!.baseAddress!, range.count, granularity.pmem2)
-            }
-        }
-        guard rc == 0, let map else { throw PMemError.libpmem2(rc, "registering the mapping with libpmem2", path: path) }
-
-        self.map = map
         self.source = source
         self.descriptor = fd
         self.path = path
-        self.base = pmem2_map_get_address(map)!
-        self.count = pmem2_map_get_size(map)
+        self.base = memory.baseAddress!
+        self.count = memory.count
         self.fileOffset = range.lowerBound
         self.access = access
-        self.storeGranularity = StoreGranularity(pmem2_map_get_store_granularity(map))
+        self.storeGranularity = granularity
         if granularity == .page {
-            // libpmem2's page functions would loop on a handed-over mapping.
+            // libpmem2's page functions work only on its own mappings.
             persistFn = PagePersistence.persist
             flushFn = PagePersistence.persist
             drainFn = PagePersistence.drain
@@ -254,12 +231,13 @@ public struct Mapping: ~Copyable, @unchecked Sendable {
             memcpyFn = PagePersistence.memmove
             memsetFn = PagePersistence.memset
         } else {
-            persistFn = pmem2_get_persist_fn(map)!
-            flushFn = pmem2_get_flush_fn(map)!
-            drainFn = pmem2_get_drain_fn(map)!
-            memmoveFn = pmem2_get_memmove_fn(map)!
-            memcpyFn = pmem2_get_memcpy_fn(map)!
-            memsetFn = pmem2_get_memset_fn(map)!
+            let functions = CacheFlushFunctions.of(granularity)
+            persistFn = functions.persist
+            flushFn = functions.flush
+            drainFn = functions.drain
+            memmoveFn = functions.memmove
+            memcpyFn = functions.memcpy
+            memsetFn = functions.memset
         }
         // A counting wrapper (interposer) sees libpmem2's calls and forwards
         // them; a simulated domain (routed) replaces them.
@@ -268,6 +246,7 @@ public struct Mapping: ~Copyable, @unchecked Sendable {
             $0(PersistenceCalls.hardware(flush: flush, drain: drain, memcpy: memcpy, flushesLines: lines))
         }
         self.isDeviceDAX = type == S_IFCHR
+        self.deviceNumber = UInt64(status.st_rdev)
         self.isMapSync = type == S_IFREG && mapSync
 
         // Decided from what the mapping is, not from how the variable is spelled.
@@ -287,11 +266,7 @@ public struct Mapping: ~Copyable, @unchecked Sendable {
     }
 
     deinit {
-        var map: OpaquePointer? = map
         var source: OpaquePointer? = source
-        // Out of libpmem2's registry first, then unmapped: never a range the
-        // kernel may hand out again while the registry still holds it.
-        _ = pmem2_map_delete(&map)
         Syscalls.unmap(base, count)
         _ = pmem2_source_delete(&source)
         Syscalls.close(descriptor)

@@ -4,9 +4,9 @@ import Glibc
 /// Persistence for page granularity (no DAX: the page cache), done here.
 ///
 /// libpmem2 1.12's page-granularity functions look the range up in its
-/// registry of mappings and walk it by the mapping's reserved length, which
-/// is zero for a mapping handed over with `pmem2_map_from_existing`: the walk
-/// never ends (msync of 0 bytes, for ever). These do what libpmem2's do
+/// registry of mappings, where a `Mapping` is not (see `CacheFlushFunctions`;
+/// on a range handed over with `pmem2_map_from_existing` their walk by the
+/// reserved length, zero there, never ends). These do what libpmem2's do
 /// without the lookup: an `msync(MS_SYNC)` of the pages holding the range, no
 /// flush of CPU caches (the page cache is coherent), no fence. As in
 /// libpmem2, a failing msync (EIO: writeback of the page failed) ends the

@@ -1,6 +1,7 @@
 #include "malloc_counter.h"
 #include <stddef.h>
 #include <errno.h>
+#include <malloc.h>
 
 #if defined(__has_feature)
 #  if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
@@ -12,6 +13,7 @@
 int malloc_counter_available(void) { return 0; }
 void malloc_counter_start(void) {}
 uint64_t malloc_counter_stop(void) { return 0; }
+uint64_t malloc_counter_heap_in_use(void) { return 0; }
 #else
 extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);
@@ -24,6 +26,7 @@ static __thread uint64_t count;
 int malloc_counter_available(void) { return 1; }
 void malloc_counter_start(void) { count = 0; counting = 1; }
 uint64_t malloc_counter_stop(void) { counting = 0; return count; }
+uint64_t malloc_counter_heap_in_use(void) { return mallinfo2().uordblks; }
 
 void *malloc(size_t n) { if (counting) count++; return __libc_malloc(n); }
 void *calloc(size_t m, size_t n) { if (counting) count++; return __libc_calloc(m, n); }

@@ -1,3 +1,4 @@
+import CMallocCounter
 import CPMem2
 import Foundation
 import Glibc
@@ -115,12 +116,14 @@ struct MappingTests {
     }
 
     // libpmem2 refuses a range its registry of mappings still holds (-EEXIST
-    // from pmem2_map_new, PMEM2_E_MAP_EXISTS from pmem2_map_from_existing),
-    // and the kernel gives the same free range again at once. A stale entry is
-    // planted where the next mapping would go (pmem2_map_from_existing
-    // registers a range without mapping it): mapping must still succeed,
-    // elsewhere. In a child process, so the address space is the test's alone.
-    @Test("a range libpmem2's registry still holds is stepped over: the mapping lands elsewhere")
+    // from pmem2_map_new), and the kernel gives the same free range again at
+    // once: a stale entry (met on a loaded machine, cause unknown) once made
+    // maps fail. A Mapping no longer registers with libpmem2. A stale entry
+    // is planted where the next mapping would go (pmem2_map_from_existing
+    // registers a range without mapping it): mapping, persisting and the
+    // cache-flush functions must still work. In a child process, so the
+    // address space is the test's alone.
+    @Test("a range libpmem2's registry still holds does not stop a mapping")
     func staleRegistryRange() async {
         await #expect(processExitsWith: .success) {
             let scratch = Scratch(on: "/dev/shm")
@@ -140,11 +143,37 @@ struct MappingTests {
             guard pmem2_config_new(&config) == 0,
                   pmem2_config_set_required_store_granularity(config, PMEM2_GRANULARITY_PAGE) == 0,
                   pmem2_map_new(&bare, config, source) == -EEXIST else { exit(7) }
-            guard let map = try? Mapping(path: path) else { exit(4) }
-            let start = UInt(bitPattern: probe), end = start + UInt(count + (2 << 20))
-            guard map.addressRange.upperBound <= start || map.addressRange.lowerBound >= end else { exit(5) }
-            try map.store(UInt64(7), at: 0)
-            guard try map.load(UInt64.self, at: 0) == 7 else { exit(6) }
+            for granularity in ["PAGE", "CACHE_LINE"] {
+                setenv("PMEM2_FORCE_GRANULARITY", granularity, 1)
+                guard let map = try? Mapping(path: path) else { exit(4) }
+                try map.store(UInt64(7), at: 0)
+                try map.persist(0..<8)
+                try [UInt8]([1, 2, 3]).withUnsafeBytes { try map.copy(from: $0, to: 4096) }
+                guard try map.load(UInt64.self, at: 0) == 7, try map.load(UInt8.self, at: 4098) == 3 else { exit(6) }
+            }
+        }
+    }
+
+    // libpmem2 1.12's pmem2_map_from_existing allocates a data mover that
+    // pmem2_map_delete never frees: 144 bytes lost per mapping while each
+    // Mapping registered itself (LeakSanitizer in the fuzzer said so). In a
+    // child process, so that no other test's allocations move the count.
+    @Test("mapping and unmapping a file 2,000 times leaves the heap as it was")
+    func mappingsLeaveNoHeap() async throws {
+        guard malloc_counter_available() != 0 else {
+            try Test.cancel("SKIPPED: the heap is counted only without a sanitizer (it interposes malloc itself)")
+        }
+        await #expect(processExitsWith: .success) {
+            let scratch = Scratch(on: "/dev/shm")
+            let path = scratch.file("heap", count: 1 << 20)
+            for granularity in ["PAGE", "CACHE_LINE"] {
+                setenv("PMEM2_FORCE_GRANULARITY", granularity, 1)
+                _ = try? Mapping(path: path) // first use: one-time set-up
+                let before = malloc_counter_heap_in_use()
+                for _ in 0..<1000 { _ = try? Mapping(path: path) }
+                // 1000 x 144 bytes would be 144,000.
+                guard malloc_counter_heap_in_use() <= before + 16_384 else { exit(granularity == "PAGE" ? 2 : 3) }
+            }
         }
     }
 

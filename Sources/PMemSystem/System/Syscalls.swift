@@ -14,7 +14,7 @@ package enum Syscall: String, Sendable {
     case getxattr, setxattr, removexattr, mmap, dup, fcntl
     case lstat, unlink, link, rename, flock, read
     // libpmem2's calls that can fail (see `Syscalls.libpmem2`).
-    case pmem2SourceFromFd, pmem2SourceSize, pmem2SourceAlignment, pmem2MapFromExisting
+    case pmem2SourceFromFd, pmem2SourceSize, pmem2SourceAlignment
 }
 
 /// One injected failure: a call fails with `errno` instead of running. With

@@ -11,5 +11,8 @@ int malloc_counter_available(void);
 void malloc_counter_start(void);
 /// Stops counting; returns the allocations this thread made since start.
 uint64_t malloc_counter_stop(void);
+/// The bytes the process's heap has handed out and not had back (glibc's
+/// mallinfo2 `uordblks`, every thread); 0 when not available.
+uint64_t malloc_counter_heap_in_use(void);
 
 #endif
