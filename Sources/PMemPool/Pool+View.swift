@@ -22,5 +22,8 @@ extension Pool {
                                                         offset: layout.chunkOffset(physical), sync: viewUsesMapSync) {
             throw PMemError.system(errno, "mapping chunks into the pool's view (mmap MAP_FIXED)", path: path)
         }
+        // As the file mapping (see `Mapping`): faults through the view bring
+        // in single pages, not large folios a later commit would dirty whole.
+        if file.storeGranularity == .page { Syscalls.adviseNoReadAhead(address, count * layout.chunkSize) }
     }
 }

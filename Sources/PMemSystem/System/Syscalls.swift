@@ -312,6 +312,21 @@ package enum Syscalls {
         return .success(())
     }
 
+    /// No read-ahead on the faults of the mapping at `address`
+    /// (`MADV_RANDOM`): a fault then brings one page into the page cache,
+    /// not a large folio, so a later msync writes back only the pages
+    /// stored to. Advice: when refused, nothing is wrong, only slower.
+    package static func adviseNoReadAhead(_ address: UnsafeMutableRawPointer, _ length: Int) {
+        _ = Glibc.madvise(address, length, MADV_RANDOM)
+    }
+
+    /// Drops the clean cached pages of the file's range that no process maps
+    /// (`POSIX_FADV_DONTNEED`); dirty ones stay (and start writing back).
+    /// Advice: a tmpfs keeps its pages.
+    package static func dropCachedPages(_ fd: CInt, offset: Int, length: Int) {
+        _ = Glibc.posix_fadvise(fd, off_t(offset), off_t(length), POSIX_FADV_DONTNEED)
+    }
+
     package static func unmap(_ address: UnsafeMutableRawPointer, _ length: Int) {
         _ = Glibc.munmap(address, length)
     }
