@@ -18,6 +18,13 @@ public import SystemPackage
 /// Whether ``persist(_:)`` makes stores durable depends on where the file
 /// lives; ``ioInfo`` says (see ``PersistenceDomain``).
 ///
+/// Off DAX (page granularity, where a persist is an `msync`), mapping drops
+/// the file's clean cached pages and turns off read-ahead for the mapping's
+/// faults, so that the page cache holds the file in single pages and a
+/// persist writes back only the pages stored to, not the large folio (up to
+/// 2 MiB on xfs) around them. Reads through the mapping then fault page by
+/// page.
+///
 /// Thread safety: the persistence calls may run concurrently from any thread.
 /// The bytes themselves are shared memory: coordinate concurrent stores to the
 /// same bytes yourself.
