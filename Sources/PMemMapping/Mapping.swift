@@ -302,21 +302,20 @@ public struct Mapping: ~Copyable, @unchecked Sendable {
         case .success(let p): start = p
         case .failure(let errno): throw PMemError.system(errno, "reserving address space for the mapping", path: path)
         }
-        var sync = true
-        while true {
-            switch Syscalls.mapFixed(start, range.count, fd, offset: range.lowerBound, sync: sync, writable: writable) {
-            case .success:
-                return (UnsafeMutableRawBufferPointer(start: start, count: range.count), sync)
-            case .failure(let errno) where sync && (errno == .notSupported || errno == .invalidArgument):
-                sync = false // not DAX (EOPNOTSUPP), or a kernel before MAP_SYNC (EINVAL)
-            case .failure(let errno):
-                Syscalls.unmap(start, range.count)
-                var error = PMemError.system(errno, "mapping the file (mmap MAP_SHARED)", path: path)
-                if error.code == .permissionDenied && writable {
-                    error.message = "the file cannot be mapped for writing: \(error.message)"
-                }
-                throw error
+        // MAP_SYNC decided first, off to the side: a failed MAP_FIXED over the
+        // reservation would leave a hole another thread may be given.
+        let sync = Syscalls.probeMapSync(fd, offset: range.lowerBound, writable: writable)
+        switch Syscalls.mapFixed(start, range.count, fd, offset: range.lowerBound, sync: sync, writable: writable) {
+        case .success:
+            return (UnsafeMutableRawBufferPointer(start: start, count: range.count), sync)
+        case .failure(let errno):
+            // The reservation is left alone: the kernel may have unmapped it
+            // before failing, and then the range is no longer ours to unmap.
+            var error = PMemError.system(errno, "mapping the file (mmap MAP_SHARED)", path: path)
+            if error.code == .permissionDenied && writable {
+                error.message = "the file cannot be mapped for writing: \(error.message)"
             }
+            throw error
         }
     }
 }

@@ -298,11 +298,29 @@ package enum Syscalls {
         return .success(UnsafeMutableRawPointer(bitPattern: aligned)!)
     }
 
+    /// Whether the file at `fd` can be mapped `MAP_SYNC` (a DAX file): a probe
+    /// of one page at `offset`, mapped where the kernel likes and unmapped
+    /// again. Asked before mapping over a reservation, because a `MAP_FIXED`
+    /// mapping that fails (`MAP_SYNC` off DAX fails in the file system's
+    /// mmap, after the kernel has unmapped the range) leaves a hole that
+    /// another thread's next mapping may take. Not subject to fault injection:
+    /// it decides a flag, it reports no error.
+    package static func probeMapSync(_ fd: CInt, offset: Int, writable: Bool) -> Bool {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let flags: CInt = 0x03 /* MAP_SHARED_VALIDATE */ | 0x80000 /* MAP_SYNC */
+        guard let p = Glibc.mmap(nil, page, writable ? PROT_READ | PROT_WRITE : PROT_READ, flags, fd, off_t(offset)),
+              p != MAP_FAILED else { return false }
+        _ = Glibc.munmap(p, page)
+        return true
+    }
+
     /// Maps `length` bytes of the file at `offset` over `address` (which must
     /// already be mapped), replacing the old pages in one step: a concurrent
     /// reader sees the old or the new pages, never a hole. With `sync`, the
     /// mapping is `MAP_SYNC`, which only a DAX file allows (`EOPNOTSUPP`
-    /// elsewhere, `EINVAL` from kernels before 4.15).
+    /// elsewhere, `EINVAL` from kernels before 4.15: ask ``probeMapSync``
+    /// first). On failure the range may already be unmapped, and so no
+    /// longer the caller's: do not map over it or unmap it again.
     package static func mapFixed(_ address: UnsafeMutableRawPointer, _ length: Int, _ fd: CInt, offset: Int, sync: Bool,
                                  writable: Bool = true) -> Result<Void, Errno> {
         if let fault = activeFault, fault.fails(.mmap) { return .failure(fault.errno) }
