@@ -29,7 +29,9 @@ struct ChunkLocks: @unchecked Sendable {
     /// Per logical chunk, a cache line of its own (so that threads on
     /// different chunks write no common line): the lock word at 0, the lane
     /// of the last record that touched the chunk at 4 (-1: none), that
-    /// record's sequence number at 8 (0: none since the pool was opened).
+    /// record's sequence number at 8 (0: none since the pool was opened), and
+    /// the counters of the in-place writes into it from 16 on (commits, bytes
+    /// requested, bytes in place, fences: an in-place write takes no lane).
     private let chunkLines: UnsafeMutableRawPointer
     static let chunkStride = 64
     /// Per lane, 128 bytes (two lines of its own): the lock word at 0, the
@@ -116,12 +118,26 @@ struct ChunkLocks: @unchecked Sendable {
         bump(4, appliedBytes); bump(5, remapBytes); bump(6, remaps); bump(7, fences)
     }
 
-    /// Every lane's counters, summed.
+    /// Adds one in-place write of `bytes` bytes (8 stored, one fence) to
+    /// chunk `logical`'s counters. Only the chunk's lock holder writes them.
+    @inline(__always)
+    func addInPlace(chunk logical: Int, bytes: Int) {
+        let base = chunkLines + Self.chunkStride * logical + 16
+        @inline(__always) func bump(_ i: Int, _ n: Int) { pmem_store64(base + 8 * i, pmem_load64(base + 8 * i) &+ UInt64(n)) }
+        bump(0, 1); bump(1, bytes); bump(2, 8); bump(3, 1)
+    }
+
+    /// Every lane's counters and every chunk's in-place ones, summed.
     var snapshot: PoolStatistics {
         var c = [Int](repeating: 0, count: 8)
         for lane in 0..<laneCount {
             let base = laneLines + Self.laneStride * lane + 16
             for i in 0..<8 { c[i] += Int(truncatingIfNeeded: pmem_load64(base + 8 * i)) }
+        }
+        for logical in 0..<chunkCount {
+            let base = chunkLines + Self.chunkStride * logical + 16
+            // commits, bytes requested, in place, fences
+            for (i, counter) in [0, 1, 2, 7].enumerated() { c[counter] += Int(truncatingIfNeeded: pmem_load64(base + 8 * i)) }
         }
         return PoolStatistics(commits: c[0], bytesRequested: c[1], inPlaceBytes: c[2], logBytes: c[3],
                               appliedBytes: c[4], remapBytes: c[5], remaps: c[6], fences: c[7])

@@ -38,7 +38,7 @@ extension Pool {
         let size = MemoryLayout<T>.size
         try checkRange(offset, size)
         guard size > 0 else { return }
-        let first = offset / layout.chunkSize, last = (offset + size - 1) / layout.chunkSize
+        let first = layout.chunk(of: offset), last = layout.chunk(of: offset + size - 1)
         guard locks.lock(chunks: first..<(last + 1)) else { throw needsRecoveryError }
         defer { locks.unlock(chunks: first..<(last + 1)) }
         for l in first...last { if let held = killLiveRecord(touching: l) { locks.releaseLane(held) } }
@@ -70,8 +70,8 @@ extension Pool {
         if locks.isPoisoned { throw needsRecoveryError }
         var offset = range.lowerBound
         while offset < range.upperBound {
-            let logical = offset / layout.chunkSize
-            let n = min(range.upperBound - offset, layout.chunkSize - offset % layout.chunkSize)
+            let logical = layout.chunk(of: offset)
+            let n = min(range.upperBound - offset, layout.chunkSize - layout.offsetInChunk(offset))
             guard locks.lock(chunk: logical) else { throw needsRecoveryError }
             flush(fileAddress(ofLogical: offset), n)
             locks.unlock(chunk: logical)

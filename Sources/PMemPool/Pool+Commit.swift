@@ -26,8 +26,8 @@ extension Pool {
         // The hardware's atomic unit needs no plan.
         if CommitPlan.fitsOneWord(offset, buffer.count) { return try storeInPlace(buffer, at: offset) }
         let chunk = layout.chunkSize
-        let logical = offset / chunk
-        if (offset + buffer.count - 1) / chunk == logical {
+        let logical = layout.chunk(of: offset)
+        if layout.chunk(of: offset + buffer.count - 1) == logical {
             // One chunk: logged while small, else copied out and remapped.
             if buffer.count < chunk && CommitPlan.logs(CommitRecord.entryHeadSize + PoolLayout.alignUp(buffer.count, 8), chunk: chunk) {
                 if defersApply { return try logOneDeferred(buffer, at: offset, logical: logical) }
@@ -234,7 +234,7 @@ extension Pool {
 
     /// The address, in the whole-file mapping, of logical byte `offset`.
     func fileAddress(ofLogical offset: Int) -> UnsafeMutableRawPointer {
-        file.base + layout.chunkOffset(pageTable[offset / layout.chunkSize]) + offset % layout.chunkSize
+        file.base + layout.chunkOffset(pageTable[layout.chunk(of: offset)]) + layout.offsetInChunk(offset)
     }
 }
 

@@ -103,13 +103,14 @@ extension Pool {
     /// At most 8 bytes inside one aligned 8-byte word: merged into the word
     /// and stored with one atomic 8-byte store, flushed, fenced.
     func storeInPlace(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws(PMemError) {
-        let logical = offset / layout.chunkSize
+        let logical = layout.chunk(of: offset)
         guard locks.lock(chunk: logical) else { throw needsRecoveryError }
         defer { locks.unlock(chunk: logical) }
         // An in-place write leaves no record: a record still valid for this
-        // chunk dies first (I2).
-        let lane = killLiveRecord(touching: logical) ?? locks.acquireLane()
-        defer { locks.releaseLane(lane) }
+        // chunk dies first (I2). No lane otherwise: its counters are the
+        // chunk's.
+        let killed = killLiveRecord(touching: logical)
+        defer { if let killed { locks.releaseLane(killed) } }
         // Through the file mapping (the same memory as the view), so that the
         // flush names the file's own addresses.
         let word = fileAddress(ofLogical: offset & ~7)
@@ -120,7 +121,7 @@ extension Pool {
         pmem_store64(word, value)
         if !Self.drops(.inPlaceFlush) { flush(word, 8) }
         if !Self.drops(.inPlaceFence) { fence() }
-        locks.add(lane: lane, commits: 1, bytesRequested: bytes.count, inPlaceBytes: 8, fences: 1)
+        locks.addInPlace(chunk: logical, bytes: bytes.count)
     }
 
     /// From this many bytes on, a logged payload is copied into its lane with
