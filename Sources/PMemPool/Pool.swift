@@ -46,6 +46,9 @@ public final class Pool: @unchecked Sendable {
     /// Whether one-write logged commits leave their apply to the next sync
     /// (flushes are `msync` calls; docs/FORMAT.md, "Deferred apply").
     let defersApply: Bool
+    /// Whether large copies go in by pwrite(2) (Pool+FileWrites.swift):
+    /// where applies are deferred, so flushes are `msync` calls.
+    let writesByFile: Bool
     let locks: ChunkLocks
     /// The free physical chunks; `locks` refers to them without owning them.
     let freeChunks: FreeChunks
@@ -228,12 +231,14 @@ public final class Pool: @unchecked Sendable {
         self.persistence = persistence
         self.hardware = PersistenceCalls.direct(file)
         self.recoveredCommits = recovered
+        let access = file.access
         self.file = file
         let freeChunks = FreeChunks(Set(0..<layout.physicalChunks).subtracting(table).sorted(), capacity: layout.physicalChunks)
         self.freeChunks = freeChunks
         // Where a flush is an msync, applies are deferred to the next sync
         // (docs/FORMAT.md, "Deferred apply"), which needs lanes in pairs.
         self.defersApply = !persistence.flushesLines && layout.laneCount >= 2
+        self.writesByFile = defersApply && access == .readWrite
         self.locks = ChunkLocks(chunks: layout.logicalChunks, lanes: layout.laneCount, free: freeChunks, pairs: defersApply)
         self.pageTable = UnsafeMutableBufferPointer.allocate(capacity: layout.logicalChunks)
         _ = pageTable.initialize(from: table)

@@ -287,12 +287,14 @@ struct CrashModelTests {
         ([(5 * 4096 + 2000, [UInt8](repeating: 17, count: 8))], false, nil),                    // in place over part of it: kills lane 1
     ]
 
-    @Test("2 MiB chunks: streamed logs, partial-chunk remaps and writes that leave no record, in every crash image")
-    func bigChunks() throws {
+    @Test("2 MiB chunks: streamed logs, partial-chunk remaps and writes that leave no record, in every crash image (cache-line flushes, and msync with large copies by pwrite)",
+          arguments: [false, true])
+    func bigChunks(pageMode: Bool) throws {
         let scratch = Scratch(on: "/dev/shm")
         let chunk = 2 << 20
-        let (pool, domain) = try simulatedPool(scratch, chunkSize: chunk, chunks: 2, spares: 2)
-        let checker = CrashChecker(pool: pool, domain: domain, seed: 0xB16, mixes: 4)
+        let (pool, domain) = try simulatedPool(scratch, chunkSize: chunk, chunks: 2, spares: 2, lanes: pageMode ? 4 : 2, pageMode: pageMode)
+        #expect(pool.writesByFile == pageMode)
+        let checker = CrashChecker(pool: pool, domain: domain, seed: pageMode ? 0xB17 : 0xB16, mixes: 4)
         checker.recoveryCrashEvery = 16
         var g = SeededGenerator(state: 2)
         // A dozen operations, several hundred images: each image is an
@@ -313,7 +315,7 @@ struct CrashModelTests {
             }
             operations += 1
         }
-        print("crash images checked: \(checker.imagesChecked), violations: \(checker.violations) (2 MiB chunks, \(operations) operations)")
+        print("crash images checked: \(checker.imagesChecked), violations: \(checker.violations) (2 MiB chunks, \(operations) operations\(pageMode ? ", msync path" : ""))")
         #expect(checker.violations == 0, "\(checker.firstViolation ?? "")")
     }
 

@@ -10,12 +10,14 @@ struct Options {
     var force = true
     /// Whether to run the xfs stage (a loop mount; needs root).
     var xfs = true
+    /// Whether to run the xfs stage alone, printing its table only.
+    var xfsOnly = false
 
     /// Repetitions of every measurement; the median is reported.
     var repetitions: Int { explicitRepetitions ?? (quick ? 3 : 7) }
 
     static let usage = """
-        usage: pmem-compare [--quick] [--dir DIR] [--json PATH] [--svg PATH] [--reps N] [--no-force] [--no-xfs]
+        usage: pmem-compare [--quick] [--dir DIR] [--json PATH] [--svg PATH] [--reps N] [--no-force] [--no-xfs] [--xfs-only]
 
         Measures swift-pmem's atomic writes against raw libpmem2, libpmemobj
         transactions and libpmemblk blocks on one file system, plus persist
@@ -30,6 +32,7 @@ struct Options {
           --reps N      repetitions per measurement (default 7, or 3 with --quick)
           --no-force    leave PMEM2_FORCE_GRANULARITY and PMEM_IS_PMEM_FORCE as they are
           --no-xfs      skip the loop-mounted xfs stage
+          --xfs-only    run the xfs stage alone; print its table, write no files
         """
 
     struct UsageError: Error, CustomStringConvertible {
@@ -50,6 +53,8 @@ struct Options {
                 options.force = false
             case "--no-xfs":
                 options.xfs = false
+            case "--xfs-only":
+                options.xfsOnly = true
             case "--dir", "--json", "--svg", "--reps":
                 guard let value = rest.popFirst(), !value.isEmpty, !value.hasPrefix("--") else {
                     throw UsageError(description: "\(argument) needs a value")

@@ -92,6 +92,13 @@ enum Report {
             + "\(fixed(c.mediaBytesPerPayloadByte, 2)) media B/B (lines x 64)"
     }
 
+    /// The xfs stage's table alone (`--xfs-only`).
+    static func kernelAtomicLines(_ k: KernelAtomicResult) -> [String] {
+        var out: [String] = []
+        kernelAtomic(k, into: &out)
+        return out
+    }
+
     private static func kernelAtomic(_ k: KernelAtomicResult, into out: inout [String]) {
         out.append("Kernel atomic writes: Pool.write against pwritev2(RWF_ATOMIC | RWF_DSYNC), O_DIRECT, on one loop-mounted xfs")
         if let reason = k.skipped {

@@ -17,6 +17,11 @@ func runPMemCompare() {
         setenv("PMEM2_FORCE_GRANULARITY", "CACHE_LINE", 1)
         setenv("PMEM_IS_PMEM_FORCE", "1", 1)
     }
+    if options.xfsOnly {
+        let kernelAtomic = KernelAtomicComparison.measure(repetitions: options.repetitions, quick: options.quick, enabled: true)
+        print(Report.kernelAtomicLines(kernelAtomic).joined(separator: "\n"))
+        return
+    }
     var results = measureOrExit(options, scratch: Scratch(directory: options.directory))
     results.targets = Targets.evaluate(results)
     Report.print(results, jsonPath: options.jsonPath, svgPath: options.svgPath)
