@@ -75,6 +75,9 @@ public final class Pool: @unchecked Sendable {
     let shutdownRecord: ShutdownRecord?
     /// Whether ``close()`` ran.
     private let closed = Mutex(false)
+    /// Logical chunk ranges of the view that a failed `MAP_FIXED` may have
+    /// left unmapped (Pool+View.swift): no longer ours, so never unmapped.
+    let viewHoles = Mutex<[Range<Int>]>([])
 
     /// The logical size of the pool in bytes.
     public var capacity: Int { layout.capacity }
@@ -284,7 +287,7 @@ public final class Pool: @unchecked Sendable {
 
     deinit {
         if !closed.withLock({ $0 }) { markShutdownClean() }
-        Syscalls.unmap(view, layout.capacity)
+        unmapView()
         pageTable.deallocate()
         locks.deallocate()
         Syscalls.close(descriptor)

@@ -298,6 +298,48 @@ package enum Syscalls {
         return .success(UnsafeMutableRawPointer(bitPattern: aligned)!)
     }
 
+    /// Takes back `length` bytes at `address` as an inaccessible reservation
+    /// if nothing is mapped anywhere in them (`MAP_FIXED_NOREPLACE`); false
+    /// when something is (`EEXIST`) or the call fails. Not subject to fault
+    /// injection: it repairs after a failure, it reports none.
+    package static func reclaimAddressSpace(_ address: UnsafeMutableRawPointer, _ length: Int) -> Bool {
+        let noReplace: CInt = 0x100000 // MAP_FIXED_NOREPLACE (Linux 4.17)
+        guard let p = Glibc.mmap(address, length, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | noReplace, -1, 0),
+              p != MAP_FAILED else { return false }
+        // A kernel that ignores the flag may place the mapping elsewhere.
+        if p != address { _ = Glibc.munmap(p, length); return false }
+        return true
+    }
+
+    /// Whether every byte of `length` at `address` is mapped from the file
+    /// of `fd`, as `/proc/self/maps` lists it (by inode number: btrfs shows
+    /// a device there that its `stat` does not). For the rare path after a
+    /// failed `MAP_FIXED`, not for a hot one: it reads and parses the list.
+    package static func isMapped(_ address: UnsafeRawPointer, _ length: Int, from fd: CInt) -> Bool {
+        var st = stat()
+        guard Glibc.fstat(fd, &st) == 0 else { return false }
+        let maps = open("/proc/self/maps", O_RDONLY)
+        guard case .success(let m) = maps else { return false }
+        defer { _ = Glibc.close(m) }
+        guard case .success(let bytes) = readToEnd(m) else { return false }
+        var covered = UInt(bitPattern: address)
+        let end = covered + UInt(length)
+        for line in bytes.split(separator: UInt8(ascii: "\n")) {
+            // start-end perms offset dev inode [path]
+            let fields = line.split(separator: UInt8(ascii: " "), maxSplits: 5, omittingEmptySubsequences: true)
+            guard fields.count >= 5 else { continue }
+            let range = fields[0].split(separator: UInt8(ascii: "-"))
+            guard range.count == 2, let lo = UInt(String(decoding: range[0], as: UTF8.self), radix: 16),
+                  let hi = UInt(String(decoding: range[1], as: UTF8.self), radix: 16),
+                  let inode = UInt64(String(decoding: fields[4], as: UTF8.self)) else { continue }
+            guard lo <= covered, hi > covered else { continue }
+            guard inode == UInt64(st.st_ino) else { return false }
+            covered = hi
+            if covered >= end { return true }
+        }
+        return false
+    }
+
     /// Whether the file at `fd` can be mapped `MAP_SYNC` (a DAX file): a probe
     /// of one page at `offset`, mapped where the kernel likes and unmapped
     /// again. Asked before mapping over a reservation, because a `MAP_FIXED`
