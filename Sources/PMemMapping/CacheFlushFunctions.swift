@@ -18,12 +18,8 @@ import Glibc
 struct CacheFlushFunctions: @unchecked Sendable {
     /// The page's `pmem2_map`, never deleted (held, so that it is not a leak).
     let registration: OpaquePointer
-    let persist: @convention(c) (UnsafeRawPointer?, Int) -> Void
-    let flush: @convention(c) (UnsafeRawPointer?, Int) -> Void
-    let drain: @convention(c) () -> Void
-    let memmove: @convention(c) (UnsafeMutableRawPointer?, UnsafeRawPointer?, Int, UInt32) -> UnsafeMutableRawPointer?
-    let memcpy: @convention(c) (UnsafeMutableRawPointer?, UnsafeRawPointer?, Int, UInt32) -> UnsafeMutableRawPointer?
-    let memset: @convention(c) (UnsafeMutableRawPointer?, CInt, Int, UInt32) -> UnsafeMutableRawPointer?
+    /// The functions read off it.
+    let functions: PersistenceFunctions
 
     static let cacheLine = obtain(PMEM2_GRANULARITY_CACHE_LINE)
     static let byte = obtain(PMEM2_GRANULARITY_BYTE)
@@ -31,6 +27,12 @@ struct CacheFlushFunctions: @unchecked Sendable {
     /// The functions for `granularity` (not `.page`: see `PagePersistence`).
     static func of(_ granularity: StoreGranularity) -> CacheFlushFunctions {
         granularity == .byte ? byte : cacheLine
+    }
+
+    /// The persistence functions of a mapping of `granularity`: libpmem2's
+    /// for the cache-flush granularities, `PagePersistence`'s for `.page`.
+    static func functions(for granularity: StoreGranularity) -> PersistenceFunctions {
+        granularity == .page ? PagePersistence.functions : of(granularity).functions
     }
 
     /// Registers a page of anonymous memory with libpmem2 for good and reads
@@ -48,9 +50,8 @@ struct CacheFlushFunctions: @unchecked Sendable {
         }
         // The map keeps its own copy of the source.
         pmem2_source_delete(&source)
-        return CacheFlushFunctions(
-            registration: map,
+        return CacheFlushFunctions(registration: map, functions: PersistenceFunctions(
             persist: pmem2_get_persist_fn(map)!, flush: pmem2_get_flush_fn(map)!, drain: pmem2_get_drain_fn(map)!,
-            memmove: pmem2_get_memmove_fn(map)!, memcpy: pmem2_get_memcpy_fn(map)!, memset: pmem2_get_memset_fn(map)!)
+            memmove: pmem2_get_memmove_fn(map)!, memcpy: pmem2_get_memcpy_fn(map)!, memset: pmem2_get_memset_fn(map)!))
     }
 }

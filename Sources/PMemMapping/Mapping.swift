@@ -241,23 +241,14 @@ public struct Mapping: ~Copyable, @unchecked Sendable {
         self.fileOffset = range.lowerBound
         self.access = access
         self.storeGranularity = granularity
-        if granularity == .page {
-            // libpmem2's page functions work only on its own mappings.
-            persistFn = PagePersistence.persist
-            flushFn = PagePersistence.persist
-            drainFn = PagePersistence.drain
-            memmoveFn = PagePersistence.memmove
-            memcpyFn = PagePersistence.memmove
-            memsetFn = PagePersistence.memset
-        } else {
-            let functions = CacheFlushFunctions.of(granularity)
-            persistFn = functions.persist
-            flushFn = functions.flush
-            drainFn = functions.drain
-            memmoveFn = functions.memmove
-            memcpyFn = functions.memcpy
-            memsetFn = functions.memset
-        }
+        // libpmem2's page functions work only on its own mappings: ours for `.page`.
+        let functions = CacheFlushFunctions.functions(for: granularity)
+        persistFn = functions.persist
+        flushFn = functions.flush
+        drainFn = functions.drain
+        memmoveFn = functions.memmove
+        memcpyFn = functions.memcpy
+        memsetFn = functions.memset
         // A counting wrapper (interposer) sees libpmem2's calls and forwards
         // them; a simulated domain (routed) replaces them.
         let flush = flushFn, drain = drainFn, memcpy = memcpyFn, lines = storeGranularity != .page

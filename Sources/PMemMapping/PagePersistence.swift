@@ -28,6 +28,10 @@ enum PagePersistence {
         return destination
     }
 
+    /// The six, as a mapping holds them: a flush is a persist, a copy a move.
+    static let functions = PersistenceFunctions(persist: persist, flush: persist, drain: drain,
+                                                memmove: memmove, memcpy: memmove, memset: memset)
+
     private static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
 
     /// msync of the pages holding `count` bytes at `p`, retried on EINTR.
