@@ -1,5 +1,8 @@
 #include "ccrc32c.h"
 #include <string.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 #if defined(__x86_64__)
 int ccrc32c_hardware_available(void) {
@@ -45,8 +48,74 @@ void ccrc32c_hardware_update3(uint32_t state[3], const void *a, const void *b, c
     state[1] = (uint32_t)cb;
     state[2] = (uint32_t)cc;
 }
+
+// One 8-byte word of body = head ++ data ++ zeros at offset i (a multiple
+// of 8; the head is a whole number of words).
+static inline uint64_t body_word(const unsigned char *head, size_t h, const unsigned char *data, size_t n, size_t i) {
+    uint64_t w = 0;
+    if (i < h) {
+        memcpy(&w, head + i, 8);
+    } else if (i - h + 8 <= n) {
+        memcpy(&w, data + (i - h), 8);
+    } else if (i - h < n) {
+        memcpy(&w, data + (i - h), n - (i - h)); // the last word, zero-padded
+    }
+    return w;
+}
+
+// Stores body word i to the destination of the data (the head is not copied).
+static inline void put_word(unsigned char *dst, size_t h, size_t i, uint64_t w) {
+    if (i >= h) _mm_stream_si64((long long *)(dst + (i - h)), (long long)w);
+}
+
+__attribute__((target("sse4.2")))
+void ccrc32c_copy_body_nt(uint32_t sums[3], void *destination, const void *head, size_t h, const void *source, size_t n) {
+    unsigned char *dst = destination;
+    const unsigned char *hd = head, *src = source;
+    size_t total = h + ((n + 7) & ~(size_t)7), part = total / 24 * 8, words = part / 8;
+    uint64_t a = 0xFFFFFFFFu, b = 0xFFFFFFFFu, c = 0xFFFFFFFFu, w;
+    size_t k = 0;
+    // Word k of each stream: a at 8k, b at part + 8k, c at 2 part + 8k.
+    // Generic while stream a is in the head; direct while stream c's word is
+    // whole data (b lies between a and c); generic for the rest.
+    for (; k < words && 8 * k < h; k++) {
+        w = body_word(hd, h, src, n, 8 * k); a = __builtin_ia32_crc32di(a, w); put_word(dst, h, 8 * k, w);
+        w = body_word(hd, h, src, n, part + 8 * k); b = __builtin_ia32_crc32di(b, w); put_word(dst, h, part + 8 * k, w);
+        w = body_word(hd, h, src, n, 2 * part + 8 * k); c = __builtin_ia32_crc32di(c, w); put_word(dst, h, 2 * part + 8 * k, w);
+    }
+    if (part >= h) {
+        for (; k < words && 2 * part + 8 * k + 8 <= h + n; k++) {
+            uint64_t wa, wb, wc;
+            size_t da = 8 * k - h, db = part + 8 * k - h, dc = 2 * part + 8 * k - h;
+            memcpy(&wa, src + da, 8);
+            memcpy(&wb, src + db, 8);
+            memcpy(&wc, src + dc, 8);
+            a = __builtin_ia32_crc32di(a, wa);
+            b = __builtin_ia32_crc32di(b, wb);
+            c = __builtin_ia32_crc32di(c, wc);
+            _mm_stream_si64((long long *)(dst + da), (long long)wa);
+            _mm_stream_si64((long long *)(dst + db), (long long)wb);
+            _mm_stream_si64((long long *)(dst + dc), (long long)wc);
+        }
+    }
+    for (; k < words; k++) {
+        w = body_word(hd, h, src, n, 8 * k); a = __builtin_ia32_crc32di(a, w); put_word(dst, h, 8 * k, w);
+        w = body_word(hd, h, src, n, part + 8 * k); b = __builtin_ia32_crc32di(b, w); put_word(dst, h, part + 8 * k, w);
+        w = body_word(hd, h, src, n, 2 * part + 8 * k); c = __builtin_ia32_crc32di(c, w); put_word(dst, h, 2 * part + 8 * k, w);
+    }
+    // Stream c runs to the end of the body.
+    for (size_t i = 2 * part + 8 * words; i < total; i += 8) {
+        w = body_word(hd, h, src, n, i); c = __builtin_ia32_crc32di(c, w); put_word(dst, h, i, w);
+    }
+    sums[0] = ~(uint32_t)a;
+    sums[1] = ~(uint32_t)b;
+    sums[2] = ~(uint32_t)c;
+}
 #else
 int ccrc32c_hardware_available(void) { return 0; }
+void ccrc32c_copy_body_nt(uint32_t sums[3], void *destination, const void *head, size_t h, const void *source, size_t n) {
+    (void)sums; (void)destination; (void)head; (void)h; (void)source; (void)n;
+}
 void ccrc32c_hardware_update3(uint32_t state[3], const void *a, const void *b, const void *c, size_t words) {
     (void)state; (void)a; (void)b; (void)c; (void)words;
 }

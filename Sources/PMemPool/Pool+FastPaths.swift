@@ -142,11 +142,23 @@ extension Pool {
         let body = record + CommitRecord.headerSize
         CommitRecord.writeEntryHead(body, kind: 1, a: UInt64(offset), b: UInt64(bytes.count))
         let padded = PoolLayout.alignUp(bytes.count, 8)
-        if padded > bytes.count {
-            (body + CommitRecord.entryHeadSize + bytes.count).initializeMemory(as: UInt8.self, repeating: 0, count: padded - bytes.count)
-        }
         let length = CommitRecord.entryHeadSize + padded
-        if persistence.flushesLines, bytes.count >= Self.streamedLogMinimum {
+        let streamed = persistence.flushesLines && bytes.count >= Self.streamedLogMinimum
+        if streamed, hardware != nil,
+           let sums = CRC32C.copyThreeParts(into: body + CommitRecord.entryHeadSize,
+                                            head: UnsafeRawBufferPointer(start: body, count: CommitRecord.entryHeadSize), data: bytes) {
+            // Large, on libpmem2's cache flushes: copied and checksummed in one
+            // pass, with non-temporal stores (the last word zero-padded), so
+            // the payload is read once and never read back, and only the
+            // header's lines need a flush. (Routed calls take the branch
+            // below, whose steps a simulated domain sees one by one.)
+            try Self.simulateCrash(at: .afterLogBody)
+            CommitRecord.writeHeader(record, sequence: sequence, entryCount: 1, bodyLength: length, bodyChecksums: sums)
+            if !Self.drops(.logFlush) { flush(record, CommitRecord.headerSize + CommitRecord.entryHeadSize) }
+        } else if streamed {
+            if padded > bytes.count {
+                (body + CommitRecord.entryHeadSize + bytes.count).initializeMemory(as: UInt8.self, repeating: 0, count: padded - bytes.count)
+            }
             // Large, on a cache-line flush: the payload goes in with libpmem2's
             // flushing copy (non-temporal stores), so it is never read back;
             // the checksums come from the caller's bytes (which must not
@@ -172,6 +184,9 @@ extension Pool {
         } else {
             // Small, or an msync per flush: copied through the cache, the
             // checksums read from there, the whole record one flush.
+            if padded > bytes.count {
+                (body + CommitRecord.entryHeadSize + bytes.count).initializeMemory(as: UInt8.self, repeating: 0, count: padded - bytes.count)
+            }
             (body + CommitRecord.entryHeadSize).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
             try Self.simulateCrash(at: .afterLogBody)
             CommitRecord.writeHeader(record, sequence: sequence, entryCount: 1, bodyLength: length)

@@ -19,4 +19,14 @@ uint32_t ccrc32c_hardware_update(uint32_t crc, const void *bytes, size_t length)
 /// chains hide the crc32 instruction's 3-cycle latency (one per cycle).
 void ccrc32c_hardware_update3(uint32_t state[3], const void *a, const void *b, const void *c, size_t words);
 
+/// Copies the data of a commit record's body, `head ++ data ++ zeros` to a
+/// whole number of 8-byte words, and checksums the body in three parts as
+/// `CRC32C.threeParts` splits it (final values, inverted). The head (`h`
+/// bytes, a multiple of 8) is read, not copied; the data goes to
+/// `destination` (8-byte aligned: where the body's byte `h` is) with
+/// non-temporal 8-byte stores, its last word zero-padded, so that every
+/// byte of it is read once and no line of it needs a flush: a fence makes
+/// it durable. Call only when ccrc32c_hardware_available() returned 1.
+void ccrc32c_copy_body_nt(uint32_t sums[3], void *destination, const void *head, size_t h, const void *source, size_t n);
+
 #endif

@@ -98,6 +98,25 @@ package enum CRC32C {
         return (~state.0, ~second, ~third)
     }
 
+    /// Copies `data` to `destination` with non-temporal 8-byte stores, its
+    /// last word zero-padded, and returns ``threeParts(head:data:padding:)``
+    /// of `head ++ data ++ that padding`, in one pass over the data: each
+    /// word is loaded once, checksummed and stored, where a copy and then a
+    /// checksum read it twice. No line of the copy needs a flush (the
+    /// stores bypass the cache); a fence makes it durable. nil, having done
+    /// nothing, without the crc32 instruction or with a `destination` or a
+    /// head that is not 8-byte aligned.
+    package static func copyThreeParts(into destination: UnsafeMutableRawPointer, head: UnsafeRawBufferPointer,
+                                       data: UnsafeRawBufferPointer) -> (UInt32, UInt32, UInt32)? {
+        guard hardwareAvailable, head.count % 8 == 0, Int(bitPattern: destination) % 8 == 0,
+              let hb = head.baseAddress, let db = data.baseAddress else { return nil }
+        var sums: (UInt32, UInt32, UInt32) = (0, 0, 0)
+        withUnsafeMutableBytes(of: &sums) {
+            ccrc32c_copy_body_nt($0.baseAddress!.assumingMemoryBound(to: UInt32.self), destination, hb, head.count, db, data.count)
+        }
+        return sums
+    }
+
     /// The CRC-32C of bytes `from..<to` of `head ++ data ++ zeros`.
     private static func bodyChecksum(_ head: UnsafeRawBufferPointer, _ data: UnsafeRawBufferPointer, from: Int, to: Int) -> UInt32 {
         var crc: UInt32 = 0
