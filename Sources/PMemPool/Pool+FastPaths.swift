@@ -21,7 +21,7 @@ extension Pool {
 
     @inline(__always)
     func copyAndFlush(_ destination: UnsafeMutableRawPointer, _ source: UnsafeRawPointer, _ count: Int) {
-        if let hardware { _ = hardware.memcpy(destination, source, count, hardware.noDrain) } else { persistence.copyAndFlush(destination, source, count) }
+        if let hardware { _ = hardware.memcpy(destination, source, count, hardware.copyNoDrain) } else { persistence.copyAndFlush(destination, source, count) }
     }
 
     /// If a record may still be valid for chunk `logical` (docs/FORMAT.md,
@@ -114,20 +114,35 @@ extension Pool {
         // Through the file mapping (the same memory as the view), so that the
         // flush names the file's own addresses.
         let word = fileAddress(ofLogical: offset & ~7)
-        var value = pmem_load64(word)
+        // A whole word needs no merge, so its line is not read.
+        var value = bytes.count == 8 ? 0 : pmem_load64(word)
         withUnsafeMutableBytes(of: &value) { w in
             for i in 0..<bytes.count { w[offset & 7 + i] = bytes[i] }
         }
-        pmem_store64(word, value)
-        if !Self.drops(.inPlaceFlush) { flush(word, 8) }
+        #if arch(x86_64)
+        let streams = hardware?.flushesLines == true
+        #else
+        let streams = false
+        #endif
+        if streams {
+            // libpmem2's cache flushes: one non-temporal store, which needs no
+            // flush (C probe on /dev/shm: 103 ns with the fence, against 168
+            // for a store, a flush and a fence). Routed calls take the other
+            // branch, whose steps a simulated domain sees.
+            pmem_stream64(word, value)
+        } else {
+            pmem_store64(word, value)
+            if !Self.drops(.inPlaceFlush) { flush(word, 8) }
+        }
         if !Self.drops(.inPlaceFence) { fence() }
         locks.addInPlace(chunk: logical, bytes: bytes.count)
     }
 
     /// From this many bytes on, a logged payload is copied into its lane with
     /// non-temporal stores where flushes are cache-line ones (measured with
-    /// pmem-compare; below it, a copy through the cache and one flush win).
-    static let streamedLogMinimum = 2048
+    /// pmem-compare, docs/FORMAT.md step 3: with the one-pass copy, 512 B
+    /// went from 392–406 ns to 343–361 when this fell from 2 KiB to 256 B).
+    static let streamedLogMinimum = 256
 
     /// One write inside one chunk, through the log: the record (one entry)
     /// and its header flushed as one range, one fence; applied, one fence.

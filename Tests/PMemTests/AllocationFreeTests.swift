@@ -45,7 +45,7 @@ struct AllocationFreeTests {
         #expect(try allocations { try pool.write(value: (UInt64(1), UInt64(2), UInt64(3)), at: 50_000) } == 0, "a 24-byte value")
         #expect(try pool.read(at: 30_000, count: 4096) == page && pool.read(at: 40_000, count: 4096) == page)
         #expect(try pool.load(UInt64.self, at: 50_008) == 2)
-        // The streamed log (2 KiB and up where flushes are cache-line ones):
+        // The streamed log (256 B and up where flushes are cache-line ones):
         // libpmem2's own calls, declared line flushes so that the path runs
         // on tmpfs's msync mapping too.
         let streamedPath = scratch.path("streamed")

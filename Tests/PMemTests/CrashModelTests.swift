@@ -209,8 +209,9 @@ func randomOperation(_ g: inout SeededGenerator, capacity: Int) -> [(offset: Int
         switch Int.random(in: 0..<10, using: &g) {
         case 0..<3: size = Int.random(in: 1...8, using: &g)
         case 3..<6: size = Int.random(in: 9...1500, using: &g)
-        // Half a 4 KiB chunk: logged, and from 2 KiB on streamed (the payload
-        // copied with flushing stores, its checksums from the source).
+        // Half a 4 KiB chunk: logged, and streamed (from 256 B on: the payload
+        // copied with flushing stores, its checksums from the source); the
+        // sizes below cross that threshold.
         case 6: size = Int.random(in: 2040...2048, using: &g)
         default: size = Int.random(in: 3000...(3 * 4096), using: &g)
         }

@@ -14,7 +14,7 @@ struct StreamedLogTests {
     func copyMatchesThreeParts(headSize: Int) throws {
         try #require(CRC32C.hardwareAvailable, "no crc32 instruction: the copy is never used here")
         let head = (0..<headSize).map { UInt8(truncatingIfNeeded: $0 &* 5 &+ 1) }
-        for n in Array(1...100) + [2040, 2047, 2048, 2049, 4095, 4096, 65_537, 1 << 20] {
+        for n in Array(1...100) + [255, 256, 257, 2040, 2047, 2048, 2049, 4095, 4096, 65_537, 1 << 20] {
             let data = (0..<n).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ n) }
             let padded = (n + 7) & ~7
             var destination = [UInt8](repeating: 0xEE, count: padded + 64)
@@ -61,8 +61,8 @@ struct StreamedLogTests {
             setenv("PMEM2_FORCE_GRANULARITY", "cache_line", 1)
             let scratch = Scratch(on: "/dev/shm")
             let path = scratch.path("pool")
-            _ = try Pool.create(at: path, capacity: 8 << 20, chunkSize: 2 << 20, spareCapacity: 4 << 20, lanes: 2)
-            for (i, n) in [2048, 4099, 65_536, 1 << 20].enumerated() {
+            _ = try Pool.create(at: path, capacity: 12 << 20, chunkSize: 2 << 20, spareCapacity: 4 << 20, lanes: 2)
+            for (i, n) in [256, 2048, 4099, 65_536, 1 << 20].enumerated() {
                 let payload = (0..<n).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ i &+ 1) }
                 let offset = i * (2 << 20) + 3 // inside chunk i: one logged piece
                 do {

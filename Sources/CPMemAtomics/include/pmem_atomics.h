@@ -11,6 +11,18 @@ static inline void pmem_store64(void *address, uint64_t value) {
     __atomic_store_n((uint64_t *)address, value, __ATOMIC_RELAXED);
 }
 
+/// One 8-byte non-temporal store (`movnti`): whole, as `pmem_store64`, but
+/// past the caches, so it needs no flush (and its line no read for
+/// ownership); a fence (`sfence`, libpmem2's drain) makes it durable.
+/// Only where the memory is the media's (cache-line flushes): x86-64.
+static inline void pmem_stream64(void *address, uint64_t value) {
+#if defined(__x86_64__)
+    __builtin_ia32_movnti64((long long *)address, (long long)value);
+#else
+    __atomic_store_n((uint64_t *)address, value, __ATOMIC_RELAXED);
+#endif
+}
+
 static inline uint64_t pmem_load64(const void *address) {
     return __atomic_load_n((const uint64_t *)address, __ATOMIC_RELAXED);
 }

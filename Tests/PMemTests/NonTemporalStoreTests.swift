@@ -1,0 +1,70 @@
+import Foundation
+import Glibc
+@testable import PMemPool
+import PMem
+import Testing
+
+/// On libpmem2's cache flushes (a child process with PMEM2_FORCE_GRANULARITY,
+/// read at each map) an in-place write is one non-temporal 8-byte store, and
+/// a whole word is stored without reading it first; small applies are
+/// non-temporal copies too (Pool+FastPaths.swift, HardwareCalls.copyNoDrain).
+/// These say what must stay true of the bytes: written exactly, neighbours
+/// kept, the same after a reopen.
+@Suite("Non-temporal stores on libpmem2's cache flushes")
+struct NonTemporalStoreTests {
+    @Test("in-place writes of 1 to 8 bytes, whole words and parts of words, keep their neighbours and survive a reopen")
+    func inPlaceWrites() async {
+        await #expect(processExitsWith: .success) {
+            setenv("PMEM2_FORCE_GRANULARITY", "cache_line", 1)
+            let scratch = Scratch(on: "/dev/shm")
+            let path = scratch.path("pool")
+            let pool = try Pool.create(at: path, capacity: 4 << 20, chunkSize: 2 << 20, spareCapacity: 2 << 20, lanes: 2)
+            guard pool.hardware?.flushesLines == true else { exit(2) }
+            let background = (0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ 5) }
+            try pool.write(background, at: 4096) // logged: the bytes around every in-place write
+            var expected = background
+            var inPlace = pool.statistics.inPlaceBytes
+            // (offset inside the 4 KiB, count): whole words, and parts of words
+            // at every position, so a merge that drops or shifts bytes shows.
+            let writes = [(0, 8), (64, 8), (4088, 8), (9, 1), (17, 2), (26, 3), (35, 4), (43, 5), (50, 6), (57, 7), (72, 1), (79, 1)]
+            for (i, (at, count)) in writes.enumerated() {
+                let bytes = (0..<count).map { UInt8(truncatingIfNeeded: 0xA0 &+ i &* 8 &+ $0) }
+                try pool.write(bytes, at: 4096 + at)
+                expected.replaceSubrange(at..<(at + count), with: bytes)
+                inPlace += 8 // the word it stores
+                guard pool.statistics.inPlaceBytes == inPlace else { exit(3) } // took the in-place path
+                guard try pool.read(at: 4096, count: 4096) == expected else { exit(4) }
+            }
+            pool.close()
+            let reopened = try Pool.open(at: path)
+            guard try reopened.read(at: 4096, count: 4096) == expected else { exit(5) }
+        }
+    }
+
+    @Test("small logged writes (9 B to 255 B, aligned and not) applied by non-temporal copies read back, also after a reopen")
+    func smallLoggedWrites() async {
+        await #expect(processExitsWith: .success) {
+            setenv("PMEM2_FORCE_GRANULARITY", "cache_line", 1)
+            let scratch = Scratch(on: "/dev/shm")
+            let path = scratch.path("pool")
+            let pool = try Pool.create(at: path, capacity: 4 << 20, chunkSize: 2 << 20, spareCapacity: 2 << 20, lanes: 2)
+            guard pool.hardware?.flushesLines == true else { exit(2) }
+            var expected = [UInt8](repeating: 0, count: 16_384)
+            var offset = 0
+            for (i, count) in [9, 16, 63, 64, 65, 100, 128, 200, 255].enumerated() {
+                for shift in [0, 3, 61] {
+                    let at = offset + shift
+                    let bytes = (0..<count).map { UInt8(truncatingIfNeeded: $0 &* 3 &+ i &+ shift &+ 1) }
+                    try pool.write(bytes, at: at)
+                    expected.replaceSubrange(at..<(at + count), with: bytes)
+                    offset = PoolLayout.alignUp(at + count, 64)
+                }
+            }
+            guard pool.statistics.remaps == 0, pool.statistics.inPlaceBytes == 0 else { exit(3) } // all logged
+            guard try pool.read(at: 0, count: expected.count) == expected else { exit(4) }
+            pool.close()
+            let reopened = try Pool.open(at: path)
+            guard try reopened.read(at: 0, count: expected.count) == expected else { exit(5) }
+        }
+    }
+}
