@@ -63,13 +63,21 @@ static inline uint64_t body_word(const unsigned char *head, size_t h, const unsi
     return w;
 }
 
+// Stores word w at byte d of the destination: through the cache in the
+// first `cached` bytes (the line the data shares with the head, which the
+// caller flushes with it), non-temporally after them.
+static inline void store_word(unsigned char *dst, size_t cached, size_t d, uint64_t w) {
+    if (d < cached) memcpy(dst + d, &w, 8);
+    else _mm_stream_si64((long long *)(dst + d), (long long)w);
+}
+
 // Stores body word i to the destination of the data (the head is not copied).
-static inline void put_word(unsigned char *dst, size_t h, size_t i, uint64_t w) {
-    if (i >= h) _mm_stream_si64((long long *)(dst + (i - h)), (long long)w);
+static inline void put_word(unsigned char *dst, size_t h, size_t cached, size_t i, uint64_t w) {
+    if (i >= h) store_word(dst, cached, i - h, w);
 }
 
 __attribute__((target("sse4.2")))
-void ccrc32c_copy_body_nt(uint32_t sums[3], void *destination, const void *head, size_t h, const void *source, size_t n) {
+void ccrc32c_copy_body_nt(uint32_t sums[3], void *destination, const void *head, size_t h, const void *source, size_t n, size_t cached) {
     unsigned char *dst = destination;
     const unsigned char *hd = head, *src = source;
     size_t total = h + ((n + 7) & ~(size_t)7), part = total / 24 * 8, words = part / 8;
@@ -79,9 +87,9 @@ void ccrc32c_copy_body_nt(uint32_t sums[3], void *destination, const void *head,
     // Generic while stream a is in the head; direct while stream c's word is
     // whole data (b lies between a and c); generic for the rest.
     for (; k < words && 8 * k < h; k++) {
-        w = body_word(hd, h, src, n, 8 * k); a = __builtin_ia32_crc32di(a, w); put_word(dst, h, 8 * k, w);
-        w = body_word(hd, h, src, n, part + 8 * k); b = __builtin_ia32_crc32di(b, w); put_word(dst, h, part + 8 * k, w);
-        w = body_word(hd, h, src, n, 2 * part + 8 * k); c = __builtin_ia32_crc32di(c, w); put_word(dst, h, 2 * part + 8 * k, w);
+        w = body_word(hd, h, src, n, 8 * k); a = __builtin_ia32_crc32di(a, w); put_word(dst, h, cached, 8 * k, w);
+        w = body_word(hd, h, src, n, part + 8 * k); b = __builtin_ia32_crc32di(b, w); put_word(dst, h, cached, part + 8 * k, w);
+        w = body_word(hd, h, src, n, 2 * part + 8 * k); c = __builtin_ia32_crc32di(c, w); put_word(dst, h, cached, 2 * part + 8 * k, w);
     }
     if (part >= h) {
         for (; k < words && 2 * part + 8 * k + 8 <= h + n; k++) {
@@ -93,19 +101,19 @@ void ccrc32c_copy_body_nt(uint32_t sums[3], void *destination, const void *head,
             a = __builtin_ia32_crc32di(a, wa);
             b = __builtin_ia32_crc32di(b, wb);
             c = __builtin_ia32_crc32di(c, wc);
-            _mm_stream_si64((long long *)(dst + da), (long long)wa);
-            _mm_stream_si64((long long *)(dst + db), (long long)wb);
-            _mm_stream_si64((long long *)(dst + dc), (long long)wc);
+            store_word(dst, cached, da, wa);
+            store_word(dst, cached, db, wb);
+            store_word(dst, cached, dc, wc);
         }
     }
     for (; k < words; k++) {
-        w = body_word(hd, h, src, n, 8 * k); a = __builtin_ia32_crc32di(a, w); put_word(dst, h, 8 * k, w);
-        w = body_word(hd, h, src, n, part + 8 * k); b = __builtin_ia32_crc32di(b, w); put_word(dst, h, part + 8 * k, w);
-        w = body_word(hd, h, src, n, 2 * part + 8 * k); c = __builtin_ia32_crc32di(c, w); put_word(dst, h, 2 * part + 8 * k, w);
+        w = body_word(hd, h, src, n, 8 * k); a = __builtin_ia32_crc32di(a, w); put_word(dst, h, cached, 8 * k, w);
+        w = body_word(hd, h, src, n, part + 8 * k); b = __builtin_ia32_crc32di(b, w); put_word(dst, h, cached, part + 8 * k, w);
+        w = body_word(hd, h, src, n, 2 * part + 8 * k); c = __builtin_ia32_crc32di(c, w); put_word(dst, h, cached, 2 * part + 8 * k, w);
     }
     // Stream c runs to the end of the body.
     for (size_t i = 2 * part + 8 * words; i < total; i += 8) {
-        w = body_word(hd, h, src, n, i); c = __builtin_ia32_crc32di(c, w); put_word(dst, h, i, w);
+        w = body_word(hd, h, src, n, i); c = __builtin_ia32_crc32di(c, w); put_word(dst, h, cached, i, w);
     }
     sums[0] = ~(uint32_t)a;
     sums[1] = ~(uint32_t)b;
@@ -113,8 +121,8 @@ void ccrc32c_copy_body_nt(uint32_t sums[3], void *destination, const void *head,
 }
 #else
 int ccrc32c_hardware_available(void) { return 0; }
-void ccrc32c_copy_body_nt(uint32_t sums[3], void *destination, const void *head, size_t h, const void *source, size_t n) {
-    (void)sums; (void)destination; (void)head; (void)h; (void)source; (void)n;
+void ccrc32c_copy_body_nt(uint32_t sums[3], void *destination, const void *head, size_t h, const void *source, size_t n, size_t cached) {
+    (void)sums; (void)destination; (void)head; (void)h; (void)source; (void)n; (void)cached;
 }
 void ccrc32c_hardware_update3(uint32_t state[3], const void *a, const void *b, const void *c, size_t words) {
     (void)state; (void)a; (void)b; (void)c; (void)words;

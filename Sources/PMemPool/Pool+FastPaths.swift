@@ -159,9 +159,16 @@ extension Pool {
         let padded = PoolLayout.alignUp(bytes.count, 8)
         let length = CommitRecord.entryHeadSize + padded
         let streamed = persistence.flushesLines && bytes.count >= Self.streamedLogMinimum
+        // The payload's bytes in the line it shares with the entry head (the
+        // lane starts a line): stored through the cache and flushed with the
+        // header, so that line reaches the media once, not also as a
+        // non-temporal part-line.
+        let sharedLine = min(PoolLayout.alignUp(bytes.count, 8),
+                             (64 - (CommitRecord.headerSize + CommitRecord.entryHeadSize) % 64) % 64)
         if streamed, hardware != nil,
            let sums = CRC32C.copyThreeParts(into: body + CommitRecord.entryHeadSize,
-                                            head: UnsafeRawBufferPointer(start: body, count: CommitRecord.entryHeadSize), data: bytes) {
+                                            head: UnsafeRawBufferPointer(start: body, count: CommitRecord.entryHeadSize), data: bytes,
+                                            throughCache: sharedLine) {
             // Large, on libpmem2's cache flushes: copied and checksummed in one
             // pass, with non-temporal stores (the last word zero-padded), so
             // the payload is read once and never read back, and only the
@@ -169,7 +176,7 @@ extension Pool {
             // below, whose steps a simulated domain sees one by one.)
             try Self.simulateCrash(at: .afterLogBody)
             CommitRecord.writeHeader(record, sequence: sequence, entryCount: 1, bodyLength: length, bodyChecksums: sums)
-            if !Self.drops(.logFlush) { flush(record, CommitRecord.headerSize + CommitRecord.entryHeadSize) }
+            if !Self.drops(.logFlush) { flush(record, CommitRecord.headerSize + CommitRecord.entryHeadSize + sharedLine) }
         } else if streamed {
             if padded > bytes.count {
                 (body + CommitRecord.entryHeadSize + bytes.count).initializeMemory(as: UInt8.self, repeating: 0, count: padded - bytes.count)
@@ -179,10 +186,13 @@ extension Pool {
             // the checksums come from the caller's bytes (which must not
             // change during the call, as for any write). Up to three flush
             // calls, none an msync.
+            let data = body + CommitRecord.entryHeadSize
             if Self.drops(.logFlush) {
-                (body + CommitRecord.entryHeadSize).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
+                data.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
             } else {
-                copyAndFlush(body + CommitRecord.entryHeadSize, bytes.baseAddress!, bytes.count)
+                let cached = min(bytes.count, sharedLine) // flushed with the header below
+                data.copyMemory(from: bytes.baseAddress!, byteCount: cached)
+                if bytes.count > cached { copyAndFlush(data + cached, bytes.baseAddress! + cached, bytes.count - cached) }
             }
             try Self.simulateCrash(at: .afterLogBody)
             let sums = CRC32C.threeParts(head: UnsafeRawBufferPointer(start: body, count: CommitRecord.entryHeadSize),
@@ -193,8 +203,10 @@ extension Pool {
             // non-temporal store writes only its own bytes (libpmem2 ends some
             // copies with one, flushing nothing), so they are flushed here.
             if !Self.drops(.logFlush) {
-                flush(record, CommitRecord.headerSize + CommitRecord.entryHeadSize)
-                if padded > bytes.count { flush(body + CommitRecord.entryHeadSize + bytes.count, padded - bytes.count) }
+                flush(record, CommitRecord.headerSize + CommitRecord.entryHeadSize + sharedLine)
+                if padded > max(bytes.count, sharedLine) {
+                    flush(body + CommitRecord.entryHeadSize + bytes.count, padded - bytes.count)
+                }
             }
         } else {
             // Small, or an msync per flush: copied through the cache, the

@@ -9,9 +9,9 @@ import Testing
 /// the lane and checksums it in one pass (`CRC32C.copyThreeParts`).
 @Suite("Streamed logs: the payload copied and checksummed in one pass")
 struct StreamedLogTests {
-    @Test("the one-pass copy writes data and zero padding, nothing past them, and checksums as threeParts does",
-          arguments: [0, 8, 24])
-    func copyMatchesThreeParts(headSize: Int) throws {
+    @Test("the one-pass copy writes data and zero padding, nothing past them, and checksums as threeParts does, whatever part goes through the cache",
+          arguments: [0, 8, 24], [0, 8, 40])
+    func copyMatchesThreeParts(headSize: Int, throughCache: Int) throws {
         try #require(CRC32C.hardwareAvailable, "no crc32 instruction: the copy is never used here")
         let head = (0..<headSize).map { UInt8(truncatingIfNeeded: $0 &* 5 &+ 1) }
         for n in Array(1...100) + [255, 256, 257, 2040, 2047, 2048, 2049, 4095, 4096, 65_537, 1 << 20] {
@@ -21,7 +21,7 @@ struct StreamedLogTests {
             let sums = try head.withUnsafeBytes { h in
                 try data.withUnsafeBytes { d in
                     try destination.withUnsafeMutableBytes { out in
-                        try #require(CRC32C.copyThreeParts(into: out.baseAddress!, head: h, data: d))
+                        try #require(CRC32C.copyThreeParts(into: out.baseAddress!, head: h, data: d, throughCache: throughCache))
                     }
                 }
             }
@@ -38,13 +38,15 @@ struct StreamedLogTests {
         }
     }
 
-    @Test("the copy refuses a destination that is not 8-byte aligned, doing nothing")
-    func unalignedIsRefused() throws {
+    @Test("the copy refuses a destination that is not 8-byte aligned, or a cached part that is not whole words, doing nothing",
+          arguments: [(3, 0), (0, 4), (0, -8)])
+    func unalignedIsRefused(misalignment: Int, throughCache: Int) throws {
         var destination = [UInt8](repeating: 0xEE, count: 4200)
         let data = [UInt8](repeating: 1, count: 4096)
         let result = data.withUnsafeBytes { d in
             destination.withUnsafeMutableBytes { out in
-                CRC32C.copyThreeParts(into: out.baseAddress! + 3, head: UnsafeRawBufferPointer(start: nil, count: 0), data: d)
+                CRC32C.copyThreeParts(into: out.baseAddress! + 8 + misalignment, head: UnsafeRawBufferPointer(start: nil, count: 0), data: d,
+                                      throughCache: throughCache)
             }
         }
         #expect(result == nil)

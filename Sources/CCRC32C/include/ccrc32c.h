@@ -26,7 +26,11 @@ void ccrc32c_hardware_update3(uint32_t state[3], const void *a, const void *b, c
 /// `destination` (8-byte aligned: where the body's byte `h` is) with
 /// non-temporal 8-byte stores, its last word zero-padded, so that every
 /// byte of it is read once and no line of it needs a flush: a fence makes
-/// it durable. Call only when ccrc32c_hardware_available() returned 1.
-void ccrc32c_copy_body_nt(uint32_t sums[3], void *destination, const void *head, size_t h, const void *source, size_t n);
+/// it durable. Except the first `cached` bytes of the destination (a
+/// multiple of 8): those are stored through the cache, for the caller to
+/// flush with the head's line, which they share (a line written both ways
+/// would reach the media twice). Call only when ccrc32c_hardware_available()
+/// returned 1.
+void ccrc32c_copy_body_nt(uint32_t sums[3], void *destination, const void *head, size_t h, const void *source, size_t n, size_t cached);
 
 #endif

@@ -103,16 +103,21 @@ package enum CRC32C {
     /// of `head ++ data ++ that padding`, in one pass over the data: each
     /// word is loaded once, checksummed and stored, where a copy and then a
     /// checksum read it twice. No line of the copy needs a flush (the
-    /// stores bypass the cache); a fence makes it durable. nil, having done
-    /// nothing, without the crc32 instruction or with a `destination` or a
-    /// head that is not 8-byte aligned.
+    /// stores bypass the cache); a fence makes it durable. The first
+    /// `throughCache` bytes of the destination (a multiple of 8) are stored
+    /// through the cache instead, for the caller to flush: the rest of a
+    /// line it flushes anyway. nil, having done nothing, without the crc32
+    /// instruction, with a `destination` or a head that is not 8-byte
+    /// aligned, or a `throughCache` that is not a multiple of 8.
     package static func copyThreeParts(into destination: UnsafeMutableRawPointer, head: UnsafeRawBufferPointer,
-                                       data: UnsafeRawBufferPointer) -> (UInt32, UInt32, UInt32)? {
+                                       data: UnsafeRawBufferPointer, throughCache: Int = 0) -> (UInt32, UInt32, UInt32)? {
         guard hardwareAvailable, head.count % 8 == 0, Int(bitPattern: destination) % 8 == 0,
+              throughCache >= 0, throughCache % 8 == 0,
               let hb = head.baseAddress, let db = data.baseAddress else { return nil }
         var sums: (UInt32, UInt32, UInt32) = (0, 0, 0)
         withUnsafeMutableBytes(of: &sums) {
-            ccrc32c_copy_body_nt($0.baseAddress!.assumingMemoryBound(to: UInt32.self), destination, hb, head.count, db, data.count)
+            ccrc32c_copy_body_nt($0.baseAddress!.assumingMemoryBound(to: UInt32.self), destination, hb, head.count, db, data.count,
+                                 throughCache)
         }
         return sums
     }
