@@ -170,10 +170,11 @@ extension Pool {
                                             head: UnsafeRawBufferPointer(start: body, count: CommitRecord.entryHeadSize), data: bytes,
                                             throughCache: sharedLine) {
             // Large, on libpmem2's cache flushes: copied and checksummed in one
-            // pass, with non-temporal stores (the last word zero-padded), so
-            // the payload is read once and never read back, and only the
-            // header's lines need a flush. (Routed calls take the branch
-            // below, whose steps a simulated domain sees one by one.)
+            // pass, with non-temporal stores past the entry head's line (the
+            // last word zero-padded), so the payload is read once and never
+            // read back, and only the header's and the entry head's lines need
+            // a flush. (Routed calls take the branch below, whose steps a
+            // simulated domain sees one by one.)
             try Self.simulateCrash(at: .afterLogBody)
             CommitRecord.writeHeader(record, sequence: sequence, entryCount: 1, bodyLength: length, bodyChecksums: sums)
             if !Self.drops(.logFlush) { flush(record, CommitRecord.headerSize + CommitRecord.entryHeadSize + sharedLine) }
