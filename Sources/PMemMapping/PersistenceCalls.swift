@@ -60,7 +60,7 @@ package struct PersistenceCalls: Sendable {
                          flushesLines: Bool)
         -> PersistenceCalls
     {
-        let flags = (flushesLines ? MemoryFlags([.noDrain, .nonTemporal]) : .noDrain).pmem2 // as HardwareCalls.copyNoDrain
+        let flags = HardwareCalls.copyNoDrainFlags(flushesLines: flushesLines)
         return PersistenceCalls(flush: { flush($0, $1) }, drain: { drain() },
                                 copyAndFlush: { _ = memcpy($0, $1, $2, flags) }, flushesLines: flushesLines)
     }
@@ -96,8 +96,10 @@ package struct HardwareCalls: @unchecked Sendable {
     /// a 64 B record + 64 B apply, each fenced, 335 ns with a temporal apply,
     /// 270 ns with a non-temporal one; 256 B and 512 B unchanged.
     package let copyNoDrain: UInt32
-    /// Whether flushes are cache-line ones (not `msync` calls).
-    package let flushesLines: Bool
+
+    package static func copyNoDrainFlags(flushesLines: Bool) -> UInt32 {
+        (flushesLines ? MemoryFlags([.noDrain, .nonTemporal]) : .noDrain).pmem2
+    }
 
     package init(flush: @escaping @convention(c) (UnsafeRawPointer?, Int) -> Void,
                  drain: @escaping @convention(c) () -> Void,
@@ -106,7 +108,6 @@ package struct HardwareCalls: @unchecked Sendable {
         self.flush = flush
         self.drain = drain
         self.memcpy = memcpy
-        self.flushesLines = flushesLines
-        copyNoDrain = (flushesLines ? MemoryFlags([.noDrain, .nonTemporal]) : .noDrain).pmem2
+        copyNoDrain = Self.copyNoDrainFlags(flushesLines: flushesLines)
     }
 }

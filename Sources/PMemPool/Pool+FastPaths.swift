@@ -120,7 +120,7 @@ extension Pool {
             for i in 0..<bytes.count { w[offset & 7 + i] = bytes[i] }
         }
         #if arch(x86_64)
-        let streams = hardware?.flushesLines == true
+        let streams = hardware != nil && persistence.flushesLines
         #else
         let streams = false
         #endif
@@ -163,8 +163,7 @@ extension Pool {
         // lane starts a line): stored through the cache and flushed with the
         // header, so that line reaches the media once, not also as a
         // non-temporal part-line.
-        let sharedLine = min(PoolLayout.alignUp(bytes.count, 8),
-                             (64 - (CommitRecord.headerSize + CommitRecord.entryHeadSize) % 64) % 64)
+        let sharedLine = min(padded, (64 - (CommitRecord.headerSize + CommitRecord.entryHeadSize) % 64) % 64)
         if streamed, hardware != nil,
            let sums = CRC32C.copyThreeParts(into: body + CommitRecord.entryHeadSize,
                                             head: UnsafeRawBufferPointer(start: body, count: CommitRecord.entryHeadSize), data: bytes,

@@ -12,14 +12,21 @@ import Testing
 /// kept, the same after a reopen.
 @Suite("Non-temporal stores on libpmem2's cache flushes")
 struct NonTemporalStoreTests {
+    /// In the child: a new pool on /dev/shm that calls libpmem2's cache-line
+    /// flushes directly (exit 2 where it does not); the scratch keeps it.
+    static func cacheLinePool() throws -> (Scratch, Pool) {
+        setenv("PMEM2_FORCE_GRANULARITY", "cache_line", 1)
+        let scratch = Scratch(on: "/dev/shm")
+        let pool = try Pool.create(at: scratch.path("pool"), capacity: 4 << 20, chunkSize: 2 << 20, spareCapacity: 2 << 20, lanes: 2)
+        guard pool.hardware != nil, pool.persistence.flushesLines else { exit(2) }
+        return (scratch, pool)
+    }
+
     @Test("in-place writes of 1 to 8 bytes, whole words and parts of words, keep their neighbours and survive a reopen")
     func inPlaceWrites() async {
         await #expect(processExitsWith: .success) {
-            setenv("PMEM2_FORCE_GRANULARITY", "cache_line", 1)
-            let scratch = Scratch(on: "/dev/shm")
+            let (scratch, pool) = try Self.cacheLinePool()
             let path = scratch.path("pool")
-            let pool = try Pool.create(at: path, capacity: 4 << 20, chunkSize: 2 << 20, spareCapacity: 2 << 20, lanes: 2)
-            guard pool.hardware?.flushesLines == true else { exit(2) }
             let background = (0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ 5) }
             try pool.write(background, at: 4096) // logged: the bytes around every in-place write
             var expected = background
@@ -44,11 +51,8 @@ struct NonTemporalStoreTests {
     @Test("small logged writes (9 B to 255 B, aligned and not) applied by non-temporal copies read back, also after a reopen")
     func smallLoggedWrites() async {
         await #expect(processExitsWith: .success) {
-            setenv("PMEM2_FORCE_GRANULARITY", "cache_line", 1)
-            let scratch = Scratch(on: "/dev/shm")
+            let (scratch, pool) = try Self.cacheLinePool()
             let path = scratch.path("pool")
-            let pool = try Pool.create(at: path, capacity: 4 << 20, chunkSize: 2 << 20, spareCapacity: 2 << 20, lanes: 2)
-            guard pool.hardware?.flushesLines == true else { exit(2) }
             var expected = [UInt8](repeating: 0, count: 16_384)
             var offset = 0
             for (i, count) in [9, 16, 63, 64, 65, 100, 128, 200, 255].enumerated() {
