@@ -448,10 +448,29 @@ struct SealRecordTests {
                 let start = Int.random(in: 0..<100, using: &generator), count = Int.random(in: 0..<4000, using: &generator)
                 let slice = UnsafeRawBufferPointer(rebasing: all[start..<start + count])
                 let seed = UInt32.random(in: 0...UInt32.max, using: &generator)
-                #expect(CRC32C.checksum(slice, continuing: seed) == CRC32C.tableChecksum(slice, continuing: seed))
+                let expected = CRC32C.tableChecksum(slice, continuing: seed)
+                #expect(CRC32C.checksum(slice, continuing: seed, folding: false) == expected)
+                #expect(CRC32C.checksum(slice, continuing: seed) == expected, "folded where the CPU can")
             }
         }
         #expect(Array("123456789".utf8).withUnsafeBytes { CRC32C.tableChecksum($0) } == 0xE306_9283)
+    }
+
+    // The fold's edges: 256 bytes (its minimum), one 64-byte line more or
+    // less than its 256-byte steps, tails of 0 to 63 bytes after its lines.
+    @Test("CRC-32C folded with carry-less multiplies equals the table's at the fold's edges and over a mebibyte")
+    func crc32cFoldMatchesTable() throws {
+        try #require(CRC32C.foldAvailable, "this CPU has no AVX-512 VPCLMULQDQ: the fold is never used here")
+        var generator = SeededGenerator(state: 13)
+        let data = (0..<((1 << 20) + 200)).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        data.withUnsafeBytes { all in
+            for count in Array(192...(512 + 64)) + [1024 - 1, 1024, 1024 + 64 + 7, 4096, (1 << 20) + 99] {
+                let start = count % 7
+                let slice = UnsafeRawBufferPointer(rebasing: all[start..<start + count])
+                let seed = UInt32(truncatingIfNeeded: count &* 0x9E37_79B9)
+                #expect(CRC32C.checksum(slice, continuing: seed) == CRC32C.tableChecksum(slice, continuing: seed), "\(count) bytes")
+            }
+        }
     }
 }
 

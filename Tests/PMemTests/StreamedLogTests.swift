@@ -9,32 +9,49 @@ import Testing
 /// the lane and checksums it in one pass (`CRC32C.copyThreeParts`).
 @Suite("Streamed logs: the payload copied and checksummed in one pass")
 struct StreamedLogTests {
-    @Test("the one-pass copy writes data and zero padding, nothing past them, and checksums as threeParts does, whatever part goes through the cache",
+    @Test("the one-pass copy writes data and zero padding, nothing past them, and checksums as the table does, whatever part goes through the cache, folded or not, at any 8-byte alignment",
           arguments: [0, 8, 24], [0, 8, 40])
     func copyMatchesThreeParts(headSize: Int, throughCache: Int) throws {
         try #require(CRC32C.hardwareAvailable, "no crc32 instruction: the copy is never used here")
         let head = (0..<headSize).map { UInt8(truncatingIfNeeded: $0 &* 5 &+ 1) }
-        for n in Array(1...100) + [255, 256, 257, 2040, 2047, 2048, 2049, 4095, 4096, 65_537, 1 << 20] {
+        let sizes = Array(1...100) + [255, 256, 257, 2040, 2047, 2048, 2049, 4095, 4096, 65_537, 1 << 20]
+        for (index, n) in sizes.enumerated() {
             let data = (0..<n).map { UInt8(truncatingIfNeeded: $0 &* 131 &+ n) }
             let padded = (n + 7) & ~7
-            var destination = [UInt8](repeating: 0xEE, count: padded + 64)
-            let sums = try head.withUnsafeBytes { h in
-                try data.withUnsafeBytes { d in
-                    try destination.withUnsafeMutableBytes { out in
-                        try #require(CRC32C.copyThreeParts(into: out.baseAddress!, head: h, data: d, throughCache: throughCache))
+            // The table's checksums of the body laid out in one piece.
+            let body = head + data + [UInt8](repeating: 0, count: padded - n)
+            let part = body.count / 24 * 8
+            let expected = body.withUnsafeBytes { b in
+                (CRC32C.tableChecksum(UnsafeRawBufferPointer(rebasing: b[0..<part])),
+                 CRC32C.tableChecksum(UnsafeRawBufferPointer(rebasing: b[part..<(2 * part)])),
+                 CRC32C.tableChecksum(UnsafeRawBufferPointer(rebasing: b[(2 * part)...])))
+            }
+            // Where the destination starts within a line decides where the
+            // fold's whole lines begin.
+            let shift = 8 * (index % 8)
+            for folding in [false, true] {
+                var destination = [UInt8](repeating: 0xEE, count: padded + 64 + 128)
+                let sums = try head.withUnsafeBytes { h in
+                    try data.withUnsafeBytes { d in
+                        try destination.withUnsafeMutableBytes { out in
+                            let lineStart = (64 - Int(bitPattern: out.baseAddress!) % 64) % 64
+                            let start = out.baseAddress! + lineStart + shift
+                            return (lineStart + shift,
+                                    try #require(CRC32C.copyThreeParts(into: start, head: h, data: d, throughCache: throughCache,
+                                                                       folding: folding)))
+                        }
                     }
                 }
+                let (at, got) = sums
+                #expect(got == expected, "checksums of a \(n)-byte body after a \(headSize)-byte head, folding \(folding)")
+                #expect(body.withUnsafeBytes { CRC32C.threeParts($0) } == expected)
+                #expect(head.withUnsafeBytes { h in data.withUnsafeBytes { d in CRC32C.threeParts(head: h, data: d, padding: padded - n) } }
+                        == expected)
+                #expect(destination[..<at].allSatisfy { $0 == 0xEE }, "bytes before the copy of \(n)")
+                #expect(Array(destination[at..<(at + n)]) == data, "\(n), folding \(folding)")
+                #expect(destination[(at + n)..<(at + padded)].allSatisfy { $0 == 0 }, "padding of \(n)")
+                #expect(destination[(at + padded)...].allSatisfy { $0 == 0xEE }, "bytes past the padding of \(n)")
             }
-            let expected = head.withUnsafeBytes { h in
-                data.withUnsafeBytes { d in CRC32C.threeParts(head: h, data: d, padding: padded - n) }
-            }
-            #expect(sums == expected, "checksums of a \(n)-byte body after a \(headSize)-byte head")
-            // The same as the checksums of the body laid out in one piece.
-            let body = head + data + [UInt8](repeating: 0, count: padded - n)
-            #expect(body.withUnsafeBytes { CRC32C.threeParts($0) } == sums)
-            #expect(Array(destination[0..<n]) == data)
-            #expect(destination[n..<padded].allSatisfy { $0 == 0 }, "padding of \(n)")
-            #expect(destination[padded...].allSatisfy { $0 == 0xEE }, "bytes past the padding of \(n)")
         }
     }
 
