@@ -458,9 +458,11 @@ struct SealRecordTests {
 
     // The fold's edges: 256 bytes (its minimum), one 64-byte line more or
     // less than its 256-byte steps, tails of 0 to 63 bytes after its lines.
-    @Test("CRC-32C folded with carry-less multiplies equals the table's at the fold's edges and over a mebibyte")
+    // Skipped, not failed, on a CPU without AVX-512 VPCLMULQDQ (the Debian
+    // 6.1 VM's emulated one): there the fold is never used.
+    @Test("CRC-32C folded with carry-less multiplies equals the table's at the fold's edges and over a mebibyte",
+          .enabled(if: CRC32C.foldAvailable, "this CPU has no AVX-512 VPCLMULQDQ: the fold is never used here"))
     func crc32cFoldMatchesTable() throws {
-        try #require(CRC32C.foldAvailable, "this CPU has no AVX-512 VPCLMULQDQ: the fold is never used here")
         var generator = SeededGenerator(state: 13)
         let data = (0..<((1 << 20) + 200)).map { _ in UInt8.random(in: 0...255, using: &generator) }
         data.withUnsafeBytes { all in
