@@ -119,16 +119,10 @@ extension Pool {
         withUnsafeMutableBytes(of: &value) { w in
             for i in 0..<bytes.count { w[offset & 7 + i] = bytes[i] }
         }
-        #if arch(x86_64)
-        let streams = hardware != nil && persistence.flushesLines
-        #else
-        let streams = false
-        #endif
-        if streams {
-            // libpmem2's cache flushes: one non-temporal store, which needs no
-            // flush (C probe on /dev/shm: 103 ns with the fence, against 168
-            // for a store, a flush and a fence). Routed calls take the other
-            // branch, whose steps a simulated domain sees.
+        if wordPersistence == .streamed {
+            // libpmem2's cache flushes, on a CPU where this measured faster
+            // at open: one non-temporal store, which needs no flush. Routed
+            // calls take the other branch, whose steps a simulated domain sees.
             pmem_stream64(word, value)
         } else {
             pmem_store64(word, value)

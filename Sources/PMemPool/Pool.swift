@@ -43,6 +43,9 @@ public final class Pool: @unchecked Sendable {
     let persistence: PersistenceCalls
     /// The same calls as plain C function pointers, when they are libpmem2's.
     let hardware: HardwareCalls?
+    /// How an in-place write makes its word durable on libpmem2's cache-line
+    /// flushes, measured at open (WordPersistence.swift); nil elsewhere.
+    public let wordPersistence: WordPersistence?
     /// Whether one-write logged commits leave their apply to the next sync
     /// (flushes are `msync` calls; docs/FORMAT.md, "Deferred apply").
     let defersApply: Bool
@@ -232,7 +235,12 @@ public final class Pool: @unchecked Sendable {
         self.view = view
         self.viewUsesMapSync = file.isMapSync
         self.persistence = persistence
-        self.hardware = PersistenceCalls.direct(file)
+        let hardware = PersistenceCalls.direct(file)
+        self.hardware = hardware
+        // Raced on the header's magic, stored back with its own value.
+        self.wordPersistence = hardware.flatMap { calls in
+            calls.flushesLines && file.access == .readWrite ? WordPersistence.choose(rewriting: file.base, hardware: calls) : nil
+        }
         self.recoveredCommits = recovered
         let access = file.access
         self.file = file

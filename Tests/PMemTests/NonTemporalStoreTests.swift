@@ -5,8 +5,9 @@ import PMem
 import Testing
 
 /// On libpmem2's cache flushes (a child process with PMEM2_FORCE_GRANULARITY,
-/// read at each map) an in-place write is one non-temporal 8-byte store, and
-/// a whole word is stored without reading it first; small applies are
+/// read at each map) an in-place write is one non-temporal 8-byte store or a
+/// store and a flush, as the open measured (WordPersistence.swift), and a
+/// whole word is stored without reading it first; small applies are
 /// non-temporal copies too (Pool+FastPaths.swift, HardwareCalls.copyNoDrain).
 /// These say what must stay true of the bytes: written exactly, neighbours
 /// kept, the same after a reopen.
@@ -22,29 +23,53 @@ struct NonTemporalStoreTests {
         return (scratch, pool)
     }
 
-    @Test("in-place writes of 1 to 8 bytes, whole words and parts of words, keep their neighbours and survive a reopen")
-    func inPlaceWrites() async {
+    /// In the child: in-place writes of 1 to 8 bytes with the word method
+    /// fixed by the environment; exits non-zero where something is wrong.
+    static func checkInPlaceWrites(_ method: WordPersistence) throws {
+        setenv(WordPersistence.environmentVariable, method.rawValue, 1)
+        let (scratch, pool) = try Self.cacheLinePool()
+        guard pool.wordPersistence == method else { exit(6) } // the method asked for is the one used
+        let path = scratch.path("pool")
+        let background = (0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ 5) }
+        try pool.write(background, at: 4096) // logged: the bytes around every in-place write
+        var expected = background
+        var inPlace = pool.statistics.inPlaceBytes
+        // (offset inside the 4 KiB, count): whole words, and parts of words
+        // at every position, so a merge that drops or shifts bytes shows.
+        let writes = [(0, 8), (64, 8), (4088, 8), (9, 1), (17, 2), (26, 3), (35, 4), (43, 5), (50, 6), (57, 7), (72, 1), (79, 1)]
+        for (i, (at, count)) in writes.enumerated() {
+            let bytes = (0..<count).map { UInt8(truncatingIfNeeded: 0xA0 &+ i &* 8 &+ $0) }
+            try pool.write(bytes, at: 4096 + at)
+            expected.replaceSubrange(at..<(at + count), with: bytes)
+            inPlace += 8 // the word it stores
+            guard pool.statistics.inPlaceBytes == inPlace else { exit(3) } // took the in-place path
+            guard try pool.read(at: 4096, count: 4096) == expected else { exit(4) }
+        }
+        pool.close()
+        let reopened = try Pool.open(at: path)
+        guard try reopened.read(at: 4096, count: 4096) == expected else { exit(5) }
+    }
+
+    @Test("in-place writes of 1 to 8 bytes by non-temporal stores keep their neighbours and survive a reopen")
+    func inPlaceWritesStreamed() async {
+        await #expect(processExitsWith: .success) { try Self.checkInPlaceWrites(.streamed) }
+    }
+
+    @Test("in-place writes of 1 to 8 bytes by a store and a flush keep their neighbours and survive a reopen")
+    func inPlaceWritesFlushed() async {
+        await #expect(processExitsWith: .success) { try Self.checkInPlaceWrites(.flushed) }
+    }
+
+    @Test("an open on cache-line flushes measures a word method; on msync flushes there is none")
+    func wordPersistenceChosen() async {
         await #expect(processExitsWith: .success) {
+            unsetenv(WordPersistence.environmentVariable)
             let (scratch, pool) = try Self.cacheLinePool()
-            let path = scratch.path("pool")
-            let background = (0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ 5) }
-            try pool.write(background, at: 4096) // logged: the bytes around every in-place write
-            var expected = background
-            var inPlace = pool.statistics.inPlaceBytes
-            // (offset inside the 4 KiB, count): whole words, and parts of words
-            // at every position, so a merge that drops or shifts bytes shows.
-            let writes = [(0, 8), (64, 8), (4088, 8), (9, 1), (17, 2), (26, 3), (35, 4), (43, 5), (50, 6), (57, 7), (72, 1), (79, 1)]
-            for (i, (at, count)) in writes.enumerated() {
-                let bytes = (0..<count).map { UInt8(truncatingIfNeeded: 0xA0 &+ i &* 8 &+ $0) }
-                try pool.write(bytes, at: 4096 + at)
-                expected.replaceSubrange(at..<(at + count), with: bytes)
-                inPlace += 8 // the word it stores
-                guard pool.statistics.inPlaceBytes == inPlace else { exit(3) } // took the in-place path
-                guard try pool.read(at: 4096, count: 4096) == expected else { exit(4) }
-            }
+            guard pool.wordPersistence != nil else { exit(3) }
             pool.close()
-            let reopened = try Pool.open(at: path)
-            guard try reopened.read(at: 4096, count: 4096) == expected else { exit(5) }
+            setenv("PMEM2_FORCE_GRANULARITY", "PAGE", 1)
+            let paged = try Pool.open(at: scratch.path("pool"))
+            guard paged.wordPersistence == nil else { exit(4) }
         }
     }
 

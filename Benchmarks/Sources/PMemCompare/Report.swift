@@ -22,7 +22,7 @@ enum Report {
         out.append("pmem-compare  \(results.date)")
         out.append("machine   \(results.machine.uname), \(results.machine.cpus) CPUs\(results.machine.cpuModel.map { ", \($0)" } ?? "")")
         out.append("files     \(s.directory); PMEM2_FORCE_GRANULARITY=\(s.environment["PMEM2_FORCE_GRANULARITY"] ?? "?"), PMEM_IS_PMEM_FORCE=\(s.environment["PMEM_IS_PMEM_FORCE"] ?? "?")\(s.forced ? " (set by pmem-compare)" : "")")
-        out.append("mapped    pool: \(s.poolGranularity) granularity, raw libpmem2: \(s.rawGranularity)")
+        out.append("mapped    pool: \(s.poolGranularity) granularity\(s.poolWordPersistence.map { " (in-place words \($0), measured at open)" } ?? ""), raw libpmem2: \(s.rawGranularity)")
         out.append("pool      \(Workload.label(s.poolCapacity)) capacity, \(Workload.label(s.poolChunkSize)) chunks, \(Workload.label(s.poolSpareCapacity)) spare, \(s.poolLanes) lanes")
         out.append("method    \(s.method)")
         out.append("")

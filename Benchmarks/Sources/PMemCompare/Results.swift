@@ -31,6 +31,9 @@ struct Settings: Codable {
     var environment: [String: String]
     /// The store granularity libpmem2 chose for the pool's file and for the raw mapping.
     var poolGranularity: String
+    /// How the pool's in-place writes make a word durable, as its open
+    /// measured (`Pool.wordPersistence`); nil off cache-line flushes.
+    var poolWordPersistence: String?
     var rawGranularity: String
     var poolCapacity: Int
     var poolChunkSize: Int

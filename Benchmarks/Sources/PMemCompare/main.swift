@@ -72,7 +72,7 @@ func measure(_ options: Options, scratch: Scratch) throws -> Results {
     let settings = Settings(
         directory: options.directory, repetitions: options.repetitions, quick: options.quick, forced: options.force,
         environment: Dictionary(uniqueKeysWithValues: ["PMEM2_FORCE_GRANULARITY", "PMEM_IS_PMEM_FORCE"].map { ($0, environmentValue($0)) }),
-        poolGranularity: writes.poolGranularity, rawGranularity: writes.rawGranularity,
+        poolGranularity: writes.poolGranularity, poolWordPersistence: writes.poolWords, rawGranularity: writes.rawGranularity,
         poolCapacity: Workload.regionSize, poolChunkSize: Workload.chunkSize, poolSpareCapacity: Workload.spareCapacity,
         poolLanes: Workload.poolLanes, offsetSlots: Workload.offsetSlots,
         method: "per size, each peer warmed up once, then \(options.repetitions) rounds that run every peer once, "
@@ -85,7 +85,7 @@ func measure(_ options: Options, scratch: Scratch) throws -> Results {
 /// The stages that share the peers: the size sweep, then the thread
 /// scaling on the same pool. The peers are closed on the way out.
 func measureWrites(_ options: Options, scratch: Scratch) throws
-    -> (sizes: [SizeResult], threads: ThreadResult, poolGranularity: String, rawGranularity: String)
+    -> (sizes: [SizeResult], threads: ThreadResult, poolGranularity: String, poolWords: String?, rawGranularity: String)
 {
     let pool = PoolPeer(path: scratch.path("pool"))
     let raw = RawPeer(path: scratch.path("raw"))
@@ -101,7 +101,7 @@ func measureWrites(_ options: Options, scratch: Scratch) throws
     guard let openPool = pool.pool else { throw PeerFailure("the pool did not open") }
     let sizes = try SizeSweep.run(peers: peers, pool: pool, repetitions: options.repetitions, quick: options.quick)
     let threads = try ThreadScaling.measure(pool: openPool, repetitions: options.repetitions, quick: options.quick)
-    return (sizes, threads, openPool.ioInfo.storeGranularity.description, raw.granularity)
+    return (sizes, threads, openPool.ioInfo.storeGranularity.description, openPool.wordPersistence?.rawValue, raw.granularity)
 }
 
 func environmentValue(_ name: String) -> String {
