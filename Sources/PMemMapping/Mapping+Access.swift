@@ -24,9 +24,9 @@ extension Mapping {
     /// Loads a value of type `T` from `offset` (any alignment).
     ///
     /// - Throws: ``/PMemSystem/PMemError/Code/outOfBounds`` if the value does not lie inside the mapping.
+    @inlinable
     public func load<T: BitwiseCopyable>(_ type: T.Type = T.self, at offset: Int) throws(PMemError) -> T {
-        let p = try address(at: offset, count: MemoryLayout<T>.size, writing: false)
-        return p.loadUnaligned(as: T.self)
+        try checkedAddress(at: offset, count: MemoryLayout<T>.size, writing: false).loadUnaligned(as: T.self)
     }
 
     /// Stores `value` at `offset` (any alignment). The store is not durable
@@ -34,9 +34,17 @@ extension Mapping {
     /// is failure-atomic on x86; anything else may tear on power loss.
     ///
     /// - Throws: ``/PMemSystem/PMemError/Code/outOfBounds`` or ``/PMemSystem/PMemError/Code/readOnly``.
+    @inlinable
     public func store<T: BitwiseCopyable>(_ value: T, at offset: Int) throws(PMemError) {
-        let p = try address(at: offset, count: MemoryLayout<T>.size, writing: true)
-        p.storeBytes(of: value, as: T.self)
+        try checkedAddress(at: offset, count: MemoryLayout<T>.size, writing: true).storeBytes(of: value, as: T.self)
+    }
+
+    /// ``address(at:count:writing:)`` for the inlinable accessors above, so
+    /// that a caller's `store` and `load` are specialized for its type (one
+    /// non-generic call, no type metadata) while the checks stay here.
+    @usableFromInline
+    package func checkedAddress(at offset: Int, count length: Int, writing: Bool) throws(PMemError) -> UnsafeMutableRawPointer {
+        try address(at: offset, count: length, writing: writing)
     }
 
     /// Calls `body` with the mapped bytes, read-only.

@@ -10,11 +10,20 @@ extension Pool {
     }
 
     /// Loads a value of type `T` from logical `offset`.
+    @inlinable
     public func load<T: BitwiseCopyable>(_ type: T.Type = T.self, at offset: Int) throws(PMemError) -> T {
-        try checkRange(offset, MemoryLayout<T>.size)
+        try readableAddress(at: offset, count: MemoryLayout<T>.size).loadUnaligned(as: T.self)
+    }
+
+    /// The view's address of `count` bytes at logical `offset`, checked: for
+    /// the inlinable accessors, so that a caller's `load` is specialized for
+    /// its type (one non-generic call, no type metadata).
+    @usableFromInline
+    package func readableAddress(at offset: Int, count: Int) throws(PMemError) -> UnsafeRawPointer {
+        try checkRange(offset, count)
         // After a failed remap the view may lag the durable page table.
         if locks.isPoisoned { throw needsRecoveryError }
-        return (view + offset).loadUnaligned(as: T.self)
+        return UnsafeRawPointer(view + offset)
     }
 
     /// The `count` bytes at logical `offset`.
@@ -34,8 +43,16 @@ extension Pool {
     /// The first store into a chunk that a committed write's record still
     /// covers kills that record first, with a fence (docs/FORMAT.md, I2);
     /// later stores cost only the lock.
+    @inlinable
     public func storeUncommitted<T: BitwiseCopyable>(_ value: T, at offset: Int) throws(PMemError) {
-        let size = MemoryLayout<T>.size
+        try Swift.withUnsafeBytes(of: value) { (bytes) throws(PMemError) in try storeUncommitted(bytes: bytes, at: offset) }
+    }
+
+    /// ``storeUncommitted(_:at:)`` of a value's bytes: not generic, so that
+    /// the inlinable caller above passes no type metadata.
+    @usableFromInline
+    package func storeUncommitted(bytes: UnsafeRawBufferPointer, at offset: Int) throws(PMemError) {
+        let size = bytes.count
         try checkRange(offset, size)
         guard size > 0 else { return }
         let first = layout.chunk(of: offset), last = layout.chunk(of: offset + size - 1)
@@ -44,15 +61,16 @@ extension Pool {
         for l in first...last { if let held = killLiveRecord(touching: l) { locks.releaseLane(held) } }
         if size == 8 && offset % 8 == 0 {
             // The failure-atomic unit: one 8-byte store the C compiler promises.
-            pmem_store64(view + offset, Swift.withUnsafeBytes(of: value) { $0.loadUnaligned(as: UInt64.self) })
+            pmem_store64(view + offset, bytes.loadUnaligned(as: UInt64.self))
         } else {
-            (view + offset).storeBytes(of: value, as: T.self)
+            (view + offset).copyMemory(from: bytes.baseAddress!, byteCount: size)
         }
     }
 
     /// The old name of ``storeUncommitted(_:at:)``: one verb for two
     /// guarantees (a transaction's `store` is atomic, this one is not).
     @available(*, deprecated, renamed: "storeUncommitted(_:at:)")
+    @inlinable
     public func store<T: BitwiseCopyable>(_ value: T, at offset: Int) throws(PMemError) {
         try storeUncommitted(value, at: offset)
     }

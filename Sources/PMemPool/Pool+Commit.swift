@@ -254,6 +254,7 @@ extension Pool {
     /// Writes `value`'s bytes at logical `offset`, failure-atomically,
     /// durable on return: a fixed-layout record updated all at once (8
     /// aligned bytes or fewer take the hardware's atomic store).
+    @inlinable
     public func write<T: BitwiseCopyable>(value: T, at offset: Int) throws(PMemError) {
         try Swift.withUnsafeBytes(of: value) { (buffer) throws(PMemError) in try write(buffer, at: offset) }
     }
