@@ -115,9 +115,14 @@ extension Pool {
         // flush names the file's own addresses.
         let word = fileAddress(ofLogical: offset & ~7)
         // A whole word needs no merge, so its line is not read.
-        var value = bytes.count == 8 ? 0 : pmem_load64(word)
-        withUnsafeMutableBytes(of: &value) { w in
-            for i in 0..<bytes.count { w[offset & 7 + i] = bytes[i] }
+        var value: UInt64
+        if bytes.count == 8 {
+            value = bytes.loadUnaligned(as: UInt64.self)
+        } else {
+            value = pmem_load64(word)
+            withUnsafeMutableBytes(of: &value) { w in
+                for i in 0..<bytes.count { w[offset & 7 + i] = bytes[i] }
+            }
         }
         if wordPersistence == .streamed {
             // libpmem2's cache flushes, on a CPU where this measured faster

@@ -237,9 +237,9 @@ public final class Pool: @unchecked Sendable {
         self.persistence = persistence
         let hardware = PersistenceCalls.direct(file)
         self.hardware = hardware
-        // Raced on the header's magic, stored back with its own value.
+        // Raced on page 0's unused bytes, stored back with their own values.
         self.wordPersistence = hardware.flatMap { calls in
-            calls.flushesLines && file.access == .readWrite ? WordPersistence.choose(rewriting: file.base, hardware: calls) : nil
+            calls.flushesLines && file.access == .readWrite ? WordPersistence.choose(page0: file.base, device: (try? Syscalls.fstat(fd).get()).map { UInt64($0.st_dev) }, hardware: calls) : nil
         }
         self.recoveredCommits = recovered
         let access = file.access

@@ -1,6 +1,7 @@
 import CPMemAtomics
 import Glibc
 import PMemMapping
+import Synchronization
 
 /// How an in-place write (at most 8 bytes in one aligned word) makes its word
 /// durable where flushes are libpmem2's cache-line ones. Both are correct;
@@ -25,34 +26,64 @@ public enum WordPersistence: String, Sendable {
     public static let environmentVariable = "SWIFT_PMEM_WORD_PERSISTENCE"
 
     /// The method for a pool whose mapping calls libpmem2's cache-line
-    /// flushes directly: the environment's, else the faster of the two in a
-    /// short race on `word`, a word of the pool's metadata that nothing else
-    /// writes while the pool opens (it is stored back with its own value, so
-    /// the media never holds anything else, crash or not). About 20 µs.
-    static func choose(rewriting word: UnsafeMutableRawPointer, hardware: HardwareCalls) -> WordPersistence {
+    /// flushes directly: the environment's, else the one measured for the
+    /// file's device (`st_dev`) earlier in this process, else the faster of the two in
+    /// a race on page 0 of the pool file (`page0`), in the bytes between the
+    /// header and the shutdown record that the format keeps zero and nothing
+    /// writes while the pool opens. Every word is stored back with the value
+    /// it holds, so the media never holds anything else, crash or not.
+    ///
+    /// What is timed is the sustained cost: a CPU absorbs a burst of a few
+    /// dozen non-temporal stores almost for free (C probe on this project's
+    /// host: 32 of them with their fences in 0.1–0.4 µs, then ~300 ns each),
+    /// so each batch times 192 writes after 64 that fill the queues. Each
+    /// method has its own eight lines, as a write has its own: a
+    /// non-temporal store leaves its line out of the caches, which a store
+    /// and flush to the same line would then pay for. About 0.5 ms, once per
+    /// device and process.
+    static func choose(page0: UnsafeMutableRawPointer, device: UInt64?, hardware: HardwareCalls) -> WordPersistence {
         if let fixed = getenv(environmentVariable).flatMap({ WordPersistence(rawValue: String(cString: $0)) }) {
             return fixed
         }
+        if let device, let known = measured.withLock({ $0[device] }) { return known }
+        let chosen = race(page0: page0, hardware: hardware)
+        if let device { measured.withLock { $0[device] = chosen } }
+        return chosen
+    }
+
+    /// What earlier opens in this process measured, by device number.
+    private static let measured = Mutex<[UInt64: WordPersistence]>([:])
+
+    private static func race(page0: UnsafeMutableRawPointer, hardware: HardwareCalls) -> WordPersistence {
         #if arch(x86_64)
-        let value = pmem_load64(word)
-        let perBatch = 16
+        let lines = 8, warm = 64, timed = 192
+        // Bytes 128..<640 for one method, 640..<1152 for the other (docs/FORMAT.md: page 0).
+        let streamedLines = page0 + 128, flushedLines = streamedLines + 64 * lines
+        var values = (streamed: [UInt64](), flushed: [UInt64]())
+        for k in 0..<lines {
+            values.streamed.append(pmem_load64(streamedLines + 64 * k))
+            values.flushed.append(pmem_load64(flushedLines + 64 * k))
+        }
         var best = (streamed: UInt64.max, flushed: UInt64.max)
         // Rounds alternate which method goes first; the minimum of each
         // method's batches is the least disturbed one.
-        for round in 0..<6 {
-            for method in round % 2 == 0 ? [Self.streamed, .flushed] : [.flushed, .streamed] {
-                let start = monotonicNanoseconds()
-                for _ in 0..<perBatch {
-                    if method == .streamed {
-                        pmem_stream64(word, value)
+        for round in 0..<4 {
+            for streams in round % 2 == 0 ? [true, false] : [false, true] {
+                var start: UInt64 = 0
+                for i in 0..<(warm + timed) {
+                    if i == warm { start = monotonicNanoseconds() }
+                    let k = i % lines
+                    if streams {
+                        pmem_stream64(streamedLines + 64 * k, values.streamed[k])
                     } else {
-                        pmem_store64(word, value)
+                        let word = flushedLines + 64 * k
+                        pmem_store64(word, values.flushed[k])
                         hardware.flush(word, 8)
                     }
                     hardware.drain()
                 }
                 let elapsed = monotonicNanoseconds() &- start
-                if method == .streamed { best.streamed = min(best.streamed, elapsed) } else { best.flushed = min(best.flushed, elapsed) }
+                if streams { best.streamed = min(best.streamed, elapsed) } else { best.flushed = min(best.flushed, elapsed) }
             }
         }
         return best.streamed < best.flushed ? .streamed : .flushed

@@ -12,12 +12,14 @@ struct Options {
     var xfs = true
     /// Whether to run the xfs stage alone, printing its table only.
     var xfsOnly = false
+    /// A payload size to write in a loop, alone, for a profiler.
+    var loopSize: Int?
 
     /// Repetitions of every measurement; the median is reported.
     var repetitions: Int { explicitRepetitions ?? (quick ? 3 : 7) }
 
     static let usage = """
-        usage: pmem-compare [--quick] [--dir DIR] [--json PATH] [--svg PATH] [--reps N] [--no-force] [--no-xfs] [--xfs-only]
+        usage: pmem-compare [--quick] [--dir DIR] [--json PATH] [--svg PATH] [--reps N] [--no-force] [--no-xfs] [--xfs-only] [--loop BYTES]
 
         Measures swift-pmem's atomic writes against raw libpmem2, libpmemobj
         transactions and libpmemblk blocks on one file system, plus persist
@@ -33,6 +35,8 @@ struct Options {
           --no-force    leave PMEM2_FORCE_GRANULARITY and PMEM_IS_PMEM_FORCE as they are
           --no-xfs      skip the loop-mounted xfs stage
           --xfs-only    run the xfs stage alone; print its table, write no files
+          --loop BYTES  only Pool.write of BYTES in a loop (about 2 s), printing ns per
+                        write: for a profiler (perf record); writes no files
         """
 
     struct UsageError: Error, CustomStringConvertible {
@@ -55,7 +59,7 @@ struct Options {
                 options.xfs = false
             case "--xfs-only":
                 options.xfsOnly = true
-            case "--dir", "--json", "--svg", "--reps":
+            case "--dir", "--json", "--svg", "--reps", "--loop":
                 guard let value = rest.popFirst(), !value.isEmpty, !value.hasPrefix("--") else {
                     throw UsageError(description: "\(argument) needs a value")
                 }
@@ -63,6 +67,11 @@ struct Options {
                 case "--dir": options.directory = value
                 case "--json": options.jsonPath = value
                 case "--svg": options.svgPath = value
+                case "--loop":
+                    guard let n = Int(value), n >= 1, n <= Workload.spareCapacity else {
+                        throw UsageError(description: "--loop needs a payload size from 1 to \(Workload.spareCapacity) bytes, not \(value)")
+                    }
+                    options.loopSize = n
                 default:
                     guard let n = Int(value), n >= 1 else {
                         throw UsageError(description: "--reps needs a positive whole number, not \(value)")

@@ -17,6 +17,15 @@ func runPMemCompare() {
         setenv("PMEM2_FORCE_GRANULARITY", "CACHE_LINE", 1)
         setenv("PMEM_IS_PMEM_FORCE", "1", 1)
     }
+    if let size = options.loopSize {
+        let scratch = Scratch(directory: options.directory)
+        defer { scratch.removeAll() }
+        do { try PoolLoop.run(size: size, scratch: scratch) } catch {
+            Console.progress("pmem-compare: \(error)")
+            exit(1)
+        }
+        return
+    }
     if options.xfsOnly {
         let kernelAtomic = KernelAtomicComparison.measure(repetitions: options.repetitions, quick: options.quick, enabled: true)
         print(Report.kernelAtomicLines(kernelAtomic).joined(separator: "\n"))
