@@ -30,8 +30,9 @@ public enum WordPersistence: String, Sendable {
     /// file's device (`st_dev`) earlier in this process, else the faster of the two in
     /// a race on page 0 of the pool file (`page0`), in the bytes between the
     /// header and the shutdown record that the format keeps zero and nothing
-    /// writes while the pool opens. Every word is stored back with the value
-    /// it holds, so the media never holds anything else, crash or not.
+    /// writes while the pool opens: the first word of each of its sixteen
+    /// lines, each stored back with the value it holds, so the media never
+    /// holds anything else, crash or not.
     ///
     /// What is timed is the sustained cost: a CPU absorbs a burst of a few
     /// dozen non-temporal stores almost for free (C probe on this project's
@@ -42,9 +43,14 @@ public enum WordPersistence: String, Sendable {
     /// and flush to the same line would then pay for. About 0.5 ms, once per
     /// device and process.
     static func choose(page0: UnsafeMutableRawPointer, device: UInt64?, hardware: HardwareCalls) -> WordPersistence {
+        #if arch(x86_64)
         if let fixed = getenv(environmentVariable).flatMap({ WordPersistence(rawValue: String(cString: $0)) }) {
             return fixed
         }
+        #else
+        // Elsewhere pmem_stream64 is an ordinary store: it would need the flush.
+        return .flushed
+        #endif
         if let device, let known = measured.withLock({ $0[device] }) { return known }
         let chosen = race(page0: page0, hardware: hardware)
         if let device { measured.withLock { $0[device] = chosen } }

@@ -73,6 +73,29 @@ struct NonTemporalStoreTests {
         }
     }
 
+    @Test("the open's race stores page 0's bytes 128..<1152 back as they were, whatever they hold")
+    func raceKeepsPage0() async {
+        await #expect(processExitsWith: .success) {
+            // Created with the method fixed, so that no race ran (and none
+            // was remembered for the device) before the pattern is planted.
+            setenv(WordPersistence.environmentVariable, "flushed", 1)
+            let (scratch, pool) = try Self.cacheLinePool()
+            pool.close()
+            let path = scratch.path("pool").string
+            let pattern = (0..<1024).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
+            let fd = open(path, O_RDWR)
+            guard fd >= 0, pattern.withUnsafeBytes({ pwrite(fd, $0.baseAddress, 1024, 128) }) == 1024 else { exit(3) }
+            unsetenv(WordPersistence.environmentVariable)
+            let reopened = try Pool.open(at: scratch.path("pool"))
+            guard reopened.wordPersistence != nil else { exit(4) } // the race ran
+            reopened.close()
+            var after = [UInt8](repeating: 0, count: 1024)
+            guard after.withUnsafeMutableBytes({ pread(fd, $0.baseAddress, 1024, 128) }) == 1024 else { exit(5) }
+            guard after == pattern else { exit(6) }
+            close(fd)
+        }
+    }
+
     @Test("small logged writes (9 B to 255 B, aligned and not) applied by non-temporal copies read back, also after a reopen")
     func smallLoggedWrites() async {
         await #expect(processExitsWith: .success) {
