@@ -96,8 +96,6 @@ package struct HardwareCalls: @unchecked Sendable {
     /// a 64 B record + 64 B apply, each fenced, 335 ns with a temporal apply,
     /// 270 ns with a non-temporal one; 256 B and 512 B unchanged.
     package let copyNoDrain: UInt32
-    /// Whether these flushes write back cache lines (not `msync` calls).
-    package let flushesLines: Bool
 
     package static func copyNoDrainFlags(flushesLines: Bool) -> UInt32 {
         (flushesLines ? MemoryFlags([.noDrain, .nonTemporal]) : .noDrain).pmem2
@@ -111,6 +109,5 @@ package struct HardwareCalls: @unchecked Sendable {
         self.drain = drain
         self.memcpy = memcpy
         copyNoDrain = Self.copyNoDrainFlags(flushesLines: flushesLines)
-        self.flushesLines = flushesLines
     }
 }

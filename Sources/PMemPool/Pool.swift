@@ -239,7 +239,9 @@ public final class Pool: @unchecked Sendable {
         self.hardware = hardware
         // Raced on page 0's unused bytes, stored back with their own values.
         self.wordPersistence = hardware.flatMap { calls in
-            calls.flushesLines && file.access == .readWrite ? WordPersistence.choose(page0: file.base, device: (try? Syscalls.fstat(fd).get()).map { UInt64($0.st_dev) }, hardware: calls) : nil
+            guard persistence.flushesLines, file.access == .readWrite else { return nil }
+            let device = (try? Syscalls.fstat(fd).get()).map { UInt64($0.st_dev) }
+            return WordPersistence.choose(page0: file.base, device: device, hardware: calls)
         }
         self.recoveredCommits = recovered
         let access = file.access
