@@ -66,9 +66,19 @@ package final class SimulatedPersistenceDomain: @unchecked Sendable {
     /// Starts modelling `size` bytes at `base`, whose current contents are
     /// taken as already durable.
     package func attach(base: UnsafeRawPointer, size: Int) {
+        attach(base: base, size: size, media: Array(UnsafeRawBufferPointer(start: base, count: size)))
+    }
+
+    /// Starts modelling `size` bytes at `base` whose durable contents are
+    /// `media`, not what memory holds: the state a process death leaves,
+    /// where the cache (or the page cache) still holds every store the dead
+    /// process made and the media only what was made durable. Code run on
+    /// `base` then reads the cache, as the next opener does.
+    package func attach(base: UnsafeRawPointer, size: Int, media: [UInt8]) {
+        precondition(media.count == size)
         self.base = base
         self.size = size
-        media = Array(UnsafeRawBufferPointer(start: base, count: size))
+        self.media = media
         mediaFlush = [Int](repeating: 0, count: (size + 63) / 64)
         pendingByThread.removeAll()
     }

@@ -9,181 +9,6 @@ import PMem
 import SystemPackage
 import Testing
 
-/// Runs pool operations under the simulated persistence domain and checks
-/// every crash image with an oracle: recovery (the same code as Pool.open)
-/// must succeed with intact metadata, and the logical contents must be
-/// exactly the state before the operation in flight or exactly the state
-/// after it; once an operation has returned, exactly after.
-final class CrashChecker {
-    let pool: Pool
-    let domain: SimulatedPersistenceDomain
-    let layout: PoolLayout
-    var generator: SeededGenerator
-    let mixes: Int
-    var model: [UInt8]
-    var imagesChecked = 0
-    var violations = 0
-    /// Operations refused as larger than the pool's largest atomic write.
-    var refused = 0
-    var firstViolation: String?
-    /// One image in this many also gets a crash in the middle of its recovery.
-    var recoveryCrashEvery = 64
-
-    init(pool: Pool, domain: SimulatedPersistenceDomain, seed: UInt64, mixes: Int) {
-        self.pool = pool
-        self.domain = domain
-        self.layout = pool.layout
-        self.generator = SeededGenerator(state: seed)
-        self.mixes = mixes
-        self.model = pool.withUnsafeBytes { Array($0) }
-    }
-
-    /// Applies `writes` to the pool as one operation, checking crash images
-    /// at every fence and at the acknowledgement. With `storeAndPersist`,
-    /// the single write is made with `Pool.store` of each byte and one
-    /// `Pool.persist` (the path that leaves no record). `lane` forces the
-    /// lane of a commit that has no live record to overwrite.
-    func run(_ writes: [(offset: Int, bytes: [UInt8])], label: String, storeAndPersist: Bool = false, lane: Int? = nil) throws(PMemError) {
-        let before = model
-        var after = model
-        for w in writes { after.replaceSubrange(w.offset..<(w.offset + w.bytes.count), with: w.bytes) }
-        domain.beforeFence = { [unowned self] domain in
-            for image in domain.crashImages(mixes: mixes, using: &generator) {
-                check(image, against: [before, after], label: "\(label), crash at fence \(domain.fences)")
-            }
-        }
-        defer { domain.beforeFence = nil }
-        let outcome = Pool.$forcedLane.withValue(lane) {
-            Result { () throws(PMemError) in
-                if storeAndPersist, let w = writes.first {
-                    for (i, byte) in w.bytes.enumerated() { try pool.storeUncommitted(byte, at: w.offset + i) }
-                    try pool.persist(w.offset..<(w.offset + w.bytes.count))
-                } else {
-                    try pool.commit(writes)
-                }
-            }
-        }
-        do {
-            try outcome.get()
-        } catch {
-            guard error.code == .updateTooLarge else { throw error }
-            // Refused: it must have changed nothing, durable or not.
-            domain.beforeFence = nil
-            refused += 1
-            check(domain.working, against: [before], label: "\(label), refused as too large")
-            return
-        }
-        domain.beforeFence = nil
-        // At the acknowledgement: what is durable, and every crash image of
-        // the lines still in flight (a missing last fence shows here).
-        check(domain.media, against: [after], label: "\(label), acknowledged")
-        for image in domain.crashImages(mixes: mixes / 4, using: &generator) {
-            check(image, against: [after], label: "\(label), crash at the acknowledgement")
-        }
-        model = after
-    }
-
-    func check(_ image: [UInt8], against states: [[UInt8]], label: String) {
-        imagesChecked += 1
-        var copy = image
-        let problem = copy.withUnsafeMutableBytes { recoverAndCompare($0.baseAddress!, states) }
-        if let problem {
-            violations += 1
-            if firstViolation == nil {
-                firstViolation = "\(label): \(problem)"
-                if ProcessInfo.processInfo.environment["SWIFT_PMEM_CRASH_DEBUG"] != nil { describe(image) }
-            }
-            return
-        }
-        if imagesChecked % recoveryCrashEvery == 0 { checkCrashDuringRecovery(image, states, label) }
-    }
-
-    /// Prints the valid records of an image (for debugging a violation).
-    func describe(_ image: [UInt8]) {
-        var copy = image
-        copy.withUnsafeMutableBytes { b in
-            for lane in 0..<layout.laneCount {
-                let record = b.baseAddress! + layout.laneOffset(lane)
-                let seq = record.loadUnaligned(fromByteOffset: 8, as: UInt64.self)
-                guard let head = CommitRecord.decode(record, maxBody: layout.laneSize - 64),
-                      let entries = LogEntry.decodeBody(UnsafeRawBufferPointer(start: record + 64, count: head.bodyLength), count: head.entryCount, layout: layout) else {
-                    print("lane \(lane): no valid record (sequence word \(seq))"); continue
-                }
-                print("lane \(lane): sequence \(head.sequence): " + entries.map { e in
-                    switch e { case .data(let o, let bytes): "data \(bytes.count) at \(o)"; case .pageTable(let l, let p): "PT[\(l)] = \(p)" }
-                }.joined(separator: ", "))
-            }
-        }
-    }
-
-    /// Recovery on `image`, stopped at each of its own fences (a crash during
-    /// recovery), then recovery again on what survived.
-    func checkCrashDuringRecovery(_ image: [UInt8], _ states: [[UInt8]], _ label: String) {
-        var working = image
-        let inner = SimulatedPersistenceDomain()
-        var survivors: [[UInt8]] = []
-        working.withUnsafeMutableBytes { buffer in
-            inner.attach(base: buffer.baseAddress!, size: buffer.count)
-            inner.beforeFence = { [unowned self] d in survivors += d.crashImages(mixes: 2, using: &generator) }
-            _ = try? Pool.recover(buffer.baseAddress!, layout: layout, persistence: inner.calls, path: nil)
-        }
-        // A finished recovery leaves no record that a later open could replay
-        // over writes made after this one, on the media, not only in memory.
-        imagesChecked += 1
-        var media = inner.media
-        let leftover = media.withUnsafeMutableBytes { b in
-            (0..<layout.laneCount).first { lane in
-                CommitRecord.decode(b.baseAddress! + layout.laneOffset(lane), maxBody: layout.laneSize - CommitRecord.headerSize) != nil
-            }
-        }
-        if let leftover {
-            violations += 1
-            if firstViolation == nil { firstViolation = "\(label): lane \(leftover) still holds a valid record on the media after recovery" }
-        }
-        for survivor in survivors {
-            imagesChecked += 1
-            var copy = survivor
-            if let problem = copy.withUnsafeMutableBytes({ recoverAndCompare($0.baseAddress!, states) }) {
-                violations += 1
-                if firstViolation == nil { firstViolation = "\(label), crash during recovery: \(problem)" }
-            }
-        }
-    }
-
-    /// nil if recovery succeeds and the contents equal one of `states`.
-    func recoverAndCompare(_ base: UnsafeMutableRawPointer, _ states: [[UInt8]]) -> String? {
-        let quiet = PersistenceCalls.none
-        do {
-            _ = try PoolLayout.decode(UnsafeRawBufferPointer(start: base, count: PoolLayout.headerSize), fileSize: layout.fileSize, path: nil)
-            _ = try Pool.recover(base, layout: layout, persistence: quiet, path: nil)
-            // Recovery leaves every lane idle: no record, and no remnant of one.
-            for lane in 0..<layout.laneCount
-            where UnsafeRawBufferPointer(start: base + layout.laneOffset(lane), count: CommitRecord.headerSize).contains(where: { $0 != 0 }) {
-                return "lane \(lane) is not idle after recovery"
-            }
-            let table = try Pool.readPageTable(base, layout: layout, path: nil)
-            let chunk = layout.chunkSize
-            let matches = states.contains { state in
-                state.withUnsafeBytes { s in
-                    table.enumerated().allSatisfy { l, p in memcmp(base + layout.chunkOffset(p), s.baseAddress! + l * chunk, chunk) == 0 }
-                }
-            }
-            if matches { return nil }
-            // Say where: the first byte that differs from each state.
-            var contents = [UInt8](repeating: 0, count: layout.capacity)
-            for (l, p) in table.enumerated() {
-                contents.withUnsafeMutableBytes { _ = memcpy($0.baseAddress! + l * chunk, base + layout.chunkOffset(p), chunk) }
-            }
-            let firsts = states.map { state in
-                (0..<state.count).first { contents[$0] != state[$0] }.map { "byte \($0) is \(contents[$0]), not \(state[$0])" } ?? "equal"
-            }
-            return "the contents are neither the state before nor the state after (\(firsts.joined(separator: "; ")))"
-        } catch {
-            return "recovery failed: \(error)"
-        }
-    }
-}
-
 /// A pool of 16 chunks of 4 KiB (4 spare, 2 lanes) under a simulated domain;
 /// or of `chunks` chunks of `chunkSize` bytes. With `pageMode` the domain's
 /// calls say that a flush is an `msync`, so the pool takes its msync paths
@@ -229,20 +54,37 @@ struct CrashModelTests {
         Int(ProcessInfo.processInfo.environment["SWIFT_PMEM_CRASH_IMAGES"] ?? "") ?? 50_000
     }
 
-    @Test("random writes and transactions: no crash image violates all-or-nothing (cache-line flushes, and msync with deferred applies)",
-          arguments: [false, true])
-    func randomWorkload(pageMode: Bool) throws {
+    @Test("random writes and transactions: no crash image violates all-or-nothing, after a power loss, after a process death, or during recovery (cache-line flushes, and msync with deferred applies)")
+    func randomWorkload() throws {
+        var afterDeath = CrashTally(), duringRecovery = CrashTally()
+        for pageMode in [false, true] {
+            let checker = try Self.randomWorkload(pageMode: pageMode)
+            afterDeath += checker.processDeath
+            duringRecovery += checker.duringRecovery
+        }
+        // CI requires both lines, each summed over both paths.
+        print("after a process death: crash images checked: \(afterDeath.images), violations: \(afterDeath.violations)")
+        print("during recovery: crash images checked: \(duringRecovery.images), violations: \(duringRecovery.violations)")
+        #expect(afterDeath.violations == 0, "\(afterDeath.first ?? "")")
+        #expect(duringRecovery.violations == 0, "\(duringRecovery.first ?? "")")
+        #expect(afterDeath.images >= Self.targetImages / 10 && duringRecovery.images >= Self.targetImages / 10)
+    }
+
+    static func randomWorkload(pageMode: Bool) throws -> CrashChecker {
         let scratch = Scratch(on: "/dev/shm")
         // On the msync path, lanes go in pairs: 4 lanes make the 2 pairs
         // that chunks pass between.
         let (pool, domain) = try simulatedPool(scratch, lanes: pageMode ? 4 : 2, pageMode: pageMode)
         let checker = CrashChecker(pool: pool, domain: domain, seed: pageMode ? 0xFA6E : 0x5EED, mixes: 24)
+        // A process death at one fence in four: about as many images as a
+        // tenth of the power-loss ones.
+        checker.processDeathEvery = 4
         var g = SeededGenerator(state: pageMode ? 43 : 42)
         var operations = 0
         var last: (offset: Int, bytes: [UInt8])? = nil
         // The msync path gets half the images: the cache-line path is the one
         // every DAX user runs.
-        while checker.imagesChecked < (pageMode ? Self.targetImages / 2 : Self.targetImages) {
+        while checker.powerLoss.images < (pageMode ? targetImages / 2 : targetImages) {
             // Chunks pass between lanes: a commit with no live record to
             // overwrite takes a lane at random.
             let lane = Int.random(in: 0..<2, using: &g)
@@ -261,11 +103,15 @@ struct CrashModelTests {
             }
             operations += 1
         }
-        print("crash images checked: \(checker.imagesChecked), violations: \(checker.violations)\(pageMode ? " (msync path, deferred applies)" : "")")
+        let path = pageMode ? " (msync path, deferred applies)" : ""
+        print("crash images checked: \(checker.powerLoss.images), violations: \(checker.powerLoss.violations)\(path)")
+        print("after a process death\(path): crash images checked: \(checker.processDeath.images), violations: \(checker.processDeath.violations)")
+        print("during recovery\(path): crash images checked: \(checker.duringRecovery.images), violations: \(checker.duringRecovery.violations)")
         print("operations: \(operations), refused as too large: \(checker.refused)")
         if let first = checker.firstViolation { print("first violation: \(first)") }
-        #expect(checker.violations == 0, "\(checker.firstViolation ?? "")")
+        #expect(checker.powerLoss.violations == 0, "\(checker.powerLoss.first ?? "")")
         #expect(operations > checker.refused)
+        return checker
     }
 
     /// Operations that take every path: in place, log, remap, copy-out,
@@ -297,6 +143,7 @@ struct CrashModelTests {
         #expect(pool.writesByFile == pageMode)
         let checker = CrashChecker(pool: pool, domain: domain, seed: pageMode ? 0xB17 : 0xB16, mixes: 4)
         checker.recoveryCrashEvery = 16
+        checker.processDeathEvery = 8
         var g = SeededGenerator(state: 2)
         // A dozen operations, several hundred images: each image is an
         // 18 MiB file, recovered and compared in a debug build.
