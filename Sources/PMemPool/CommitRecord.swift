@@ -47,6 +47,19 @@ enum CommitRecord {
     /// the lane holds no valid record (idle, killed, or torn by a crash).
     /// Entries are checked by ``LogEntry/decodeBody(_:count:layout:)``.
     static func decode(_ record: UnsafeRawPointer, maxBody: Int) -> (sequence: UInt64, entryCount: Int, bodyLength: Int)? {
+        guard let head = decodeHeader(record, maxBody: maxBody) else { return nil }
+        let r = LittleEndianReader(record, count: headerSize)
+        let (a, b, c) = CRC32C.threeParts(UnsafeRawBufferPointer(start: record + headerSize, count: head.bodyLength))
+        guard r.load(UInt32.self, at: partChecksumsOffset) == a, r.load(UInt32.self, at: partChecksumsOffset + 4) == b,
+              r.load(UInt32.self, at: partChecksumsOffset + 8) == c else { return nil }
+        return head
+    }
+
+    /// The header's own checks only (magic, sequence, sizes, reserved bytes,
+    /// its checksum), not the body's: what a record claims, before its body
+    /// is read. Whether a lane holds a valid record depends only on the
+    /// header's line and the `bodyLength` bytes after it.
+    static func decodeHeader(_ record: UnsafeRawPointer, maxBody: Int) -> (sequence: UInt64, entryCount: Int, bodyLength: Int)? {
         let r = LittleEndianReader(record, count: headerSize)
         let sequence = r.load(UInt64.self, at: sequenceOffset), length = r.load(UInt64.self, at: bodyLengthOffset)
         let entries = r.load(UInt64.self, at: entryCountOffset)
@@ -54,9 +67,6 @@ enum CommitRecord {
               r.isZero((partChecksumsOffset + 12)..<checksumOffset),
               r.checksumMatches(0..<checksumOffset, storedAt: checksumOffset)
         else { return nil }
-        let (a, b, c) = CRC32C.threeParts(UnsafeRawBufferPointer(start: record + headerSize, count: Int(length)))
-        guard r.load(UInt32.self, at: partChecksumsOffset) == a, r.load(UInt32.self, at: partChecksumsOffset + 4) == b,
-              r.load(UInt32.self, at: partChecksumsOffset + 8) == c else { return nil }
         return (sequence, Int(entries), Int(length))
     }
 

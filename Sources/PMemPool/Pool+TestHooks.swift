@@ -25,6 +25,9 @@ enum PersistenceStep: Sendable, CaseIterable {
     /// The sync that makes a deferred apply durable before its record is
     /// overwritten or killed (docs/FORMAT.md, "Deferred apply").
     case settleSync
+    /// Recovery's first steps: what it reads made durable (a dead process's
+    /// stores may be only in the cache).
+    case recoveryReadFlush, recoveryReadFence
     case recoveryApplyFence, recoveryClearFlush, recoveryClearFence
 }
 

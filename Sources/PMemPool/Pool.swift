@@ -216,7 +216,7 @@ public final class Pool: @unchecked Sendable {
         // a file that is not a pool.
         _ = try PoolMedia.refuseBadMetadata((try? listed.get()) ?? [], UnsafeRawBufferPointer(bytes), path: path)
         let (shutdown, record) = PoolMedia.checkShutdown(file.base, fileSize: file.count, device: file.unsafeShutdownCount(), persistence: persistence)
-        let (layout, recovered, table) = try Self.openMetadata(bytes, persistence: persistence, path: path)
+        let (layout, recovered, table) = try Self.openMetadata(bytes, persistence: persistence, poisoned: (try? listed.get()) ?? [], path: path)
         shutdownRecord = record
         switch listed {
         case .success(let blocks):
@@ -322,11 +322,11 @@ public final class Pool: @unchecked Sendable {
     /// The metadata steps of an open, on the file's bytes: decode and check
     /// the header, recover, read and check the page table. `Pool.open` and
     /// the fuzzer's image check both go through here.
-    static func openMetadata(_ bytes: UnsafeMutableRawBufferPointer, persistence: PersistenceCalls,
+    static func openMetadata(_ bytes: UnsafeMutableRawBufferPointer, persistence: PersistenceCalls, poisoned: [BadBlock] = [],
                              path: FilePath?) throws(PMemError) -> (layout: PoolLayout, recovered: Int, pageTable: [Int]) {
         let layout = try PoolLayout.decode(UnsafeRawBufferPointer(bytes), fileSize: bytes.count, path: path)
         let base = bytes.baseAddress!   // decode refused an empty file
-        let recovered = try recover(base, layout: layout, persistence: persistence, path: path)
+        let recovered = try recover(base, layout: layout, persistence: persistence, poisoned: poisoned, path: path)
         return (layout, recovered, try readPageTable(base, layout: layout, path: path))
     }
 
