@@ -7,6 +7,11 @@ public enum PersistenceDomain: Sendable, Hashable, CustomStringConvertible {
     case dax
     /// The page cache: `persist` calls `msync`. Real persistence, page granularity.
     case msync
+    /// A file system that lives in memory only (tmpfs, ramfs): `persist`
+    /// calls `msync`, which keeps the crash protocol's order for a process
+    /// that dies, but nothing survives a power failure or a reboot.
+    /// **Not durable**.
+    case memoryOnly
     /// A granularity finer than the file really has, forced with
     /// `PMEM2_FORCE_GRANULARITY`: cache-line or byte granularity on a file
     /// that is not on DAX (or byte granularity forced on DAX, where eADR may
@@ -18,7 +23,7 @@ public enum PersistenceDomain: Sendable, Hashable, CustomStringConvertible {
     public var isDurable: Bool {
         switch self {
         case .dax, .msync: true
-        case .forcedForTesting: false
+        case .memoryOnly, .forcedForTesting: false
         }
     }
 
@@ -27,6 +32,7 @@ public enum PersistenceDomain: Sendable, Hashable, CustomStringConvertible {
         switch self {
         case .dax: "DAX (MAP_SYNC or device DAX; userspace flush)"
         case .msync: "msync (page cache)"
+        case .memoryOnly: "msync on a memory-only file system (tmpfs or ramfs: lost at power off or reboot)"
         case .forcedForTesting(let g): "forced \(g) granularity by PMEM2_FORCE_GRANULARITY (testing only, not durable)"
         }
     }

@@ -262,7 +262,9 @@ public struct Mapping: ~Copyable, @unchecked Sendable {
         // Decided from what the mapping is, not from how the variable is spelled.
         let persistence: PersistenceDomain
         if storeGranularity == .page {
-            persistence = .msync // libpmem2 persists with msync: durable on any file
+            // libpmem2 persists with msync: durable on any file that has media.
+            let kind = (try? Syscalls.fileSystemTypeUninjected(descriptor).get()) ?? 0
+            persistence = FileSystemKind.isMemoryOnly(kind) ? .memoryOnly : .msync
         } else if !(isMapSync || isDeviceDAX) {
             persistence = .forcedForTesting(storeGranularity) // finer than page off DAX: only by force
         } else if storeGranularity == .byte && getenv("PMEM2_FORCE_GRANULARITY") != nil {

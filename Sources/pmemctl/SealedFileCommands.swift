@@ -134,7 +134,7 @@ extension StoreGranularity {
 
 extension PersistenceDomain {
     /// The `--json` spelling: `dax`, `msync`, `forced`.
-    var jsonName: String { switch self { case .dax: "dax"; case .msync: "msync"; case .forcedForTesting: "forced" } }
+    var jsonName: String { switch self { case .dax: "dax"; case .msync: "msync"; case .memoryOnly: "memory_only"; case .forcedForTesting: "forced" } }
 }
 
 struct Seal: ParsableCommand {

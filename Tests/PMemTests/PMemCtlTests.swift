@@ -110,7 +110,7 @@ struct PMemCtlTests {
         #expect(info["size"] as? Int == 65536)
         #expect(info["atomic_write_unit"] as? Int == 8)
         #expect(info["max_atomic_write"] as? Int == 8)
-        #expect(info["persistence"] as? String == "msync")
+        #expect(info["persistence"] as? String == (base == "/dev/shm" ? "memory_only" : "msync"))
         switch extents {
         case "unsupported": #expect(info["extents_verified"] as? String == "unsupported")
         default: #expect(info["extents_verified"] as? Bool == (extents == "true"))
