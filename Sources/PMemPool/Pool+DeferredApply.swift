@@ -142,7 +142,9 @@ extension Pool {
             (body + CommitRecord.entryHeadSize + bytes.count).initializeMemory(as: UInt8.self, repeating: 0, count: padded - bytes.count)
         }
         let length = CommitRecord.entryHeadSize + padded
-        storeIntoFile(body + CommitRecord.entryHeadSize, bytes.baseAddress!, bytes.count)
+        // Before the commit point: a failure leaves this slot torn (its
+        // record was settled) and changes nothing else.
+        try storeIntoFile(body + CommitRecord.entryHeadSize, bytes.baseAddress!, bytes.count)
         try Self.simulateCrash(at: .afterLogBody)
         CommitRecord.writeHeader(record, sequence: sequence, entryCount: 1, bodyLength: length)
         syncAll(.logFlush, .commitFence)
@@ -152,7 +154,8 @@ extension Pool {
         defer { if !finished { locks.poison() } }
         try Self.simulateCrash(at: .afterCommitRecord)
 
-        storeIntoFile(fileAddress(ofLogical: offset), bytes.baseAddress!, bytes.count)
+        // After it: a failure poisons the pool (the defer); recovery applies.
+        try storeIntoFile(fileAddress(ofLogical: offset), bytes.baseAddress!, bytes.count)
         locks.setPendingTicket(slot, locks.nextSyncTicket())
         locks.add(lane: pair, commits: 1, bytesRequested: bytes.count, logBytes: CommitRecord.headerSize + length,
                   appliedBytes: bytes.count, fences: 1)
@@ -191,9 +194,9 @@ extension Pool {
         let start = offset - logical * chunk, end = start + bytes.count
         let destination = file.base + layout.chunkOffset(spare)
         let current = file.base + layout.chunkOffset(pageTable[logical])
-        if start > 0 { storeIntoFile(destination, current, start) }
-        if end < chunk { storeIntoFile(destination + end, current + end, chunk - end) }
-        storeIntoFile(destination + start, bytes.baseAddress!, bytes.count)
+        if start > 0 { try storeIntoFile(destination, current, start) }
+        if end < chunk { try storeIntoFile(destination + end, current + end, chunk - end) }
+        try storeIntoFile(destination + start, bytes.baseAddress!, bytes.count)
         // The chunk's contents before a record can name it; and the applies
         // of both slots' records before one is overwritten and one killed.
         syncAll(.remapDataFlush, .remapDataFence)

@@ -23,9 +23,11 @@ extension Pool {
 
     /// Copies `count` bytes from `source` to `destination`, an address in
     /// the whole-file mapping, as plain stores do: not flushed, visible
-    /// through every mapping of the file on return. Never fails: where a
-    /// pwrite does, the rest goes through the mapping.
-    func storeIntoFile(_ destination: UnsafeMutableRawPointer, _ source: UnsafeRawPointer, _ count: Int) {
+    /// through every mapping of the file on return. A pwrite that fails
+    /// throws: a store through the mapping would meet the same failure as a
+    /// SIGBUS, or at the next msync, where a caller before its commit point
+    /// can still return a clean error with nothing changed.
+    func storeIntoFile(_ destination: UnsafeMutableRawPointer, _ source: UnsafeRawPointer, _ count: Int) throws(PMemError) {
         guard writesByFile, count >= Self.fileWriteMinimum else {
             destination.copyMemory(from: source, byteCount: count)
             return
@@ -35,9 +37,10 @@ extension Pool {
         while done < count {
             let position = start + done
             let piece = min(count - done, 4096 - (position & 4095))
-            guard case .success = Syscalls.pwriteAll(descriptor, UnsafeRawBufferPointer(start: source + done, count: piece), at: position) else {
-                (destination + done).copyMemory(from: source + done, byteCount: count - done)
-                return
+            if case .failure(let errno) = Syscalls.pwriteAll(descriptor, UnsafeRawBufferPointer(start: source + done, count: piece), at: position) {
+                var error = PMemError.system(errno, "writing into the pool file (pwrite)", path: path)
+                error.fileOffset = position
+                throw error
             }
             done += piece
         }

@@ -186,13 +186,20 @@ package enum Syscalls {
 
     /// Writes all of `buffer` at `offset`, continuing after short writes.
     package static func pwriteAll(_ fd: CInt, _ buffer: UnsafeRawBufferPointer, at offset: Int) -> Result<Void, Errno> {
+        pwriteAll(buffer, at: offset) { Glibc.pwrite(fd, $0, $1, $2) }
+    }
+
+    /// ``pwriteAll(_:_:at:)`` over a given `pwrite` (tests give one that
+    /// makes no progress). A call that writes nothing for a non-empty
+    /// buffer would do the same again: it is an I/O error, not a retry.
+    package static func pwriteAll(_ buffer: UnsafeRawBufferPointer, at offset: Int,
+                                  _ pwrite: (UnsafeRawPointer, Int, off_t) -> Int) -> Result<Void, Errno> {
         var done = 0
         while done < buffer.count {
-            let result = run(.pwrite, {
-                Glibc.pwrite(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
-            }, failed: { $0 < 0 })
+            let result = run(.pwrite, { pwrite(buffer.baseAddress! + done, buffer.count - done, off_t(offset + done)) }, failed: { $0 < 0 })
             switch result {
             case .failure(let e): return .failure(e)
+            case .success(0): return .failure(.ioError)
             case .success(let n): done += n
             }
         }
