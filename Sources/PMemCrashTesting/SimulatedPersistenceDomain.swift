@@ -38,6 +38,10 @@ package final class SimulatedPersistenceDomain: @unchecked Sendable {
     /// path the pages' write-backs are ordered the same way.)
     private var flushCount = 0
     private var mediaFlush: [Int] = []
+    /// Pending flushes per line, of every thread: a flush of a line that
+    /// holds what the media holds, with none pending, changes nothing and
+    /// is not recorded (recovery flushes a whole file on the msync path).
+    private var pendingPerLine: [Int32] = []
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     /// Called at every fence, before the flushed lines reach the media.
     package var beforeFence: ((SimulatedPersistenceDomain) -> Void)?
@@ -80,7 +84,18 @@ package final class SimulatedPersistenceDomain: @unchecked Sendable {
         self.size = size
         self.media = media
         mediaFlush = [Int](repeating: 0, count: (size + 63) / 64)
+        pendingPerLine = [Int32](repeating: 0, count: (size + 63) / 64)
         pendingByThread.removeAll()
+    }
+
+    /// Records a flushed piece of a line unless it would change nothing.
+    private func addPending(_ thread: UInt, _ offset: Int, _ count: Int) {
+        guard let base else { return }
+        let line = offset / 64
+        if pendingPerLine[line] == 0,
+           media.withUnsafeBytes({ memcmp($0.baseAddress! + offset, base + offset, count) }) == 0 { return }
+        pendingPerLine[line] += 1
+        pendingByThread[thread, default: []].append((offset, Array(UnsafeRawBufferPointer(start: base + offset, count: count)), flushCount))
     }
 
     /// Persistence calls that route a pool's flushes and fences here.
@@ -118,7 +133,7 @@ package final class SimulatedPersistenceDomain: @unchecked Sendable {
             var from = start
             while from < start + count {
                 let to = min((from & ~63) + 64, start + count)
-                pendingByThread[thread, default: []].append((from, Array(UnsafeRawBufferPointer(start: base + from, count: to - from)), flushCount))
+                addPending(thread, from, to - from)
                 from = to
             }
         }
@@ -133,8 +148,7 @@ package final class SimulatedPersistenceDomain: @unchecked Sendable {
             let thread = Self.thread
             flushCount += 1
             while line < start + count {
-                let length = min(64, size - line)
-                pendingByThread[thread, default: []].append((line, Array(UnsafeRawBufferPointer(start: base + line, count: length)), flushCount))
+                addPending(thread, line, min(64, size - line))
                 line += 64
             }
         }
@@ -145,7 +159,9 @@ package final class SimulatedPersistenceDomain: @unchecked Sendable {
             beforeFence?(self)
             let thread = Self.thread
             media.withUnsafeMutableBytes { m in
-                for (offset, bytes, flush) in pendingByThread[thread] ?? [] where flush >= mediaFlush[offset / 64] {
+                for (offset, bytes, flush) in pendingByThread[thread] ?? [] {
+                    pendingPerLine[offset / 64] -= 1
+                    guard flush >= mediaFlush[offset / 64] else { continue }
                     bytes.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: m[offset..<(offset + $0.count)]).copyMemory(from: $0) }
                     mediaFlush[offset / 64] = flush
                 }

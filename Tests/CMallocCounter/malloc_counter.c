@@ -14,7 +14,12 @@ int malloc_counter_available(void) { return 0; }
 void malloc_counter_start(void) {}
 uint64_t malloc_counter_stop(void) { return 0; }
 uint64_t malloc_counter_heap_in_use(void) { return 0; }
+void malloc_counter_keep_on_heap(size_t bytes) { (void)bytes; }
 #else
+void malloc_counter_keep_on_heap(size_t bytes) {
+    mallopt(M_MMAP_THRESHOLD, (int)bytes);
+    mallopt(M_TRIM_THRESHOLD, (int)(bytes * 32));
+}
 extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);
 extern void *__libc_realloc(void *, size_t);
