@@ -62,9 +62,10 @@ public final class PersistenceCounter: Sendable {
 
     /// Opens the pool at `path` (``/PMemPool/Pool/open(at:)-(FilePath)``) with its
     /// persistence counted by this counter; the open's own recovery is
-    /// counted too.
-    public func open(at path: FilePath) throws(PMemError) -> Pool {
-        try Pool.open(at: path, interposedBy: { [self] real in wrap(real) })
+    /// counted too. `acceptingUncleanShutdown` as for
+    /// ``/PMemPool/Pool/open(at:acceptingUncleanShutdown:)``.
+    public func open(at path: FilePath, acceptingUncleanShutdown: Bool = false) throws(PMemError) -> Pool {
+        try Pool.open(at: path, interposedBy: { [self] real in wrap(real) }, acceptingUncleanShutdown: acceptingUncleanShutdown)
     }
 
     /// Creates a pool (`Pool.create`, with its defaults), closes it and

@@ -1,4 +1,5 @@
 package import PMemSystem
+import Glibc
 // A seam for tests of the media checks: what a device reports, injected.
 
 /// What a test makes the device report about its media (debug builds only;
@@ -28,11 +29,16 @@ package extension Syscalls {
     @TaskLocal static var injectedMedia: InjectedMedia?
     #endif
 
-    /// The injected media facts; always nil without test hooks.
+    /// The injected media facts; always nil without test hooks. A child
+    /// process (pmemctl under test) takes an unsafe-shutdown count from
+    /// `SWIFT_PMEM_INJECTED_SHUTDOWN_COUNT=DEVICE-ID:COUNT` instead.
     @inline(__always)
     static var mediaOverride: InjectedMedia? {
         #if PMEM_TEST_HOOKS
-        return injectedMedia
+        if let injectedMedia { return injectedMedia }
+        guard let text = getenv("SWIFT_PMEM_INJECTED_SHUTDOWN_COUNT").map({ String(cString: $0) }),
+              let colon = text.lastIndex(of: ":"), let count = UInt64(text[text.index(after: colon)...]) else { return nil }
+        return InjectedMedia(shutdownCount: .offered(deviceID: String(text[..<colon]), count: count))
         #else
         return nil
         #endif

@@ -67,9 +67,10 @@ public final class Pool: @unchecked Sendable {
     /// (metadata on bad media refuses the open with
     /// ``/PMemSystem/PMemError/Code/mediaError``) and the unsafe-shutdown check.
     public let media: PoolMediaReport
-    /// Whether the device's unsafe-shutdown count grew while the pool was
-    /// last open: the device lost power without flushing, so durable stores
-    /// may be lost (recovery still ran). False when the device offers no count.
+    /// Whether this open accepted an unclean shutdown: the device's
+    /// unsafe-shutdown count changed while the pool was last open, so durable
+    /// stores may be lost (recovery still ran). False when the device offers
+    /// no count.
     public var uncleanShutdownDetected: Bool {
         if case .unclean = media.unsafeShutdown { return true }
         return false
@@ -192,13 +193,24 @@ public final class Pool: @unchecked Sendable {
         try Pool(opening: path)
     }
 
-    /// Opens a pool at `path` with the file mapping's persistence calls wrapped
-    /// by `interposer` (counting, PMemCrashTesting's `PersistenceCounter`).
-    package static func open(at path: FilePath, interposedBy interposer: @escaping PersistenceCalls.Interposer) throws(PMemError) -> Pool {
-        try Pool(opening: path, interposer: interposer)
+    /// Opens a pool as ``open(at:)-(FilePath)`` does; with
+    /// `acceptingUncleanShutdown`, a pool whose device reports an unsafe
+    /// shutdown while it was open (which ``open(at:)-(FilePath)`` refuses with
+    /// ``/PMemSystem/PMemError/Code/uncleanShutdown``) is recovered as it is,
+    /// and the acceptance is recorded in the pool
+    /// (``PoolMediaReport/acceptedUncleanShutdown``).
+    public static func open(at path: FilePath, acceptingUncleanShutdown: Bool) throws(PMemError) -> Pool {
+        try Pool(opening: path, acceptingUnclean: acceptingUncleanShutdown)
     }
 
-    init(opening path: FilePath, interposer: PersistenceCalls.Interposer? = nil) throws(PMemError) {
+    /// Opens a pool at `path` with the file mapping's persistence calls wrapped
+    /// by `interposer` (counting, PMemCrashTesting's `PersistenceCounter`).
+    package static func open(at path: FilePath, interposedBy interposer: @escaping PersistenceCalls.Interposer,
+                             acceptingUncleanShutdown: Bool = false) throws(PMemError) -> Pool {
+        try Pool(opening: path, interposer: interposer, acceptingUnclean: acceptingUncleanShutdown)
+    }
+
+    init(opening path: FilePath, interposer: PersistenceCalls.Interposer? = nil, acceptingUnclean: Bool = false) throws(PMemError) {
         self.path = path
         let sealed = try SealedFile.open(path)
         let fd = try Syscalls.duplicate(sealed.descriptor, path: path)
@@ -215,14 +227,17 @@ public final class Pool: @unchecked Sendable {
         // Without a list this only decodes the header: nothing is written to
         // a file that is not a pool.
         _ = try PoolMedia.refuseBadMetadata((try? listed.get()) ?? [], UnsafeRawBufferPointer(bytes), path: path)
-        let (shutdown, record) = PoolMedia.checkShutdown(file.base, fileSize: file.count, device: file.unsafeShutdownCount(), persistence: persistence)
+        let (shutdown, record) = try PoolMedia.checkShutdown(file.base, fileSize: file.count, device: file.unsafeShutdownCount(),
+                                                             acceptingUnclean: acceptingUnclean, persistence: persistence, path: path)
         let (layout, recovered, table) = try Self.openMetadata(bytes, persistence: persistence, poisoned: (try? listed.get()) ?? [], path: path)
         shutdownRecord = record
         switch listed {
         case .success(let blocks):
-            media = PoolMediaReport(badBlocks: .tracked(PoolMedia.dataBadBlocks(blocks, layout: layout, table: table)), unsafeShutdown: shutdown)
+            media = PoolMediaReport(badBlocks: .tracked(PoolMedia.dataBadBlocks(blocks, layout: layout, table: table)), unsafeShutdown: shutdown,
+                                    acceptedUncleanShutdown: record?.acceptedUnclean)
         case .failure(let error):
-            media = PoolMediaReport(badBlocks: .notTracked(reason: error.message), unsafeShutdown: shutdown)
+            media = PoolMediaReport(badBlocks: .notTracked(reason: error.message), unsafeShutdown: shutdown,
+                                    acceptedUncleanShutdown: record?.acceptedUnclean)
         }
 
         let view: UnsafeMutableRawPointer

@@ -22,6 +22,11 @@ public struct PoolMediaReport: Sendable, Hashable {
     public var badBlocks: BadBlocks
     /// The unsafe-shutdown count, compared with the one recorded at the last open.
     public var unsafeShutdown: UnsafeShutdownCheck
+    /// The device's count at the open that last accepted an unclean shutdown
+    /// of this pool (``/PMemPool/Pool/open(at:acceptingUncleanShutdown:)``),
+    /// as the pool records it; nil if none was ever accepted: the pool's
+    /// contents may then be older than what was acknowledged.
+    public var acceptedUncleanShutdown: UInt64?
 
     /// The bad blocks found in the data area (empty when none or not tracked).
     public var dataBadBlocks: [PoolBadBlock] {
@@ -65,12 +70,15 @@ public enum UnsafeShutdownCheck: Sendable, Hashable, CustomStringConvertible {
     /// written, or damaged): recorded anew; an unclean shutdown during the
     /// last open cannot be ruled out.
     case recordDamaged(count: UInt64)
-    /// Same device; the count did not grow while the pool was open.
+    /// Same device; the count did not change while the pool was open.
     case clean(count: UInt64)
-    /// The count grew while the pool was open: the device lost power without
-    /// flushing its buffers, so stores the pool had made durable (flushed and
-    /// fenced) may be lost. Recovery still ran; the pool's checksums catch
-    /// torn metadata, but data bytes may be stale.
+    /// The count changed, or the device did, while the pool was open: the
+    /// device may have lost power without flushing its buffers, so stores
+    /// the pool had made durable (flushed and fenced) may be lost. An open
+    /// refuses such a pool (``/PMemSystem/PMemError/Code/uncleanShutdown``)
+    /// unless asked to accept it; then recovery runs and the acceptance is
+    /// recorded. The pool's checksums catch torn metadata, but data bytes
+    /// may be stale.
     case unclean(previous: UInt64, now: UInt64)
 
     /// A plain sentence for reports.
@@ -81,7 +89,7 @@ public enum UnsafeShutdownCheck: Sendable, Hashable, CustomStringConvertible {
         case .deviceChanged(let count): "count \(count), recorded anew: the pool was last opened on another device"
         case .recordDamaged(let count): "count \(count), recorded anew: the earlier record was damaged, so an unsafe shutdown during the last open cannot be ruled out"
         case .clean(let count): "count \(count), no unsafe shutdown while the pool was open"
-        case .unclean(let previous, let now): "UNSAFE SHUTDOWN: the count went from \(previous) to \(now) while the pool was open; data not flushed by the device may be lost (recovery ran)"
+        case .unclean(let previous, let now): "UNSAFE SHUTDOWN accepted: the count was \(previous) when the pool was last opened and is \(now) (or the device changed) while the record said open; data not flushed by the device may be lost (recovery ran)"
         }
     }
 }
@@ -91,16 +99,22 @@ struct ShutdownRecord: Equatable, Sendable {
     static let offset = 2048
     static let size = 64
     static let magic: [UInt8] = Array("PMSHUTDN".utf8)
-    static let version: UInt16 = 1
+    /// Version 2 added the accepted unclean shutdown (flags bit 1, bytes
+    /// 32..<40); version 1 records are read as having none, and rewritten as
+    /// version 2 by the open.
+    static let version: UInt16 = 2
 
     var open: Bool
     var count: UInt64
     var deviceIDLength: UInt32
     var deviceIDChecksum: UInt32
+    /// The device's count at the open that last accepted an unclean shutdown.
+    var acceptedUnclean: UInt64?
 
-    init(open: Bool, count: UInt64, deviceID: String) {
+    init(open: Bool, count: UInt64, deviceID: String, acceptedUnclean: UInt64? = nil) {
         self.open = open
         self.count = count
+        self.acceptedUnclean = acceptedUnclean
         let id = Array(deviceID.utf8)
         deviceIDLength = UInt32(truncatingIfNeeded: id.count)
         deviceIDChecksum = id.withUnsafeBytes { CRC32C.checksum($0) }
@@ -111,10 +125,11 @@ struct ShutdownRecord: Equatable, Sendable {
             w.store(Self.magic, at: 0)
             w.store(Self.version, at: 8)
             w.store(UInt16(Self.size), at: 10)
-            w.store(UInt32(open ? 1 : 0), at: 12)
+            w.store(UInt32(open ? 1 : 0) | (acceptedUnclean == nil ? 0 : 2), at: 12)
             w.store(count, at: 16)
             w.store(deviceIDLength, at: 24)
             w.store(deviceIDChecksum, at: 28)
+            w.store(acceptedUnclean ?? 0, at: 32)
             w.storeChecksum(of: 0..<60, at: 60)
         }
     }
@@ -128,9 +143,13 @@ struct ShutdownRecord: Equatable, Sendable {
         let r = LittleEndianReader(UnsafeRawBufferPointer(rebasing: b[0..<size]))
         if r.isZero(0..<size) { return .none }
         let u16 = { (o: Int) in r.load(UInt16.self, at: o) }, u32 = { (o: Int) in r.load(UInt32.self, at: o) }
-        guard r.matches(magic, at: 0), u16(8) == version, u16(10) == UInt16(size), u32(12) <= 1, r.isZero(32..<60),
+        let version = u16(8), flags = u32(12)
+        let accepted = flags & 2 != 0
+        guard r.matches(magic, at: 0), version == 1 || version == Self.version, u16(10) == UInt16(size),
+              flags <= (version == 1 ? 1 : 3), r.isZero((accepted ? 40 : 32)..<60),
               r.checksumMatches(0..<60, storedAt: 60) else { return .damaged }
-        var record = ShutdownRecord(open: u32(12) == 1, count: r.load(UInt64.self, at: 16), deviceID: "")
+        var record = ShutdownRecord(open: flags & 1 != 0, count: r.load(UInt64.self, at: 16), deviceID: "",
+                                    acceptedUnclean: accepted ? r.load(UInt64.self, at: 32) : nil)
         record.deviceIDLength = u32(24)
         record.deviceIDChecksum = u32(28)
         return .record(record)
@@ -211,23 +230,37 @@ enum PoolMedia {
         return result
     }
 
-    /// Compares the device's count with the record in page 0 and records
-    /// the pool as open with the current count (nothing is written when the
+    /// Compares the device's count with the record in page 0, as PMDK
+    /// does: a record that says open with another count or another device is
+    /// an unclean shutdown, refused with
+    /// ``/PMemSystem/PMemError/Code/uncleanShutdown`` (nothing written, so
+    /// the evidence stays) unless `acceptingUnclean`. Otherwise records the
+    /// pool as open with the current count (nothing is written when the
     /// device offers no count). Runs before recovery.
     static func checkShutdown(_ base: UnsafeMutableRawPointer, fileSize: Int, device: DeviceShutdownCount,
-                              persistence: PersistenceCalls) -> (UnsafeShutdownCheck, ShutdownRecord?) {
+                              acceptingUnclean: Bool, persistence: PersistenceCalls,
+                              path: FilePath?) throws(PMemError) -> (UnsafeShutdownCheck, ShutdownRecord?) {
         guard let count = device.count else { return (.notOffered(reason: device.note), nil) }
         guard fileSize >= PoolLayout.pageTableOffset else { return (.notOffered(reason: "the file is too small"), nil) }
-        let now = ShutdownRecord(open: true, count: count, deviceID: device.deviceID)
+        var now = ShutdownRecord(open: true, count: count, deviceID: device.deviceID)
         let check: UnsafeShutdownCheck
         switch ShutdownRecord.decode(UnsafeRawBufferPointer(start: base + ShutdownRecord.offset, count: ShutdownRecord.size)) {
         case .none: check = .firstRecorded(count: count)
         case .damaged: check = .recordDamaged(count: count)
         case .record(let old):
-            if old.deviceIDLength != now.deviceIDLength || old.deviceIDChecksum != now.deviceIDChecksum || old.count > count {
-                check = .deviceChanged(count: count)
-            } else if old.open && old.count < count {
+            now.acceptedUnclean = old.acceptedUnclean
+            let sameDevice = old.deviceIDLength == now.deviceIDLength && old.deviceIDChecksum == now.deviceIDChecksum
+            if old.open && (!sameDevice || old.count != count) {
+                guard acceptingUnclean else {
+                    throw PMemError(.uncleanShutdown, sameDevice
+                        ? "unsafe shutdown: the device's unsafe-shutdown count was \(old.count) when the pool was last opened and is \(count) now, and the pool was not closed: the device may have lost writes the pool had made durable. Nothing was changed. Open it accepting the unclean shutdown (Pool.open(at:acceptingUncleanShutdown: true), pmemctl --accept-unclean-shutdown) to recover it as it is, then check its data"
+                        : "unsafe shutdown: the pool was open on another device (unsafe-shutdown count \(old.count) there) and was not closed: writes it had made durable may be lost. Nothing was changed. Open it accepting the unclean shutdown (Pool.open(at:acceptingUncleanShutdown: true), pmemctl --accept-unclean-shutdown) to recover it as it is, then check its data",
+                        path: path, fileOffset: ShutdownRecord.offset)
+                }
                 check = .unclean(previous: old.count, now: count)
+                now.acceptedUnclean = count
+            } else if !sameDevice || old.count > count {
+                check = .deviceChanged(count: count)
             } else {
                 check = .clean(count: count)
             }

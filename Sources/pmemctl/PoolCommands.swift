@@ -72,15 +72,22 @@ extension Pool {
     }
 }
 
+/// `--accept-unclean-shutdown`, for every command that opens a pool.
+struct UncleanShutdownOption: ParsableArguments {
+    @Flag(help: "Open a pool whose device reports an unsafe shutdown while it was open (refused otherwise): recover it as it is and record the acceptance. Writes it had made durable may be lost; check its data.")
+    var acceptUncleanShutdown = false
+}
+
 struct PoolInfo: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "info", abstract: "Open a pool (recovering it) and print its geometry, I/O facts and metadata ranges.")
     @Argument(help: "The pool file.") var path: String
+    @OptionGroup var unclean: UncleanShutdownOption
     @Flag(help: "Print one JSON object (keys documented in the README).") var json = false
 
     func run() throws {
         let (pool, facts) = try reportingErrors { () throws(PMemError) in
-            let pool = try Pool.open(at: FilePath(path))
+            let pool = try Pool.open(at: FilePath(path), acceptingUncleanShutdown: unclean.acceptUncleanShutdown)
             return (pool, try FileFacts(FilePath(path)))
         }
         let stats = pool.statistics
@@ -112,6 +119,9 @@ struct PoolInfo: ParsableCommand {
                 for block in blocks { print("  \(block)") }
             }
             print("unsafe shutdowns:      \(pool.media.unsafeShutdown)")
+            if let accepted = pool.media.acceptedUncleanShutdown {
+                print("                       an unclean shutdown was accepted at count \(accepted): contents may be older than what was acknowledged")
+            }
             print(pool.ioInfo)
         }
     }
@@ -119,7 +129,8 @@ struct PoolInfo: ParsableCommand {
 
 extension PoolMediaReport {
     /// The `--json` keys `bad_blocks`, `bad_blocks_note`, `unsafe_shutdowns`,
-    /// `unsafe_shutdown_check`, `unclean_shutdown`, `unsafe_shutdown_note`.
+    /// `unsafe_shutdown_check`, `unclean_shutdown`, `unsafe_shutdown_note`,
+    /// `accepted_unclean_shutdown` (a count, or null).
     var jsonFields: [(String, JSON)] {
         let blocks: JSON, blocksNote: String
         switch badBlocks {
@@ -144,7 +155,8 @@ extension PoolMediaReport {
         if case .unclean = unsafeShutdown { unclean = true }
         return [("bad_blocks", blocks), ("bad_blocks_note", .string(blocksNote)), ("unsafe_shutdowns", count),
                 ("unsafe_shutdown_check", .string(check)), ("unclean_shutdown", .bool(unclean)),
-                ("unsafe_shutdown_note", .string(note))]
+                ("unsafe_shutdown_note", .string(note)),
+                ("accepted_unclean_shutdown", acceptedUncleanShutdown.map { .int(Int(truncatingIfNeeded: $0)) } ?? .null)]
     }
 }
 
@@ -161,6 +173,7 @@ struct PoolWrite: ParsableCommand {
         commandName: "write",
         abstract: "Write the input into the pool as ONE failure-atomic, durable write: after a crash, all of it or none.")
     @Argument(help: "The pool file.") var path: String
+    @OptionGroup var unclean: UncleanShutdownOption
     @Option(help: "Where in the pool (bytes; K, M, G suffixes).") var offset: ByteCount
     @Option(help: "The file to write (default: standard input).") var input: String?
     @Flag(help: "Print the write's statistics as JSON.") var json = false
@@ -172,7 +185,7 @@ struct PoolWrite: ParsableCommand {
         // the library's own tally, as the benchmarks count them.
         let counter = PersistenceCounter()
         let (pool, counted) = try reportingErrors { () throws(PMemError) in
-            let pool = try counter.open(at: FilePath(path))
+            let pool = try counter.open(at: FilePath(path), acceptingUncleanShutdown: unclean.acceptUncleanShutdown)
             guard !bytes.isEmpty else { throw PMemError(.invalidArgument, "the input is empty; nothing was written", path: FilePath(path)) }
             let before = (counter.fences, counter.flushCalls)
             try pool.write(bytes, at: offset.bytes)
@@ -198,12 +211,13 @@ func readInput(_ path: String?) throws(PMemError) -> [UInt8] {
 struct PoolRead: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "read", abstract: "Write raw bytes of the pool to standard output.")
     @Argument(help: "The pool file.") var path: String
+    @OptionGroup var unclean: UncleanShutdownOption
     @Option(help: "Where in the pool (bytes; K, M, G suffixes).") var offset: ByteCount
     @Option(help: "How many bytes.") var length: ByteCount
 
     func run() throws {
         try reportingErrors { () throws(PMemError) in
-            let pool = try Pool.open(at: FilePath(path))
+            let pool = try Pool.open(at: FilePath(path), acceptingUncleanShutdown: unclean.acceptUncleanShutdown)
             let bytes = try pool.read(at: offset.bytes, count: length.bytes)
             var done = 0
             while done < bytes.count {
@@ -221,10 +235,11 @@ struct PoolCheck: ParsableCommand {
         commandName: "check",
         abstract: "Recover the pool and verify all of its metadata: exit 0 if clean, 1 (with the damage on stderr) if not.")
     @Argument(help: "The pool file.") var path: String
+    @OptionGroup var unclean: UncleanShutdownOption
     @Flag(help: "Print one JSON object (keys documented in the README).") var json = false
 
     func run() throws {
-        let report = try reportingErrors(json: json) { () throws(PMemError) in try Pool.open(at: FilePath(path)).check() }
+        let report = try reportingErrors(json: json) { () throws(PMemError) in try Pool.open(at: FilePath(path), acceptingUncleanShutdown: unclean.acceptUncleanShutdown).check() }
         if json {
             print(JSON.object([("ok", .bool(true)), ("logical_chunks", .int(report.logicalChunks)),
                                ("physical_chunks", .int(report.physicalChunks)), ("lanes", .int(report.lanes)),

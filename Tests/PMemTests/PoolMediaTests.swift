@@ -21,10 +21,15 @@ struct PoolMediaTests {
     }
 
     func open(_ path: FilePath, badBlocks: [BadBlock]? = nil,
-              count: InjectedMedia.ShutdownCount? = nil) throws -> Pool {
+              count: InjectedMedia.ShutdownCount? = nil, acceptingUnclean: Bool = false) throws -> Pool {
         try Syscalls.$injectedMedia.withValue(InjectedMedia(badBlocks: badBlocks, shutdownCount: count)) {
-            try Pool.open(at: path)
+            try Pool.open(at: path, acceptingUncleanShutdown: acceptingUnclean)
         }
+    }
+
+    /// The code of the error an open throws, nil if it succeeds.
+    func refusal(_ path: FilePath, count: InjectedMedia.ShutdownCount) -> PMemError? {
+        do { _ = try open(path, count: count); return nil } catch let error as PMemError { return error } catch { return nil }
     }
 
     func refusal(_ path: FilePath, _ blocks: [BadBlock]) -> PMemError? {
@@ -80,6 +85,27 @@ struct PoolMediaTests {
         #expect(error?.message.contains("lane 3 bytes \(lane3)..<\(lane3 + 64)") == true)
         // The pool itself is untouched: without the bad blocks it opens.
         _ = try open(path, badBlocks: [])
+    }
+
+    @Test("a committed record whose data would land on a bad block refuses the open with mediaError naming the range, before recovery writes anything")
+    func recordOverBadBlock() throws {
+        let scratch = Scratch(on: "/dev/shm")
+        let (path, layout) = try pool(scratch)
+        do {
+            // A logged write whose record stays valid in its lane (records
+            // are replayed at every open until overwritten or killed).
+            let pool = try Pool.open(at: path)
+            try pool.write([UInt8](repeating: 7, count: 100), at: Self.chunk + 4000)
+        }
+        let before = try Data(contentsOf: URL(fileURLWithPath: path.string))
+        let bad = layout.chunkOffset(1) + 4096 // identity page table: logical chunk 1
+        let error = refusal(path, [BadBlock(fileOffset: bad, length: 512)])
+        #expect(error?.code == .mediaError)
+        // The record's 100 bytes at 4000 in the chunk meet the bad block's first 4.
+        #expect(error?.message.contains("bad blocks at file bytes \(bad)..<\(bad + 4)") == true, "\(String(describing: error))")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path.string)) == before, "recovery wrote before refusing")
+        // A bad block no record's data meets does not refuse the open.
+        _ = try open(path, badBlocks: [BadBlock(fileOffset: layout.chunkOffset(3), length: 512)])
     }
 
     @Test("bad blocks in data chunks do not refuse the open; they are reported with the logical bytes they hold")
@@ -150,7 +176,7 @@ struct PoolMediaTests {
         #expect(before[128...].allSatisfy { $0 == 0 })
     }
 
-    @Test("the unsafe-shutdown count: recorded at the first open, clean after a clean close, unclean when it grew while the pool was open")
+    @Test("the unsafe-shutdown count: recorded at the first open, clean after a clean close; a change while the pool was open refuses the open, keeping the evidence, until it is accepted, which is recorded")
     func unsafeShutdownCount() throws {
         let scratch = Scratch(on: "/dev/shm")
         let path = scratch.path("pool")
@@ -174,21 +200,63 @@ struct PoolMediaTests {
             try pool.write([1, 2, 3], at: 100)
         }
         try writePage0(path, whileOpen)
+        // Refused, naming both counts, with nothing written: refused again.
+        for _ in 0..<2 {
+            let error = refusal(path, count: .offered(deviceID: id, count: 7))
+            #expect(error?.code == .uncleanShutdown)
+            #expect(error?.message.contains("was 6 when the pool was last opened and is 7") == true, "\(String(describing: error))")
+            #expect(try page0(path) == whileOpen)
+        }
+        // Another device while the record says open (PMDK: a changed id) is refused too.
+        #expect(refusal(path, count: .offered(deviceID: "another-dimm", count: 6))?.code == .uncleanShutdown)
+        #expect(refusal(path, count: .offered(deviceID: id, count: 5))?.code == .uncleanShutdown)
         do {
-            let pool = try open(path, count: .offered(deviceID: id, count: 7))
+            let pool = try open(path, count: .offered(deviceID: id, count: 7), acceptingUnclean: true)
             #expect(pool.media.unsafeShutdown == .unclean(previous: 6, now: 7))
             #expect(pool.uncleanShutdownDetected)
+            #expect(pool.media.acceptedUncleanShutdown == 7)
             #expect(pool.media.unsafeShutdown.description.contains("UNSAFE SHUTDOWN"))
+            #expect(try pool.read(at: 100, count: 3) == [1, 2, 3])
         }
-        // The same count after a power loss of the process only (the record
+        // Reported once; the acceptance stays recorded in the pool.
+        let next = try open(path, count: .offered(deviceID: id, count: 7))
+        #expect(next.media.unsafeShutdown == .clean(count: 7))
+        #expect(next.media.acceptedUncleanShutdown == 7)
+        next.close()
+        // The same count after the death of the process only (the record
         // says open, the device flushed): no unsafe shutdown.
         try writePage0(path, whileOpen)
         #expect(try open(path, count: .offered(deviceID: id, count: 6)).media.unsafeShutdown == .clean(count: 6))
-        // Reported once: the next open after a clean close is clean.
-        #expect(try open(path, count: .offered(deviceID: id, count: 6)).media.unsafeShutdown == .clean(count: 6))
     }
 
-    @Test("the record names its device: another device (or a smaller count) is recorded anew; a damaged record is said to be")
+    @Test("a version-1 shutdown record (before accepted unclean shutdowns were recorded) is read, refused when it says open with another count, and rewritten as version 2")
+    func versionOneRecord() throws {
+        let scratch = Scratch(on: "/dev/shm")
+        let (path, _) = try pool(scratch)
+        // Version 1's layout: flags bit 0 only, bytes 32..<60 zero.
+        let id = Array("dimm-a".utf8)
+        let v1: [UInt8] = .record(ShutdownRecord.size) { w in
+            w.store(ShutdownRecord.magic, at: 0)
+            w.store(UInt16(1), at: 8)
+            w.store(UInt16(ShutdownRecord.size), at: 10)
+            w.store(UInt32(1), at: 12)
+            w.store(UInt64(4), at: 16)
+            w.store(UInt32(id.count), at: 24)
+            w.store(id.withUnsafeBytes { CRC32C.checksum($0) }, at: 28)
+            w.storeChecksum(of: 0..<60, at: 60)
+        }
+        var page = try page0(path)
+        page.replaceSubrange(ShutdownRecord.offset..<(ShutdownRecord.offset + ShutdownRecord.size), with: v1)
+        try writePage0(path, page)
+        #expect(refusal(path, count: .offered(deviceID: "dimm-a", count: 5))?.code == .uncleanShutdown)
+        #expect(try open(path, count: .offered(deviceID: "dimm-a", count: 4)).media.unsafeShutdown == .clean(count: 4))
+        let rewritten = try page0(path)
+        #expect(rewritten[ShutdownRecord.offset + 8] == 2)
+        #expect(rewritten[ShutdownRecord.offset..<(ShutdownRecord.offset + 64)].withUnsafeBytes { ShutdownRecord.decode($0) }
+                == .record(ShutdownRecord(open: false, count: 4, deviceID: "dimm-a")))
+    }
+
+    @Test("the record names its device: after a clean close, another device (or a smaller count) is recorded anew; a damaged record is said to be")
     func deviceChangedAndDamaged() throws {
         let scratch = Scratch(on: "/dev/shm")
         let (path, _) = try pool(scratch)
@@ -205,7 +273,8 @@ struct PoolMediaTests {
 
     @Test("the shutdown record round-trips, and every single-bit flip is refused")
     func recordEncoding() {
-        let record = ShutdownRecord(open: true, count: 0x1234_5678_9ABC, deviceID: "nmem0")
+        for record in [ShutdownRecord(open: true, count: 0x1234_5678_9ABC, deviceID: "nmem0"),
+                       ShutdownRecord(open: false, count: 9, deviceID: "nmem0", acceptedUnclean: 0xFFFF_0000_1234)] {
         let bytes = record.encoded()
         #expect(bytes.count == 64)
         #expect(bytes.withUnsafeBytes { ShutdownRecord.decode($0) } == .record(record))
@@ -214,6 +283,7 @@ struct PoolMediaTests {
             var flipped = bytes
             flipped[bit / 8] ^= UInt8(1 << (bit % 8))
             #expect(flipped.withUnsafeBytes { ShutdownRecord.decode($0) } == .damaged, "bit \(bit)")
+        }
         }
     }
 }

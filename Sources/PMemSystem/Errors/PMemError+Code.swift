@@ -106,6 +106,13 @@ extension PMemError {
         /// device (`ndctl clear-errors`, or restore from a copy) and open again.
         /// Bad blocks in data chunks do not refuse an open: see `Pool/media`.
         public static let mediaError = Code("mediaError")
+        /// The device reports an unsafe shutdown while the pool was open: its
+        /// unsafe-shutdown count changed (or the pool now lies on another
+        /// device) and the pool's shutdown record still says open. Writes the
+        /// pool had made durable may have been lost in the device's buffers.
+        /// Nothing was changed; open with `acceptingUncleanShutdown: true` to
+        /// recover the pool as it is (the acceptance is recorded).
+        public static let uncleanShutdown = Code("uncleanShutdown")
         /// A test's crash point was reached (builds with test hooks only):
         /// the commit stopped there as a crash would stop it. Never thrown by
         /// a release build; not public, so no client code can depend on it.
