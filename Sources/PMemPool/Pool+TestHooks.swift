@@ -12,7 +12,7 @@ package enum CrashPoint: String, Sendable, CaseIterable {
     case afterCommitRecord
     /// The apply fence has returned, the view not yet remapped.
     case afterApply
-    /// Recovery has replayed the records, not yet cleared the lanes.
+    /// Recovery has applied and fenced its first record, not yet cleared it.
     case duringRecovery
 }
 

@@ -105,8 +105,10 @@ struct CrashModelTests {
         }
         let path = pageMode ? " (msync path, deferred applies)" : ""
         print("crash images checked: \(checker.powerLoss.images), violations: \(checker.powerLoss.violations)\(path)")
-        print("after a process death\(path): crash images checked: \(checker.processDeath.images), violations: \(checker.processDeath.violations)")
-        print("during recovery\(path): crash images checked: \(checker.duringRecovery.images), violations: \(checker.duringRecovery.violations)")
+        // Each path's own lines say which: the unqualified ones are the sums.
+        let which = pageMode ? path : " (cache-line flushes)"
+        print("after a process death\(which): crash images checked: \(checker.processDeath.images), violations: \(checker.processDeath.violations)")
+        print("during recovery\(which): crash images checked: \(checker.duringRecovery.images), violations: \(checker.duringRecovery.violations)")
         print("operations: \(operations), refused as too large: \(checker.refused)")
         if let first = checker.firstViolation { print("first violation: \(first)") }
         #expect(checker.powerLoss.violations == 0, "\(checker.powerLoss.first ?? "")")

@@ -49,7 +49,7 @@ struct RecoveryScenarioTests {
         // so R_old would replay after later acknowledged writes).
         let media = domain.media
         checker.thorough()
-        checker.checkRecovery(cache: media, media: media, states: [checker.model], label: "R_old on the media", tally: \.duringRecovery, killable: true)
+        checker.checkRecovery(cache: media, media: media, states: [checker.model], noRecord: nil, label: "R_old on the media", tally: \.duringRecovery, killable: true)
         #expect(checker.duringRecovery.images > 10)
         #expect(checker.duringRecovery.violations == 0, "\(checker.duringRecovery.first ?? "")")
     }
