@@ -5,8 +5,12 @@ import CPMemAtomics
 import SystemPackage
 extension Pool {
     /// Calls `body` with the pool's logical contents (the view), read-only.
-    public func withUnsafeBytes<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
-        try body(UnsafeRawBufferPointer(start: view, count: capacity))
+    /// Throws ``/PMemSystem/PMemError/Code/needsRecovery`` instead when a
+    /// commit could not remap the view after its point of no return: the
+    /// view may then show stale bytes or none, until the pool is reopened.
+    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws(PMemError) -> R) throws(PMemError) -> R {
+        if locks.isPoisoned { throw needsRecoveryError }
+        return try body(UnsafeRawBufferPointer(start: view, count: capacity))
     }
 
     /// Loads a value of type `T` from logical `offset`.

@@ -279,7 +279,7 @@ extension CrashModelTests {
         let scratch = Scratch(on: "/dev/shm")
         let (pool, domain) = try simulatedPool(scratch, lanes: pageMode ? 4 : 2, pageMode: pageMode)
         let layout = pool.layout, chunk = layout.chunkSize, half = 8 * chunk
-        let start = pool.withUnsafeBytes { Array($0) }
+        let start = try pool.withUnsafeBytes { Array($0) }
         let states = HalfStates([Array(start[0..<half]), Array(start[half...])])
         let tally = Tally()
 

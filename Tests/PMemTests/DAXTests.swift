@@ -58,8 +58,8 @@ struct DAXTests {
             let before = usage.ru_minflt + usage.ru_majflt
             let clock = ContinuousClock()
             var sum = 0
-            let elapsed = clock.measure {
-                pool.withUnsafeBytes { view in
+            let elapsed = try clock.measure { () throws(PMemError) in
+                try pool.withUnsafeBytes { view in
                     for page in stride(from: 2 << 20, to: 4 << 20, by: 4096) { sum += Int(view[page]) }
                 }
             }
@@ -161,6 +161,6 @@ struct DAXTests {
             #expect(pool.statistics.remaps >= 3)
         }
         let pool = try Pool.open(at: path)
-        #expect(firstMismatch(pool.withUnsafeBytes { Array($0) }, model) == nil)
+        #expect(firstMismatch(try pool.withUnsafeBytes { Array($0) }, model) == nil)
     }
 }

@@ -55,7 +55,7 @@ struct KillTortureTests {
             let w = TortureWrite(next, capacity: capacity)
             withInFlight.replaceSubrange(w.offset..<(w.offset + w.bytes.count), with: w.bytes)
             let pool = try Pool.open(at: path)
-            let contents = pool.withUnsafeBytes { Array($0) }
+            let contents = try pool.withUnsafeBytes { Array($0) }
             if firstMismatch(contents, withInFlight) == nil && firstMismatch(contents, model) != nil {
                 model = withInFlight
                 next += 1

@@ -57,14 +57,14 @@ struct PoolTests {
                 let bytes = (0..<count).map { UInt8(truncatingIfNeeded: $0 &+ i &* 31 &+ 1) }
                 try pool.write(bytes, at: offset)
                 model.replaceSubrange(offset..<(offset + count), with: bytes)
-                #expect(firstMismatch(pool.withUnsafeBytes { Array($0) }, model) == nil, "after write \(i)")
+                #expect(firstMismatch(try pool.withUnsafeBytes { Array($0) }, model) == nil, "after write \(i)")
             }
             let stats = pool.statistics
             #expect(stats.commits == writes.count)
             #expect(stats.inPlaceBytes > 0 && stats.logBytes > 0 && stats.remapBytes > 0 && stats.remaps > 0)
         }
         let reopened = try Pool.open(at: scratch.path("pool"))
-        #expect(firstMismatch(reopened.withUnsafeBytes { Array($0) }, model) == nil)
+        #expect(firstMismatch(try reopened.withUnsafeBytes { Array($0) }, model) == nil)
     }
 
     @Test("paths held in a String work wherever a FilePath does: create, open, copy, seal, verify, unseal, map")
@@ -225,7 +225,7 @@ struct PoolTests {
             try pool.write(bytes, at: offset)
             model.replaceSubrange(offset..<(offset + count), with: bytes)
             if i % 1000 == 999 {
-                #expect(firstMismatch(pool.withUnsafeBytes { Array($0) }, model) == nil, "after \(i + 1) writes")
+                #expect(firstMismatch(try pool.withUnsafeBytes { Array($0) }, model) == nil, "after \(i + 1) writes")
                 let mappings = pool.viewMappingCount
                 #expect(mappings >= 1 && mappings <= 16, "the view has \(mappings) mappings")
             }
@@ -247,7 +247,7 @@ struct PoolTests {
         // The largest atomic write itself, unaligned, is fine.
         try pool.write([UInt8](repeating: 2, count: pool.maxAtomicWrite), at: 1)
         #expect(try pool.read(at: 0, count: 2) == [0, 2])
-        #expect(pool.withUnsafeBytes { $0[(pool.maxAtomicWrite + 1)...].allSatisfy { $0 == 0 } })
+        #expect(try pool.withUnsafeBytes { $0[(pool.maxAtomicWrite + 1)...].allSatisfy { $0 == 0 } })
     }
 
     @Test("a reader of a chunk being remapped over and over never faults and never sees bytes nobody wrote")
@@ -264,9 +264,12 @@ struct PoolTests {
         let reader = Thread {
             var passes = 0, strangers = 0
             repeat {
-                pool.withUnsafeBytes { bytes in
-                    for page in stride(from: base, to: base + chunk, by: 512) where bytes[page] > 200 { strangers += 1 }
-                }
+                // A poisoned pool refuses the view: counted as a stranger.
+                do {
+                    try pool.withUnsafeBytes { bytes in
+                        for page in stride(from: base, to: base + chunk, by: 512) where bytes[page] > 200 { strangers += 1 }
+                    }
+                } catch { strangers += 1 }
                 passes += 1
                 result.set(passes, strangers)
                 if passes == 1 { started.signal() }
@@ -408,7 +411,7 @@ struct PoolRecoveryTests {
             }
         }
         let pool = try Pool.open(at: path)
-        let bytes = pool.withUnsafeBytes { Array($0) }
+        let bytes = try pool.withUnsafeBytes { Array($0) }
         var expected = [UInt8](repeating: 1, count: 3 * chunk) + [UInt8](repeating: 0, count: 13 * chunk)
         if expectNew {
             expected.replaceSubrange(chunk..<(2 * chunk), with: [UInt8](repeating: 2, count: chunk))

@@ -30,6 +30,9 @@ struct ViewHoleTests {
             // Poisoned: the durable page table and the view disagree.
             let refused = #expect(throws: PMemError.self) { try pool.write([1, 2, 3], at: 0) }
             #expect(refused?.code == .needsRecovery)
+            // Nor is the view handed out: it may be stale there, or a hole.
+            let view = #expect(throws: PMemError.self) { try pool.withUnsafeBytes { Array($0) } }
+            #expect(view?.code == .needsRecovery)
         }
         // The pool has gone and left nothing of the file mapped: its lock is free.
         let reopened = try Pool.open(at: scratch.path("pool"))

@@ -58,7 +58,7 @@ func verify(pool path: String, first: Int, last: Int, base basePath: String, sav
         say("torture: VIOLATION: the pool is missing after write \(last) was acknowledged"); return false
     }
     let pool = try Pool.open(at: path)
-    let contents = pool.withUnsafeBytes { Array($0) }
+    let contents = try pool.withUnsafeBytes { Array($0) }
     guard contents.count == capacity else { say("torture: VIOLATION: capacity \(contents.count)"); return false }
     var model = readFile(basePath) ?? [UInt8](repeating: 0, count: capacity)
     func apply(_ n: Int) -> Range<Int> {

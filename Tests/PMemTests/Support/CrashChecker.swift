@@ -89,7 +89,7 @@ final class CrashChecker {
         self.pageMode = !pool.persistence.flushesLines
         self.generator = SeededGenerator(state: seed)
         self.mixes = mixes
-        self.model = pool.withUnsafeBytes { Array($0) }
+        self.model = Array(UnsafeRawBufferPointer(start: pool.view, count: pool.capacity))
     }
 
     /// Applies `writes` to the pool as one operation, checking crash images

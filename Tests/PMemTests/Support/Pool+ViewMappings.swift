@@ -11,7 +11,7 @@ extension Pool {
     /// for checking the documented bound (docs/FORMAT.md, "Bounds"). Test
     /// machinery: it lives here, not in the library.
     var viewMappingCount: Int {
-        let start = UInt(bitPattern: withUnsafeBytes { $0.baseAddress! }), end = start + UInt(capacity)
+        let start = UInt(bitPattern: view), end = start + UInt(capacity)
         guard let text = try? readWholeFile("/proc/self/maps") else { return -1 }
         return text.split(separator: "\n").filter { line in
             guard let dash = line.firstIndex(of: "-"), let low = UInt(line[..<dash], radix: 16) else { return false }
