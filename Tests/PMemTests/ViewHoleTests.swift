@@ -76,4 +76,29 @@ struct ViewHoleTests {
         munmap(mine, 4096)
         _ = try Pool.open(at: scratch.path("pool"))
     }
+
+    @Test("isMapped tells the file from another with the same inode number on another file system",
+          .enabled(if: getuid() == 0, "needs root to mount two tmpfs instances"))
+    func sameInodeOtherDevice() throws {
+        // The first file made on a fresh tmpfs gets the same inode number on each.
+        let mounts = try (0..<2).map { _ -> String in
+            let dir = try #require(mkdtemp(strdup("/tmp/swift-pmem-ino-XXXXXX")).map { String(cString: $0) })
+            try #require(mount("tmpfs", dir, "tmpfs", 0, "size=1m") == 0, "mount: \(String(cString: strerror(errno)))")
+            return dir
+        }
+        defer { for dir in mounts { umount(dir); rmdir(dir) } }
+        let fds = mounts.map { dir in
+            let fd = open(dir + "/f", O_RDWR | O_CREAT, 0o600)
+            _ = ftruncate(fd, 4096)
+            return fd
+        }
+        defer { for fd in fds { close(fd) } }
+        var a = stat(), b = stat()
+        fstat(fds[0], &a); fstat(fds[1], &b)
+        try #require(a.st_ino == b.st_ino && a.st_dev != b.st_dev, "the two files' inode numbers differ: nothing to tell apart")
+        let map = try #require(mmap(nil, 4096, PROT_READ, MAP_SHARED, fds[0], 0))
+        defer { munmap(map, 4096) }
+        #expect(Syscalls.isMapped(map, 4096, from: fds[0]))
+        #expect(!Syscalls.isMapped(map, 4096, from: fds[1]), "matched by inode number alone")
+    }
 }

@@ -319,12 +319,19 @@ package enum Syscalls {
     }
 
     /// Whether every byte of `length` at `address` is mapped from the file
-    /// of `fd`, as `/proc/self/maps` lists it (by inode number: btrfs shows
-    /// a device there that its `stat` does not). For the rare path after a
-    /// failed `MAP_FIXED`, not for a hot one: it reads and parses the list.
+    /// of `fd`, as `/proc/self/maps` lists it: by device and inode number
+    /// (inode numbers repeat across file systems), but on btrfs, which shows
+    /// a device there that its `stat` does not, by inode number only. For
+    /// the rare path after a failed `MAP_FIXED`, not for a hot one: it reads
+    /// and parses the list.
     package static func isMapped(_ address: UnsafeRawPointer, _ length: Int, from fd: CInt) -> Bool {
         var st = stat()
         guard Glibc.fstat(fd, &st) == 0 else { return false }
+        var sfs = statfs()
+        let checksDevice = CLinux.fstatfs(fd, &sfs) == 0 && Int(sfs.f_type) != FileSystemKind.btrfs
+        // The kernel's "major:minor" in hex, as maps prints it.
+        let dev = UInt64(st.st_dev)
+        let device = String((dev >> 8) & 0xfff | (dev >> 32) & ~0xfff, radix: 16) + ":" + String((dev & 0xff) | (dev >> 12) & ~0xff, radix: 16)
         let maps = open("/proc/self/maps", O_RDONLY)
         guard case .success(let m) = maps else { return false }
         defer { _ = Glibc.close(m) }
@@ -341,6 +348,11 @@ package enum Syscalls {
                   let inode = UInt64(String(decoding: fields[4], as: UTF8.self)) else { continue }
             guard lo <= covered, hi > covered else { continue }
             guard inode == UInt64(st.st_ino) else { return false }
+            if checksDevice {
+                let parts = fields[3].split(separator: UInt8(ascii: ":"))
+                let listed = parts.map { String(UInt64(String(decoding: $0, as: UTF8.self), radix: 16) ?? .max, radix: 16) }.joined(separator: ":")
+                guard listed == device else { return false }
+            }
             covered = hi
             if covered >= end { return true }
         }
