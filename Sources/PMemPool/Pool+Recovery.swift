@@ -112,20 +112,14 @@ extension Pool {
         for entries in records {
             for case .pageTable(let logical, let physical) in entries { table[logical] = physical }
             for case .data(let offset, let bytes) in entries {
-                var done = 0
-                while done < bytes.count {
-                    let logical = (offset + done) / layout.chunkSize
-                    let inChunk = (offset + done) % layout.chunkSize
-                    let n = min(bytes.count - done, layout.chunkSize - inChunk)
+                try layout.forEachPiece(at: offset, count: bytes.count) { logical, inChunk, done, n throws(PMemError) in
                     let word = UInt64(littleEndian: (base + PoolLayout.pageTableEntryOffset(logical)).load(as: UInt64.self))
-                    if let physical = table[logical] ?? PageTableEntry.decode(word, logical: logical), physical < layout.physicalChunks {
-                        let start = layout.chunkOffset(physical) + inChunk
-                        if let bad = PoolMedia.overlaps(poisoned, start..<(start + n)).first {
-                            throw PMemError(.mediaError, "recovery would write a committed record's bytes (logical \(offset + done)..<\(offset + done + n)) over bad blocks at file bytes \(bad.lowerBound)..<\(bad.upperBound); the pool cannot be recovered on this media (copy what can be read, or repair the blocks)",
-                                            path: path, fileOffset: bad.lowerBound)
-                        }
+                    guard let physical = table[logical] ?? PageTableEntry.decode(word, logical: logical), physical < layout.physicalChunks else { return }
+                    let start = layout.chunkOffset(physical) + inChunk
+                    if let bad = PoolMedia.overlaps(poisoned, start..<(start + n)).first {
+                        throw PMemError(.mediaError, "recovery would write a committed record's bytes (logical \(offset + done)..<\(offset + done + n)) over bad blocks at file bytes \(bad.lowerBound)..<\(bad.upperBound); the pool cannot be recovered on this media (copy what can be read, or repair the blocks)",
+                                        path: path, fileOffset: bad.lowerBound)
                     }
-                    done += n
                 }
             }
         }
@@ -154,11 +148,7 @@ extension Pool {
         var applied = 0
         let dropData = drops(.applyFlush)
         for case .data(let offset, let bytes) in entries {
-            var done = 0
-            while done < bytes.count {
-                let logical = (offset + done) / layout.chunkSize
-                let inChunk = (offset + done) % layout.chunkSize
-                let n = min(bytes.count - done, layout.chunkSize - inChunk)
+            try layout.forEachPiece(at: offset, count: bytes.count) { logical, inChunk, done, n throws(PMemError) in
                 let word = UInt64(littleEndian: pmem_load64(base + PoolLayout.pageTableEntryOffset(logical)))
                 guard let physical = PageTableEntry.decode(word, logical: logical), physical < layout.physicalChunks else {
                     throw PMemError(.poolCorrupt, "page-table entry \(logical) is damaged", path: path,
@@ -172,7 +162,6 @@ extension Pool {
                         persistence.copyAndFlush(destination, src.baseAddress! + done, n)
                     }
                 }
-                done += n
             }
             applied += bytes.count
         }

@@ -46,6 +46,20 @@ struct PoolLayout: Sendable, Equatable {
     /// every write.
     @inline(__always) func chunk(of offset: Int) -> Int { offset >> chunkSize.trailingZeroBitCount }
     @inline(__always) func offsetInChunk(_ offset: Int) -> Int { offset & (chunkSize - 1) }
+    /// Calls `body` for each piece of the `count` logical bytes at `offset`
+    /// that lies in one chunk: the logical chunk, the piece's offset in it,
+    /// the bytes before the piece, and its length.
+    func forEachPiece(at offset: Int, count: Int,
+                      _ body: (_ logical: Int, _ inChunk: Int, _ done: Int, _ length: Int) throws(PMemError) -> Void) throws(PMemError) {
+        var done = 0
+        while done < count {
+            let inChunk = (offset + done) % chunkSize
+            let length = min(count - done, chunkSize - inChunk)
+            try body((offset + done) / chunkSize, inChunk, done, length)
+            done += length
+        }
+    }
+
     func chunkOffset(_ physical: Int) -> Int { dataOffset + physical * chunkSize }
     /// Bytes one lane holds: the commit record, two chunks of payload (the
     /// partial edges of any single write), a page-table entry for every spare
