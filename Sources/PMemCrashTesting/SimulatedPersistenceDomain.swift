@@ -45,6 +45,10 @@ package final class SimulatedPersistenceDomain: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     /// Called at every fence, before the flushed lines reach the media.
     package var beforeFence: ((SimulatedPersistenceDomain) -> Void)?
+    /// Called at every flush (and flushing copy), before it is recorded: a
+    /// moment between fences (a kill stored and flushed, say, before the
+    /// record that follows it is written), for process deaths.
+    package var beforeFlush: ((SimulatedPersistenceDomain) -> Void)?
     package private(set) var fences = 0
 
     package init() {
@@ -126,6 +130,7 @@ package final class SimulatedPersistenceDomain: @unchecked Sendable {
     func flushCopied(_ address: UnsafeRawPointer, _ count: Int) {
         locked {
             guard let base, count > 0 else { return }
+            beforeFlush?(self)
             let start = address - base
             guard start >= 0, start + count <= size else { return }
             let thread = Self.thread
@@ -142,6 +147,7 @@ package final class SimulatedPersistenceDomain: @unchecked Sendable {
     package func flush(_ address: UnsafeRawPointer, _ count: Int) {
         locked {
             guard let base, count > 0 else { return }
+            beforeFlush?(self)
             let start = address - base
             guard start >= 0, start + count <= size else { return } // not ours (before attach)
             var line = start & ~63

@@ -76,9 +76,9 @@ struct CrashModelTests {
         // that chunks pass between.
         let (pool, domain) = try simulatedPool(scratch, lanes: pageMode ? 4 : 2, pageMode: pageMode)
         let checker = CrashChecker(pool: pool, domain: domain, seed: pageMode ? 0xFA6E : 0x5EED, mixes: 24)
-        // A process death at one fence in four: about as many images as a
-        // tenth of the power-loss ones.
-        checker.processDeathEvery = 4
+        // A process death at one moment (fence, flush, acknowledgement) in
+        // eight: about 40 % as many images as the power-loss ones.
+        checker.processDeathEvery = 8
         var g = SeededGenerator(state: pageMode ? 43 : 42)
         var operations = 0
         var last: (offset: Int, bytes: [UInt8])? = nil
@@ -145,7 +145,7 @@ struct CrashModelTests {
         #expect(pool.writesByFile == pageMode)
         let checker = CrashChecker(pool: pool, domain: domain, seed: pageMode ? 0xB17 : 0xB16, mixes: 4)
         checker.recoveryCrashEvery = 16
-        checker.processDeathEvery = 8
+        checker.processDeathEvery = 16
         var g = SeededGenerator(state: 2)
         // A dozen operations, several hundred images: each image is an
         // 18 MiB file, recovered and compared in a debug build.

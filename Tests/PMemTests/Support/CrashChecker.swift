@@ -66,11 +66,12 @@ final class CrashChecker {
     var refused = 0
     /// One power-loss image in this many also gets a crash at every fence of its recovery.
     var recoveryCrashEvery = 8
-    /// One workload fence in this many also gets a process death (0: none).
+    /// One moment of the workload in this many (a fence, a flush, an
+    /// acknowledgement) also gets a process death (0: none).
     var processDeathEvery = 1
     /// One recovery after a process death in this many is itself killed at each of its fences.
     var nestedDeathEvery = 8
-    private var fencesSeen = 0
+    private var momentsSeen = 0
     private var recoveriesRun = 0
 
     static let heapForImages: Void = malloc_counter_keep_on_heap(32 << 20)
@@ -116,7 +117,12 @@ final class CrashChecker {
             }
             checkProcessDeath(domain, against: [before, after], noRecord: noRecord, label: where_)
         }
-        defer { domain.beforeFence = nil }
+        // And between fences: a process death just before each flush (after
+        // a kill and before the record that follows it, say).
+        domain.beforeFlush = { [unowned self] domain in
+            checkProcessDeath(domain, against: [before, after], noRecord: noRecord, label: "\(label), before a flush after fence \(domain.fences)")
+        }
+        defer { domain.beforeFence = nil; domain.beforeFlush = nil }
         let outcome = Pool.$forcedLane.withValue(lane) {
             Result { () throws(PMemError) in
                 if storeAndPersist, let w = writes.first {
@@ -133,11 +139,13 @@ final class CrashChecker {
             guard error.code == .updateTooLarge else { throw error }
             // Refused: it must have changed nothing, durable or not.
             domain.beforeFence = nil
+            domain.beforeFlush = nil
             refused += 1
             check(domain.working, against: [before], label: "\(label), refused as too large")
             return
         }
         domain.beforeFence = nil
+        domain.beforeFlush = nil
         // At the acknowledgement: what is durable, and every crash image of
         // the lines still in flight (a missing last fence shows here).
         check(domain.media, against: [after], label: "\(label), acknowledged")
@@ -166,8 +174,8 @@ final class CrashChecker {
     /// and, in a second variant, some lines the cache evicted or flushed.
     func checkProcessDeath(_ domain: SimulatedPersistenceDomain, against states: [[UInt8]], noRecord: Range<Int>?, label: String) {
         guard processDeathEvery > 0 else { return }
-        fencesSeen += 1
-        guard fencesSeen % processDeathEvery == 0 else { return }
+        momentsSeen += 1
+        guard momentsSeen % processDeathEvery == 0 else { return }
         let cache = domain.working
         // crashImages: [media, working, mixes...]; every image but the
         // working one is a media a process death can leave.
