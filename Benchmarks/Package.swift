@@ -11,6 +11,7 @@ let package = Package(
     name: "swift-pmem-benchmarks",
     products: [
         .executable(name: "pmem-compare", targets: ["PMemCompare"]),
+        .executable(name: "pmem-instructions", targets: ["PMemInstructions"]),
     ],
     dependencies: [
         .package(name: "swift-pmem", path: ".."),
@@ -47,6 +48,13 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
             path: "Sources/PMemCompare"
+        ),
+        // Instruction counts of Pool.write under callgrind (scripts/instruction-counts).
+        .executableTarget(
+            name: "PMemInstructions",
+            dependencies: [.product(name: "PMem", package: "swift-pmem"),
+                           .product(name: "SystemPackage", package: "swift-system")],
+            path: "Sources/PMemInstructions"
         ),
     ],
     swiftLanguageModes: [.v6]
