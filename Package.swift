@@ -54,7 +54,7 @@ let package = Package(
         // Layer 2: mappings, persistence and its routing, I/O info.
         .target(
             name: "PMemMapping",
-            dependencies: ["PMemSystem", "CPMem2", "CLinux", .product(name: "SystemPackage", package: "swift-system")],
+            dependencies: ["PMemSystem", "CPMem2", "CLinux", "CPMemAtomics", .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: layerSettings
         ),
         // Layer 3: sealed (block-map-immutable) files.

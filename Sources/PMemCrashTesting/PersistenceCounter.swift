@@ -77,26 +77,61 @@ public final class PersistenceCounter: Sendable {
         return try open(at: path)
     }
 
-    /// `real`, with each call counted before it is forwarded.
+    /// `real`, with each call counted before it is forwarded. Non-temporal
+    /// stores count their lines, not a flush call (they need none).
     private func wrap(_ real: PersistenceCalls) -> PersistenceCalls {
-        PersistenceCalls(
-            flush: { [self] address, count in
-                note(flushOf: address, count)
-                real.flush(address, count)
-            },
-            drain: { [self] in
-                fenceCount.add(1, ordering: .relaxed)
-                real.drain()
-            },
-            copyAndFlush: { [self] destination, source, count in
-                note(flushOf: destination, count)
-                real.copyAndFlush(destination, source, count)
-            },
-            flushesLines: real.flushesLines)
+        var counted = real
+        counted.flush = { [self] address, count in
+            note(flushOf: address, count)
+            real.flush(address, count)
+        }
+        counted.drain = { [self] in
+            fenceCount.add(1, ordering: .relaxed)
+            real.drain()
+        }
+        counted.copyAndFlush = { [self] destination, source, count in
+            note(flushOf: destination, count)
+            real.copyAndFlush(destination, source, count)
+        }
+        counted.copy = { [self] destination, source, count, flags in
+            note(destination, count, flags)
+            real.copy(destination, source, count, flags)
+        }
+        counted.move = { [self] destination, source, count, flags in
+            note(destination, count, flags)
+            real.move(destination, source, count, flags)
+        }
+        counted.set = { [self] destination, byte, count, flags in
+            note(destination, count, flags)
+            real.set(destination, byte, count, flags)
+        }
+        counted.storeWordNonTemporally = { [self] word, value in
+            note(linesOf: word, 8)
+            real.storeWordNonTemporally(word, value)
+        }
+        counted.copyChecksummed = { [self] destination, head, data, cached in
+            let sums = real.copyChecksummed(destination, head, data, cached)
+            let end = (data.count + 7) & ~7
+            if sums != nil, end > cached { note(linesOf: destination + cached, end - cached) }
+            return sums
+        }
+        return counted
+    }
+
+    /// A libpmem2 copy, move or set with `flags`: a flush unless `.noFlush`,
+    /// then a fence unless `.noDrain`.
+    private func note(_ address: UnsafeRawPointer, _ count: Int, _ flags: MemoryFlags) {
+        guard !flags.contains(.noFlush) else { return }
+        note(flushOf: address, count)
+        if !flags.contains(.noDrain) { fenceCount.add(1, ordering: .relaxed) }
     }
 
     private func note(flushOf address: UnsafeRawPointer, _ count: Int) {
         flushCount.add(1, ordering: .relaxed)
+        note(linesOf: address, count)
+    }
+
+    private func note(linesOf address: UnsafeRawPointer, _ count: Int) {
         guard count > 0 else { return }
         let first = UInt(bitPattern: address) / 64
         let last = (UInt(bitPattern: address) + UInt(count) - 1) / 64

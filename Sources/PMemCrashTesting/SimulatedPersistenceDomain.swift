@@ -1,6 +1,7 @@
 import Glibc
 package import PMemMapping
 import PMem
+import PMemSystem
 
 /// A simulated x86 ADR persistence domain for one region of memory (a pool
 /// file's mapping), for crash testing (../docs/FORMAT.md; DESIGN "The
@@ -30,7 +31,7 @@ package final class SimulatedPersistenceDomain: @unchecked Sendable {
     private var pendingByThread: [UInt: [Pending]] = [:]
     /// Every thread's pending lines, in the order they were flushed.
     private var pending: [Pending] { pendingByThread.values.flatMap { $0 }.sorted { $0.flush < $1.flush } }
-    private typealias Pending = (offset: Int, bytes: [UInt8], flush: Int)
+    private typealias Pending = (offset: Int, bytes: [UInt8], flush: Int, nonTemporal: Bool)
     /// Flush calls so far, and per line of the media the number of the flush
     /// whose content it holds: a line's write-backs land in the order they
     /// were made, so one flushed earlier (by another thread, say, before this
@@ -93,24 +94,58 @@ package final class SimulatedPersistenceDomain: @unchecked Sendable {
     }
 
     /// Records a flushed piece of a line unless it would change nothing.
-    private func addPending(_ thread: UInt, _ offset: Int, _ count: Int) {
+    private func addPending(_ thread: UInt, _ offset: Int, _ count: Int, nonTemporal: Bool) {
         guard let base else { return }
         let line = offset / 64
         if pendingPerLine[line] == 0,
            media.withUnsafeBytes({ memcmp($0.baseAddress! + offset, base + offset, count) }) == 0 { return }
         pendingPerLine[line] += 1
-        pendingByThread[thread, default: []].append((offset, Array(UnsafeRawBufferPointer(start: base + offset, count: count)), flushCount))
+        pendingByThread[thread, default: []].append((offset, Array(UnsafeRawBufferPointer(start: base + offset, count: count)), flushCount, nonTemporal))
     }
 
-    /// Persistence calls that route a pool's flushes and fences here.
-    package var calls: PersistenceCalls {
-        PersistenceCalls(
-            flush: { [self] in flush($0, $1) },
-            drain: { [self] in drain() },
-            copyAndFlush: { [self] in
-                $0.copyMemory(from: $1, byteCount: $2)
-                flushCopied($0, $2)
-            })
+    /// A persistence table that routes a mapping's flushes, fences,
+    /// flushing copies and non-temporal stores here, for a CPU whose pools
+    /// stream their in-place words and copy large log payloads in one
+    /// checksumming pass: the branches a DAX user on such a CPU runs.
+    package var calls: PersistenceCalls { calls(word: .streamed, checksummedCopies: true) }
+
+    /// The table for a CPU that persists in-place words with `word`, and,
+    /// without `checksummedCopies`, one without the one-pass copy (its
+    /// pools copy large payloads with libpmem2's flushing copy instead).
+    package func calls(word: WordPersistence, checksummedCopies: Bool) -> PersistenceCalls {
+        let copyAndFlush: @Sendable (UnsafeMutableRawPointer, UnsafeRawPointer, Int) -> Void = { [self] destination, source, count in
+            destination.copyMemory(from: source, byteCount: count)
+            storedNonTemporally(destination, count)
+        }
+        let copy: @Sendable (UnsafeMutableRawPointer, UnsafeRawPointer, Int, MemoryFlags) -> Void = { [self] destination, source, count, flags in
+            destination.copyMemory(from: source, byteCount: count)
+            finish(destination, count, flags)
+        }
+        let move: @Sendable (UnsafeMutableRawPointer, UnsafeRawPointer, Int, MemoryFlags) -> Void = { [self] destination, source, count, flags in
+            memmove(destination, source, count)
+            finish(destination, count, flags)
+        }
+        let set: @Sendable (UnsafeMutableRawPointer, UInt8, Int, MemoryFlags) -> Void = { [self] destination, byte, count, flags in
+            destination.initializeMemory(as: UInt8.self, repeating: byte, count: count)
+            finish(destination, count, flags)
+        }
+        let storeWord: @Sendable (UnsafeMutableRawPointer, UInt64) -> Void = { [self] word, value in
+            word.storeBytes(of: value, as: UInt64.self)
+            storedNonTemporally(word, 8)
+        }
+        typealias Checksummed = @Sendable (UnsafeMutableRawPointer, UnsafeRawBufferPointer, UnsafeRawBufferPointer, Int) -> (UInt32, UInt32, UInt32)?
+        let oneCopy: Checksummed = { [self] destination, head, data, cached in
+            guard let sums = CRC32C.copyThreeParts(into: destination, head: head, data: data, throughCache: cached) else { return nil }
+            let end = (data.count + 7) & ~7 // the last word zero-padded
+            if end > cached { storedNonTemporally(destination + cached, end - cached) }
+            return sums
+        }
+        let noCopy: Checksummed = { _, _, _, _ in nil }
+        return PersistenceCalls(
+            flush: { [self] in flush($0, $1) }, drain: { [self] in drain() },
+            copyAndFlush: copyAndFlush, copy: copy, move: move, set: set, storeWordNonTemporally: storeWord,
+            copyChecksummed: checksummedCopies ? oneCopy : noCopy,
+            flushesLines: true, fixedWordPersistence: word)
     }
 
     /// The same calls, declared as page-granularity ones (as an `msync`
@@ -122,12 +157,21 @@ package final class SimulatedPersistenceDomain: @unchecked Sendable {
         return calls
     }
 
-    /// A flushing copy's bytes, and only those: libpmem2's non-temporal
-    /// stores write exactly the bytes copied, so the rest of a line the copy
-    /// covers in part (bytes stored before it, with ordinary stores) is not
-    /// made durable by it. (Its small copies store and flush whole lines;
-    /// modelling every copy as the non-temporal kind is the stricter choice.)
-    func flushCopied(_ address: UnsafeRawPointer, _ count: Int) {
+    /// The end of a copy, move or set made with `flags`: libpmem2 flushes
+    /// unless told not to (its copies may be non-temporal: modelled so, the
+    /// stricter choice), and fences unless told not to.
+    private func finish(_ address: UnsafeRawPointer, _ count: Int, _ flags: MemoryFlags) {
+        guard !flags.contains(.noFlush) else { return }
+        storedNonTemporally(address, count)
+        if !flags.contains(.noDrain) { drain() }
+    }
+
+    /// Bytes just written with non-temporal stores (or a flushing copy):
+    /// exactly those bytes, not the rest of the lines they share, reach the
+    /// media at the next fence, and before it any subset of their 8-byte
+    /// words may have (a non-temporal store is written back on its own,
+    /// in no order with the others).
+    func storedNonTemporally(_ address: UnsafeRawPointer, _ count: Int) {
         locked {
             guard let base, count > 0 else { return }
             beforeFlush?(self)
@@ -138,7 +182,7 @@ package final class SimulatedPersistenceDomain: @unchecked Sendable {
             var from = start
             while from < start + count {
                 let to = min((from & ~63) + 64, start + count)
-                addPending(thread, from, to - from)
+                addPending(thread, from, to - from, nonTemporal: true)
                 from = to
             }
         }
@@ -154,7 +198,7 @@ package final class SimulatedPersistenceDomain: @unchecked Sendable {
             let thread = Self.thread
             flushCount += 1
             while line < start + count {
-                addPending(thread, line, min(64, size - line))
+                addPending(thread, line, min(64, size - line), nonTemporal: false)
                 line += 64
             }
         }
@@ -165,7 +209,7 @@ package final class SimulatedPersistenceDomain: @unchecked Sendable {
             beforeFence?(self)
             let thread = Self.thread
             media.withUnsafeMutableBytes { m in
-                for (offset, bytes, flush) in pendingByThread[thread] ?? [] {
+                for (offset, bytes, flush, _) in pendingByThread[thread] ?? [] {
                     pendingPerLine[offset / 64] -= 1
                     guard flush >= mediaFlush[offset / 64] else { continue }
                     bytes.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: m[offset..<(offset + $0.count)]).copyMemory(from: $0) }
@@ -184,10 +228,40 @@ package final class SimulatedPersistenceDomain: @unchecked Sendable {
     /// `mixes` seeded random mixes of the two at 8-byte granularity, and
     /// `mixes` random subsets of the pending flushed lines over the media.
     package func crashImages(mixes: Int, using generator: inout some RandomNumberGenerator) -> [[UInt8]] {
+        crashStates(mixes: mixes, using: &generator).map(\.image)
+    }
+
+    /// The crash images of this moment (``crashImages(mixes:using:)``), each
+    /// with a 64-bit hash of its whole contents: equal images have equal
+    /// hashes, whatever the fence, so that a checker can count the distinct
+    /// states it saw (``CrashImageHash``).
+    package func crashStates(mixes: Int, using generator: inout some RandomNumberGenerator) -> [(image: [UInt8], state: UInt64)] {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
-        let work = working
-        let pending = self.pending
+        let images = unhashedCrashImages(mixes: mixes, using: &generator)
+        // Only the words that differ from the working image, or that a
+        // pending piece covers, can differ from the media: the hash of the
+        // media, corrected in those words.
+        var candidates = Set(differingWords(working))
+        for piece in pending { for w in stride(from: piece.offset & ~7, to: piece.offset + piece.bytes.count, by: 8) { candidates.insert(w) } }
+        let words = candidates.filter { $0 + 8 <= size }.sorted()
+        let mediaHash = CrashImageHash.of(media)
+        return images.map { image in
+            var h = mediaHash
+            image.withUnsafeBytes { i in
+                media.withUnsafeBytes { m in
+                    for w in words {
+                        let new = i.loadUnaligned(fromByteOffset: w, as: UInt64.self), old = m.loadUnaligned(fromByteOffset: w, as: UInt64.self)
+                        if new != old { h = h &+ CrashImageHash.word(w, new) &- CrashImageHash.word(w, old) }
+                    }
+                }
+            }
+            return (image, h)
+        }
+    }
+
+    /// The offsets of the 8-byte words in which `work` and the media differ.
+    private func differingWords(_ work: [UInt8]) -> [Int] {
         var differing: [Int] = []
         media.withUnsafeBytes { m in
             work.withUnsafeBytes { w in
@@ -200,13 +274,38 @@ package final class SimulatedPersistenceDomain: @unchecked Sendable {
                 }
             }
         }
+        return differing
+    }
+
+    /// Copies the bytes `range` (of the file) of a pending piece into `image`.
+    private func place(_ piece: Pending, _ range: Range<Int>, into image: UnsafeMutableRawBufferPointer) {
+        piece.bytes.withUnsafeBytes { b in
+            UnsafeMutableRawBufferPointer(rebasing: image[range])
+                .copyMemory(from: UnsafeRawBufferPointer(rebasing: b[(range.lowerBound - piece.offset)..<(range.upperBound - piece.offset)]))
+        }
+    }
+
+    private func unhashedCrashImages(mixes: Int, using generator: inout some RandomNumberGenerator) -> [[UInt8]] {
+        let work = working
+        let pending = self.pending
+        let differing = differingWords(work)
         var images = [media, work]
         if !pending.isEmpty {
             for _ in 0..<mixes {
                 var image = media
                 image.withUnsafeMutableBytes { out in
-                    for (offset, bytes, flush) in pending where flush >= mediaFlush[offset / 64] && Bool.random(using: &generator) {
-                        bytes.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: out[offset..<(offset + $0.count)]).copyMemory(from: $0) }
+                    for piece in pending where piece.flush >= mediaFlush[piece.offset / 64] {
+                        if piece.nonTemporal {
+                            // Word by word: any subset of a non-temporal piece's words.
+                            var from = piece.offset
+                            while from < piece.offset + piece.bytes.count {
+                                let to = min((from & ~7) + 8, piece.offset + piece.bytes.count)
+                                if Bool.random(using: &generator) { place(piece, from..<to, into: out) }
+                                from = to
+                            }
+                        } else if Bool.random(using: &generator) {
+                            place(piece, piece.offset..<(piece.offset + piece.bytes.count), into: out)
+                        }
                     }
                 }
                 images.append(image)
@@ -225,5 +324,39 @@ package final class SimulatedPersistenceDomain: @unchecked Sendable {
             images.append(image)
         }
         return images
+    }
+}
+
+/// A 64-bit hash of a whole image that is the sum of a hash of each 8-byte
+/// word and its offset: an image that differs from another in a few words
+/// is hashed from the other's hash in those words alone.
+package enum CrashImageHash {
+    /// The hash of the word `value` at byte `offset`.
+    @inline(__always)
+    package static func word(_ offset: Int, _ value: UInt64) -> UInt64 {
+        mix(value &+ mix(UInt64(truncatingIfNeeded: offset) &+ 0x9E37_79B9_7F4A_7C15))
+    }
+
+    /// The hash of all of `bytes` (a tail shorter than a word is ignored:
+    /// images are whole files, multiples of a page).
+    package static func of(_ bytes: [UInt8]) -> UInt64 {
+        bytes.withUnsafeBytes { b in
+            var h: UInt64 = 0
+            var i = 0
+            while i + 8 <= b.count {
+                h = h &+ word(i, b.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+                i += 8
+            }
+            return h
+        }
+    }
+
+    /// SplitMix64's finalizer.
+    @inline(__always)
+    static func mix(_ x: UInt64) -> UInt64 {
+        var z = x
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }

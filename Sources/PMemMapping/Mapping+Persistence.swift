@@ -1,27 +1,23 @@
 public import PMemSystem
-import CPMem2
 
 extension Mapping {
     /// Makes the stores in `range` durable: flush, then drain. With page
     /// granularity this is an `msync` of the pages holding `range`.
     public func persist(_ range: Range<Int>) throws(PMemError) {
         let p = try address(of: range, writing: false)
-        if let routed { return routed.persist(p, range.count) }
-        persistFn(p, range.count)
+        calls.persist(p, range.count)
     }
 
     /// Flushes `range` from the CPU caches without waiting: durable only after
     /// the next ``drain()``. Lets a writer flush several ranges and fence once.
     public func flush(_ range: Range<Int>) throws(PMemError) {
         let p = try address(of: range, writing: false)
-        if let routed { return routed.flush(p, range.count) }
-        flushFn(p, range.count)
+        calls.flush(p, range.count)
     }
 
     /// Waits until every earlier ``flush(_:)`` (and `.noDrain` copy) is durable.
     public func drain() {
-        if let routed { return routed.drain() }
-        drainFn()
+        calls.drain()
     }
 
     /// Copies `source` into the mapping at `offset` with libpmem2's memcpy,
@@ -29,8 +25,7 @@ extension Mapping {
     public func copy(from source: UnsafeRawBufferPointer, to offset: Int, flags: MemoryFlags = []) throws(PMemError) {
         let p = try address(at: offset, count: source.count, writing: true)
         guard let from = source.baseAddress else { return }
-        if let routed { return routed.write(p, source.count, flags) { p.copyMemory(from: from, byteCount: source.count) } }
-        _ = memcpyFn(p, from, source.count, flags.pmem2)
+        calls.copy(p, from, source.count, flags)
     }
 
     /// Copies the bytes of `source` into the mapping at `offset`, persisting
@@ -46,16 +41,14 @@ extension Mapping {
     public func move(from sourceOffset: Int, to destinationOffset: Int, count: Int, flags: MemoryFlags = []) throws(PMemError) {
         let from = try address(at: sourceOffset, count: count, writing: false)
         let to = try address(at: destinationOffset, count: count, writing: true)
-        if let routed { return routed.write(to, count, flags) { to.copyMemory(from: from, byteCount: count) } }
-        _ = memmoveFn(to, from, count, flags.pmem2)
+        calls.move(to, from, count, flags)
     }
 
     /// Sets every byte of `range` to `byte` with libpmem2's memset, persisting
     /// them unless `flags` say otherwise.
     public func set(_ byte: UInt8, in range: Range<Int>, flags: MemoryFlags = []) throws(PMemError) {
         let p = try address(of: range, writing: true)
-        if let routed { return routed.write(p, range.count, flags) { p.initializeMemory(as: UInt8.self, repeating: byte, count: range.count) } }
-        _ = memsetFn(p, CInt(byte), range.count, flags.pmem2)
+        calls.set(p, byte, range.count, flags)
     }
 
     /// Flushes `range` all the way to the media, past the memory controller's
@@ -63,9 +56,9 @@ extension Mapping {
     /// Costly: for data that must survive even a failure of ADR.
     public func deepFlush(_ range: Range<Int>) throws(PMemError) {
         let p = try address(of: range, writing: false)
-        // The caches first (through the routing, so that a simulated domain
-        // sees it), then past the queues.
-        if let routed { routed.persist(p, range.count) } else if storeGranularity != .page { persistFn(p, range.count) }
+        // The caches first (where a flush is an msync, the sync below is
+        // the whole of it), then past the queues.
+        if calls.flushesLines { calls.persist(p, range.count) }
         if isDeviceDAX { return try DeepFlush.region(ofDevice: deviceNumber, path: path) }
         try DeepFlush.sync(p, range.count, path: path)
     }

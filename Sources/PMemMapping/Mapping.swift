@@ -33,12 +33,11 @@ public struct Mapping: ~Copyable, @unchecked Sendable {
     package let descriptor: CInt
     /// The start of the mapped memory.
     package let base: UnsafeMutableRawPointer
-    package let persistFn: @convention(c) (UnsafeRawPointer?, Int) -> Void
-    package let flushFn: @convention(c) (UnsafeRawPointer?, Int) -> Void
-    package let drainFn: @convention(c) () -> Void
-    package let memmoveFn: @convention(c) (UnsafeMutableRawPointer?, UnsafeRawPointer?, Int, UInt32) -> UnsafeMutableRawPointer?
-    package let memcpyFn: @convention(c) (UnsafeMutableRawPointer?, UnsafeRawPointer?, Int, UInt32) -> UnsafeMutableRawPointer?
-    package let memsetFn: @convention(c) (UnsafeMutableRawPointer?, CInt, Int, UInt32) -> UnsafeMutableRawPointer?
+    /// The mapping's persistence functions, chosen once: libpmem2's for its
+    /// granularity, a simulated domain's (crash testing: PMemCrashTesting
+    /// maps with `routedTo:`), or either wrapped by a
+    /// `PersistenceCalls.Interposer` (counting).
+    package let calls: PersistenceCalls
 
     /// The path the mapping was opened from, when it was opened by path.
     public let path: FilePath?
@@ -57,11 +56,6 @@ public struct Mapping: ~Copyable, @unchecked Sendable {
     package let isDeviceDAX: Bool
     /// The device DAX's device number (`st_rdev`), for its deep flush.
     package let deviceNumber: UInt64
-    /// Persistence routed to a simulated domain (crash testing: PMemCrashTesting
-    /// maps with `routedTo:`), or libpmem2's calls wrapped by a
-    /// `PersistenceCalls.Interposer` (counting, or a simulated domain for a
-    /// pool); nil normally.
-    package let routed: PersistenceCalls?
     /// The alignment libpmem2 requires of a mapping's offset and length.
     package let mappingAlignment: Int
     /// Where the mapping's stores become durable.
@@ -242,19 +236,10 @@ public struct Mapping: ~Copyable, @unchecked Sendable {
         self.access = access
         self.storeGranularity = granularity
         // libpmem2's page functions work only on its own mappings: ours for `.page`.
-        let functions = CacheFlushFunctions.functions(for: granularity)
-        persistFn = functions.persist
-        flushFn = functions.flush
-        drainFn = functions.drain
-        memmoveFn = functions.memmove
-        memcpyFn = functions.memcpy
-        memsetFn = functions.memset
+        let hardware = PersistenceCalls.hardware(CacheFlushFunctions.functions(for: granularity), flushesLines: granularity != .page)
         // A counting wrapper (interposer) sees libpmem2's calls and forwards
         // them; a simulated domain (routed) replaces them.
-        let flush = flushFn, drain = drainFn, memcpy = memcpyFn, lines = storeGranularity != .page
-        self.routed = routed ?? interposer.map {
-            $0(PersistenceCalls.hardware(flush: flush, drain: drain, memcpy: memcpy, flushesLines: lines))
-        }
+        self.calls = routed ?? interposer.map { $0(hardware) } ?? hardware
         self.isDeviceDAX = type == S_IFCHR
         self.deviceNumber = UInt64(status.st_rdev)
         self.isMapSync = type == S_IFREG && mapSync

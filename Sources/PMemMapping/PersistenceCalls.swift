@@ -1,21 +1,71 @@
 import PMemSystem
-/// The persistence primitives a pool uses, gathered in one value so that a
-/// test can route them to a simulated persistence domain (which copies a
-/// cache line to its "media" only on flush followed by a fence) instead of
-/// the hardware. Stores themselves need no routing: a simulator reads the
-/// flushed lines from the working memory when `flush` is called.
+import CPMemAtomics
+
+/// The persistence functions of one mapping, as one table chosen once when
+/// the mapping is made (as libpmem2 chooses its functions once): libpmem2's
+/// (`hardware(_:flushesLines:)`), a simulated persistence domain's (crash
+/// testing), or either wrapped by an interposer that counts them. Every
+/// flush, fence, flushing copy and non-temporal store that a mapping or a
+/// pool makes goes through this table, so a pool runs the same code
+/// whichever table it has: nothing else asks whether a mapping is simulated.
+///
+/// Ordinary stores need no entry: a simulator reads what was stored from
+/// memory when a flush names it. Non-temporal stores do: they bypass the
+/// cache and are durable at the next fence without a flush, so the table
+/// makes them, and a simulator sees exactly which bytes they wrote.
 package struct PersistenceCalls: Sendable {
     /// Starts writing back the cache lines of a range (no ordering).
     package var flush: @Sendable (UnsafeRawPointer, Int) -> Void
-    /// Waits until every earlier flush is durable (the fence).
+    /// Waits until every earlier flush and non-temporal store is durable (the fence).
     package var drain: @Sendable () -> Void
-    /// Copies `count` bytes and flushes them, without a fence (libpmem2's
-    /// memcpy with `PMEM2_F_MEM_NODRAIN`: non-temporal stores for large copies).
+    /// Copies `count` bytes and flushes them, without a fence: libpmem2's
+    /// memcpy with `PMEM2_F_MEM_NODRAIN`, and `PMEM2_F_MEM_NONTEMPORAL`
+    /// where flushes are cache-line ones (a line the copy fills whole then
+    /// needs no read for ownership before its flush).
     package var copyAndFlush: @Sendable (UnsafeMutableRawPointer, UnsafeRawPointer, Int) -> Void
+    /// libpmem2's memcpy, memmove and memset with their flags: the stores,
+    /// then a flush and a fence unless the flags leave them out.
+    package var copy: @Sendable (UnsafeMutableRawPointer, UnsafeRawPointer, Int, MemoryFlags) -> Void
+    package var move: @Sendable (UnsafeMutableRawPointer, UnsafeRawPointer, Int, MemoryFlags) -> Void
+    package var set: @Sendable (UnsafeMutableRawPointer, UInt8, Int, MemoryFlags) -> Void
+    /// One non-temporal 8-byte store to an aligned word (`movnti`): durable
+    /// at the next fence, with no flush.
+    package var storeWordNonTemporally: @Sendable (UnsafeMutableRawPointer, UInt64) -> Void
+    /// ``CRC32C/copyThreeParts(into:head:data:throughCache:folding:)``: the
+    /// data copied and checksummed in one pass, with non-temporal stores
+    /// past the first `throughCache` bytes (which the caller flushes). nil,
+    /// having done nothing, where the CPU cannot.
+    package var copyChecksummed: @Sendable (UnsafeMutableRawPointer, UnsafeRawBufferPointer, UnsafeRawBufferPointer, Int)
+        -> (UInt32, UInt32, UInt32)?
     /// Whether a flush writes back cache lines (CPU caches, or a simulated
     /// domain of lines) rather than pages (`msync`): then two flush calls
     /// cost no more than one, and a pool may stream large log payloads.
     package var flushesLines: Bool
+    /// How a pool makes its in-place word durable on this table, when the
+    /// table fixes it (a simulated domain runs either method); nil: measured
+    /// at open (``WordPersistence``).
+    package var fixedWordPersistence: WordPersistence?
+
+    package init(flush: @escaping @Sendable (UnsafeRawPointer, Int) -> Void, drain: @escaping @Sendable () -> Void,
+                 copyAndFlush: @escaping @Sendable (UnsafeMutableRawPointer, UnsafeRawPointer, Int) -> Void,
+                 copy: @escaping @Sendable (UnsafeMutableRawPointer, UnsafeRawPointer, Int, MemoryFlags) -> Void,
+                 move: @escaping @Sendable (UnsafeMutableRawPointer, UnsafeRawPointer, Int, MemoryFlags) -> Void,
+                 set: @escaping @Sendable (UnsafeMutableRawPointer, UInt8, Int, MemoryFlags) -> Void,
+                 storeWordNonTemporally: @escaping @Sendable (UnsafeMutableRawPointer, UInt64) -> Void,
+                 copyChecksummed: @escaping @Sendable (UnsafeMutableRawPointer, UnsafeRawBufferPointer, UnsafeRawBufferPointer, Int)
+                     -> (UInt32, UInt32, UInt32)?,
+                 flushesLines: Bool, fixedWordPersistence: WordPersistence? = nil) {
+        self.flush = flush
+        self.drain = drain
+        self.copyAndFlush = copyAndFlush
+        self.copy = copy
+        self.move = move
+        self.set = set
+        self.storeWordNonTemporally = storeWordNonTemporally
+        self.copyChecksummed = copyChecksummed
+        self.flushesLines = flushesLines
+        self.fixedWordPersistence = fixedWordPersistence
+    }
 
     /// Flush, then fence.
     package func persist(_ address: UnsafeRawPointer, _ count: Int) {
@@ -23,91 +73,47 @@ package struct PersistenceCalls: Sendable {
         drain()
     }
 
-    package init(flush: @escaping @Sendable (UnsafeRawPointer, Int) -> Void, drain: @escaping @Sendable () -> Void,
-                 copyAndFlush: @escaping @Sendable (UnsafeMutableRawPointer, UnsafeRawPointer, Int) -> Void,
-                 flushesLines: Bool = true) {
-        self.flush = flush
-        self.drain = drain
-        self.copyAndFlush = copyAndFlush
-        self.flushesLines = flushesLines
+    /// How the pool mapped with this table makes an in-place word durable:
+    /// none where flushes are `msync` calls (the word is stored and synced
+    /// like any other); the table's fixed method; else measured on `page0`
+    /// (``WordPersistence/choose(page0:device:calls:)``).
+    package func wordPersistence(page0: UnsafeMutableRawPointer, device: UInt64?) -> WordPersistence? {
+        guard flushesLines else { return nil }
+        return fixedWordPersistence ?? WordPersistence.choose(page0: page0, device: device, calls: self)
     }
 
-    /// Does `store` (the bytes of a copy, move or set), then flushes and
-    /// fences as `flags` ask, like libpmem2's memcpy/memmove/memset.
-    package func write(_ address: UnsafeMutableRawPointer, _ count: Int, _ flags: MemoryFlags, _ store: () -> Void) {
-        store()
-        if !flags.contains(.noFlush) { flush(address, count) }
-        if !flags.contains(.noDrain) && !flags.contains(.noFlush) { drain() }
+    /// libpmem2's functions, `functions`, as the table.
+    static func hardware(_ functions: PersistenceFunctions, flushesLines: Bool) -> PersistenceCalls {
+        let flush = functions.flush, drain = functions.drain
+        let memcpy = functions.memcpy, memmove = functions.memmove, memset = functions.memset
+        let noDrain = (flushesLines ? MemoryFlags([.noDrain, .nonTemporal]) : .noDrain).pmem2
+        return PersistenceCalls(
+            flush: { flush($0, $1) },
+            drain: { drain() },
+            copyAndFlush: { _ = memcpy($0, $1, $2, noDrain) },
+            copy: { _ = memcpy($0, $1, $2, $3.pmem2) },
+            move: { _ = memmove($0, $1, $2, $3.pmem2) },
+            set: { _ = memset($0, CInt($1), $2, $3.pmem2) },
+            storeWordNonTemporally: { pmem_stream64($0, $1) },
+            copyChecksummed: { CRC32C.copyThreeParts(into: $0, head: $1, data: $2, throughCache: $3) },
+            flushesLines: flushesLines)
     }
 
     /// Calls that only copy: for recovery on an image in memory, where
     /// nothing needs to reach media.
-    package static let none = PersistenceCalls(flush: { _, _ in }, drain: {},
-                                               copyAndFlush: { $0.copyMemory(from: $1, byteCount: $2) })
-
-    /// The calls for `mapping`: those it is routed to (crash testing), else
-    /// the hardware's, as libpmem2 chose them.
-    package static func of(_ mapping: borrowing Mapping) -> PersistenceCalls {
-        if let routed = mapping.routed { return routed }
-        return hardware(flush: mapping.flushFn, drain: mapping.drainFn, memcpy: mapping.memcpyFn,
-                        flushesLines: mapping.storeGranularity != .page)
-    }
-
-    /// libpmem2's own functions for a mapping, as closures.
-    package static func hardware(flush: @escaping @convention(c) (UnsafeRawPointer?, Int) -> Void,
-                         drain: @escaping @convention(c) () -> Void,
-                         memcpy: @escaping @convention(c) (UnsafeMutableRawPointer?, UnsafeRawPointer?, Int, UInt32) -> UnsafeMutableRawPointer?,
-                         flushesLines: Bool)
-        -> PersistenceCalls
-    {
-        let flags = HardwareCalls.copyNoDrainFlags(flushesLines: flushesLines)
-        return PersistenceCalls(flush: { flush($0, $1) }, drain: { drain() },
-                                copyAndFlush: { _ = memcpy($0, $1, $2, flags) }, flushesLines: flushesLines)
-    }
-
-    /// libpmem2's own functions for `mapping` when nothing is routed or
-    /// interposed: the pool's hot paths call these C function pointers
-    /// directly (no closure contexts to retain and release, which would make
-    /// every thread write the same reference counts).
-    package static func direct(_ mapping: borrowing Mapping) -> HardwareCalls? {
-        mapping.routed == nil
-            ? HardwareCalls(flush: mapping.flushFn, drain: mapping.drainFn, memcpy: mapping.memcpyFn,
-                            flushesLines: mapping.storeGranularity != .page)
-            : nil
-    }
+    package static let none = PersistenceCalls(
+        flush: { _, _ in }, drain: {},
+        copyAndFlush: { $0.copyMemory(from: $1, byteCount: $2) },
+        copy: { d, s, n, _ in d.copyMemory(from: s, byteCount: n) },
+        move: { d, s, n, _ in d.copyMemory(from: s, byteCount: n) },
+        set: { d, b, n, _ in d.initializeMemory(as: UInt8.self, repeating: b, count: n) },
+        storeWordNonTemporally: { pmem_store64($0, $1) },
+        copyChecksummed: { _, _, _, _ in nil },
+        flushesLines: true, fixedWordPersistence: .flushed)
 
     /// A wrapper for a mapping's hardware calls, given to it when it is
     /// made (`Pool.open(at:interposedBy:)`): it sees every flush, fence and
     /// copy and forwards them to the calls it is given (PMemCrashTesting's
-    /// `PersistenceCounter`). A mapping made without one calls libpmem2
-    /// directly, so the hook costs nothing when unused.
+    /// `PersistenceCounter`).
     package typealias Interposer = @Sendable (PersistenceCalls) -> PersistenceCalls
-}
-
-/// libpmem2's flush, drain and memcpy for one mapping, as C function pointers.
-package struct HardwareCalls: @unchecked Sendable {
-    package let flush: @convention(c) (UnsafeRawPointer?, Int) -> Void
-    package let drain: @convention(c) () -> Void
-    package let memcpy: @convention(c) (UnsafeMutableRawPointer?, UnsafeRawPointer?, Int, UInt32) -> UnsafeMutableRawPointer?
-    /// The flags of a copy that is flushed and fenced later: non-temporal
-    /// where flushes are cache-line ones, also below libpmem2's own threshold
-    /// (256 B), because a line the copy fills whole then needs no read for
-    /// ownership before its flush. A C probe on /dev/shm (forced cache line):
-    /// a 64 B record + 64 B apply, each fenced, 335 ns with a temporal apply,
-    /// 270 ns with a non-temporal one; 256 B and 512 B unchanged.
-    package let copyNoDrain: UInt32
-
-    package static func copyNoDrainFlags(flushesLines: Bool) -> UInt32 {
-        (flushesLines ? MemoryFlags([.noDrain, .nonTemporal]) : .noDrain).pmem2
-    }
-
-    package init(flush: @escaping @convention(c) (UnsafeRawPointer?, Int) -> Void,
-                 drain: @escaping @convention(c) () -> Void,
-                 memcpy: @escaping @convention(c) (UnsafeMutableRawPointer?, UnsafeRawPointer?, Int, UInt32) -> UnsafeMutableRawPointer?,
-                 flushesLines: Bool) {
-        self.flush = flush
-        self.drain = drain
-        self.memcpy = memcpy
-        copyNoDrain = Self.copyNoDrainFlags(flushesLines: flushesLines)
-    }
 }

@@ -95,11 +95,11 @@ extension Pool {
             let logical = layout.chunk(of: offset)
             let n = min(range.upperBound - offset, layout.chunkSize - layout.offsetInChunk(offset))
             guard locks.lock(chunk: logical) else { throw needsRecoveryError }
-            flush(fileAddress(ofLogical: offset), n)
+            flush(fileAddress(ofLogical: offset), n, at: .persistFlush)
             locks.unlock(chunk: logical)
             offset += n
         }
-        if !Self.drops(.persistFence) { fence() }
+        fence(at: .persistFence)
         // Chunks before lanes, as commits take them (no cycle of waiting).
         let lane = locks.acquireLane()
         locks.add(lane: lane, fences: 1)

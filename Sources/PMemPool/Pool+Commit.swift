@@ -138,14 +138,16 @@ extension Pool {
             // Older records die a sync before newer ones (docs/FORMAT.md,
             // "Deferred apply"); every apply durable before its record dies.
             let waves = killWaves(touching: touched, overwritten: slot)
-            if !locks.applyIsDurable(slot) || (waves.first + waves.second).contains(where: { !locks.applyIsDurable($0) }) { syncAll() }
-            if !waves.first.isEmpty {
-                for j in waves.first { kill(lane: j) }
-                if !Self.drops(.killFence) { fence() }
+            if !locks.applyIsDurable(slot) || (waves.first + waves.second).contains(where: { !locks.applyIsDurable($0) }) {
+                syncAll(at: .commitSettleSync)
             }
-            for j in waves.second { kill(lane: j) }
+            if !waves.first.isEmpty {
+                for j in waves.first { kill(lane: j, at: .commitFirstWaveKillFlush) }
+                fence(at: .commitFirstWaveKillFence)
+            }
+            for j in waves.second { kill(lane: j, at: .commitSecondWaveKillFlush) }
         } else {
-            for j in live.dropFirst() { kill(lane: j) }
+            for j in live.dropFirst() { kill(lane: j, at: .commitKillFlush) }
         }
         var replaced: [Int] = []
         var committed = false, finished = false
@@ -172,12 +174,12 @@ extension Pool {
             // most of the cost of a partial-chunk remap on tmpfs).
             let current = file.base + layout.chunkOffset(pageTable[logical])
             for gap in CommitPlan.uncovered(remap.pieces, chunk: logical, size: chunk) {
-                copyRemapData(destination + gap.lowerBound, current + gap.lowerBound, gap.count)
+                copyAndFlush(destination + gap.lowerBound, current + gap.lowerBound, gap.count, at: .commitRemapKeptBytesCopy)
                 remapBytes += gap.count
             }
             for piece in remap.pieces {
                 piece.bytes.withUnsafeBytes { src in
-                    copyRemapData(destination + piece.offset - logical * chunk, src.baseAddress!, src.count)
+                    copyAndFlush(destination + piece.offset - logical * chunk, src.baseAddress!, src.count, at: .commitRemapWriteCopy)
                 }
                 remapBytes += piece.bytes.count
             }
@@ -185,7 +187,7 @@ extension Pool {
         }
         // The record's checksum does not cover remapped chunks: their contents
         // must be durable before a record can name them.
-        if !remapped.isEmpty, !Self.drops(.remapDataFence) { fence() }
+        if !remapped.isEmpty { fence(at: .commitRemapDataFence) }
         entries += plan.logEntries
         let record = file.base + layout.laneOffset(slot)
         let body = UnsafeMutableRawBufferPointer(start: record + CommitRecord.headerSize, count: layout.laneSize - CommitRecord.headerSize)
@@ -193,8 +195,8 @@ extension Pool {
         for entry in entries { length = entry.encode(into: body, at: length) }
         try Self.simulateCrash(at: .afterLogBody)
         CommitRecord.writeHeader(record, sequence: sequence, entryCount: entries.count, bodyLength: length)
-        if !Self.drops(.logFlush) { flush(record, CommitRecord.headerSize + length) }
-        if !Self.drops(.commitFence) { fence() }
+        flush(record, CommitRecord.headerSize + length, at: .commitRecordFlush)
+        fence(at: .commitFence)
         committed = true
         if othersHeld {
             for j in live.dropFirst() { locks.releaseLane(j) }
@@ -207,8 +209,9 @@ extension Pool {
         try Self.simulateCrash(at: .afterCommitRecord)
 
         // Apply; remap the view.
-        let applied = try Self.apply(entries, base: file.base, layout: layout, persistence: persistence, path: path)
-        if !Self.drops(.applyFence) { fence() }
+        let applied = try Self.apply(entries, base: file.base, layout: layout, persistence: persistence, path: path,
+                                     dataSite: .commitApplyCopy, pageTableSite: .commitPageTableFlush)
+        fence(at: .commitApplyFence)
         locks.add(lane: lane, appliedBytes: applied)
         try Self.simulateCrash(at: .afterApply)
         for (i, remap) in remapped.enumerated() {

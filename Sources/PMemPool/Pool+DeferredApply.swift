@@ -13,12 +13,11 @@ import CPMemAtomics
 extension Pool {
     /// Makes everything stored into the file so far durable: one flush of
     /// the whole file mapping (one `msync`, which writes back only the dirty
-    /// pages), then a fence. `flushStep` and `fenceStep` name the steps a
-    /// mutation test may drop.
-    func syncAll(_ flushStep: PersistenceStep = .settleSync, _ fenceStep: PersistenceStep = .settleSync) {
+    /// pages), then a fence. `site` names the sync for a test that leaves
+    /// it out (flush and fence).
+    func syncAll(at site: PersistenceSite) {
         let ticket = locks.beginSync()
-        if !Self.drops(flushStep) { flush(file.base, file.count) }
-        if !Self.drops(fenceStep) { fence() }
+        if !Self.drops(site) { persistence.flush(file.base, file.count); persistence.drain() }
         locks.endSync(ticket)
     }
 
@@ -26,7 +25,7 @@ extension Pool {
     /// durable, with a sync if it may not be yet. Under the pair's lock.
     @inline(__always)
     func settle(_ lane: Int) {
-        if !locks.applyIsDurable(lane) { syncAll() }
+        if !locks.applyIsDurable(lane) { syncAll(at: .settleSync) }
     }
 
     /// The slot of `pair` that a new record overwrites: the older one (the
@@ -86,11 +85,11 @@ extension Pool {
             settle(other)
             killWord(other)
             // Also makes the last record's apply durable (made before).
-            syncAll(.killFlush, .killFence)
+            syncAll(at: .noRecordOlderSlotKillSync)
         }
         settle(slot)
         killWord(slot)
-        syncAll(.killFlush, .killFence)
+        syncAll(at: .noRecordLastSlotKillSync)
         return pair
     }
 
@@ -147,7 +146,7 @@ extension Pool {
         try storeIntoFile(body + CommitRecord.entryHeadSize, bytes.baseAddress!, bytes.count)
         try Self.simulateCrash(at: .afterLogBody)
         CommitRecord.writeHeader(record, sequence: sequence, entryCount: 1, bodyLength: length)
-        syncAll(.logFlush, .commitFence)
+        syncAll(at: .deferredLogCommitSync)
         noteRecord(lane: slot, sequence: sequence, logical: logical)
         locks.setLaneSequence(slot, sequence)
         var finished = false
@@ -199,18 +198,18 @@ extension Pool {
         try storeIntoFile(destination + start, bytes.baseAddress!, bytes.count)
         // The chunk's contents before a record can name it; and the applies
         // of both slots' records before one is overwritten and one killed.
-        syncAll(.remapDataFlush, .remapDataFence)
+        syncAll(at: .pairedRemapDataSync)
 
         if killsOther {
             killWord(slot)
-            syncAll(.killFlush, .killFence)
+            syncAll(at: .pairedRemapKillSync)
             killWord(other)
         }
         let record = file.base + layout.laneOffset(slot)
         CommitRecord.writeEntryHead(record + CommitRecord.headerSize, kind: 2, a: UInt64(logical), b: UInt64(spare))
         try Self.simulateCrash(at: .afterLogBody)
         CommitRecord.writeHeader(record, sequence: sequence, entryCount: 1, bodyLength: CommitRecord.entryHeadSize)
-        syncAll(.logFlush, .commitFence)
+        syncAll(at: .pairedRemapCommitSync)
         committed = true
         noteRecord(lane: slot, sequence: sequence, logical: logical)
         locks.setLaneSequence(slot, sequence)
@@ -219,8 +218,10 @@ extension Pool {
 
         let entry = file.base + PoolLayout.pageTableEntryOffset(logical)
         pmem_store64(entry, PageTableEntry.encode(logical: logical, physical: spare).littleEndian)
-        if !Self.drops(.pageTableFlush) { flush(entry, 8) }
-        if !Self.drops(.applyFence) { fence() }
+        // No fence: the flush is an msync, durable when it returns, and the
+        // record stays valid until a whole-file sync (docs/FORMAT.md,
+        // "Deferred apply").
+        flush(entry, 8, at: .pairedRemapPageTableFlush)
         try Self.simulateCrash(at: .afterApply)
         let replaced = pageTable[logical]
         pageTable[logical] = spare
@@ -228,6 +229,6 @@ extension Pool {
         finished = true
         withUnsafePointer(to: replaced) { locks.free(UnsafeBufferPointer(start: $0, count: 1)) }
         locks.add(lane: pair, commits: 1, bytesRequested: bytes.count, logBytes: CommitRecord.headerSize + CommitRecord.entryHeadSize,
-                  appliedBytes: 8, remapBytes: chunk, remaps: 1, fences: 3)
+                  appliedBytes: 8, remapBytes: chunk, remaps: 1, fences: 2)
     }
 }

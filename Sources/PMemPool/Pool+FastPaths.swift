@@ -7,21 +7,23 @@ import CPMemAtomics
 /// None allocates, hashes or looks up a task-local value in a release build;
 /// the general planner (Pool+Commit.swift) handles everything else.
 extension Pool {
-    /// Flush, fence and copy-and-flush: libpmem2's functions called directly,
-    /// or the routed calls (crash testing, counting).
+    /// Flush, fence and copy-and-flush through the persistence table, each
+    /// at a named site: a test may leave out the call at one site
+    /// (Pool+TestHooks.swift); a release build calls the table.
     @inline(__always)
-    func flush(_ address: UnsafeRawPointer, _ count: Int) {
-        if let hardware { hardware.flush(address, count) } else { persistence.flush(address, count) }
+    func flush(_ address: UnsafeRawPointer, _ count: Int, at site: PersistenceSite) {
+        if !Self.drops(site) { persistence.flush(address, count) }
     }
 
     @inline(__always)
-    func fence() {
-        if let hardware { hardware.drain() } else { persistence.drain() }
+    func fence(at site: PersistenceSite) {
+        if !Self.drops(site) { persistence.drain() }
     }
 
+    /// Left out, the copy is made with ordinary stores and not flushed.
     @inline(__always)
-    func copyAndFlush(_ destination: UnsafeMutableRawPointer, _ source: UnsafeRawPointer, _ count: Int) {
-        if let hardware { _ = hardware.memcpy(destination, source, count, hardware.copyNoDrain) } else { persistence.copyAndFlush(destination, source, count) }
+    func copyAndFlush(_ destination: UnsafeMutableRawPointer, _ source: UnsafeRawPointer, _ count: Int, at site: PersistenceSite) {
+        if Self.drops(site) { destination.copyMemory(from: source, byteCount: count) } else { persistence.copyAndFlush(destination, source, count) }
     }
 
     /// If a record may still be valid for chunk `logical` (docs/FORMAT.md,
@@ -61,10 +63,10 @@ extension Pool {
     /// next fence makes it durable. Killing a record whose commit returned is
     /// always safe: it was applied and fenced before its lane was released.
     @inline(__always)
-    func kill(lane: Int) {
+    func kill(lane: Int, at site: PersistenceSite) {
         let record = file.base + layout.laneOffset(lane)
         pmem_store64(record + CommitRecord.sequenceOffset, 0)
-        if !Self.drops(.killFlush) { flush(record, CommitRecord.headerSize) }
+        flush(record, CommitRecord.headerSize, at: site)
     }
 
     /// Before a write that leaves no record (in place, `Pool.storeUncommitted`) touches
@@ -82,8 +84,8 @@ extension Pool {
             locks.releaseLane(held)
             return nil
         }
-        kill(lane: held)
-        if !Self.drops(.killFence) { fence() }
+        kill(lane: held, at: .noRecordKillFlush)
+        fence(at: .noRecordKillFence)
         return held
     }
 
@@ -125,15 +127,14 @@ extension Pool {
             }
         }
         if wordPersistence == .streamed {
-            // libpmem2's cache flushes, on a CPU where this measured faster
-            // at open: one non-temporal store, which needs no flush. Routed
-            // calls take the other branch, whose steps a simulated domain sees.
-            pmem_stream64(word, value)
+            // Cache-line flushes, on a CPU where this measured faster at
+            // open: one non-temporal store, which needs no flush.
+            if Self.drops(.inPlaceStream) { pmem_store64(word, value) } else { persistence.storeWordNonTemporally(word, value) }
         } else {
             pmem_store64(word, value)
-            if !Self.drops(.inPlaceFlush) { flush(word, 8) }
+            flush(word, 8, at: .inPlaceFlush)
         }
-        if !Self.drops(.inPlaceFence) { fence() }
+        fence(at: .inPlaceFence)
         locks.addInPlace(chunk: logical, bytes: bytes.count)
     }
 
@@ -163,19 +164,17 @@ extension Pool {
         // header, so that line reaches the media once, not also as a
         // non-temporal part-line.
         let sharedLine = min(padded, (64 - (CommitRecord.headerSize + CommitRecord.entryHeadSize) % 64) % 64)
-        if streamed, hardware != nil,
-           let sums = CRC32C.copyThreeParts(into: body + CommitRecord.entryHeadSize,
-                                            head: UnsafeRawBufferPointer(start: body, count: CommitRecord.entryHeadSize), data: bytes,
-                                            throughCache: sharedLine) {
-            // Large, on libpmem2's cache flushes: copied and checksummed in one
+        if streamed, let sums = copyChecksummed(at: .streamedLogPayloadCopy, into: body + CommitRecord.entryHeadSize,
+                                                head: UnsafeRawBufferPointer(start: body, count: CommitRecord.entryHeadSize),
+                                                data: bytes, throughCache: sharedLine) {
+            // Large, on cache-line flushes: copied and checksummed in one
             // pass, with non-temporal stores past the entry head's line (the
             // last word zero-padded), so the payload is read once and never
             // read back, and only the header's and the entry head's lines need
-            // a flush. (Routed calls take the branch below, whose steps a
-            // simulated domain sees one by one.)
+            // a flush.
             try Self.simulateCrash(at: .afterLogBody)
             CommitRecord.writeHeader(record, sequence: sequence, entryCount: 1, bodyLength: length, bodyChecksums: sums)
-            if !Self.drops(.logFlush) { flush(record, CommitRecord.headerSize + CommitRecord.entryHeadSize + sharedLine) }
+            flush(record, CommitRecord.headerSize + CommitRecord.entryHeadSize + sharedLine, at: .streamedLogHeaderFlush)
         } else if streamed {
             if padded > bytes.count {
                 (body + CommitRecord.entryHeadSize + bytes.count).initializeMemory(as: UInt8.self, repeating: 0, count: padded - bytes.count)
@@ -186,13 +185,9 @@ extension Pool {
             // change during the call, as for any write). Up to three flush
             // calls, none an msync.
             let data = body + CommitRecord.entryHeadSize
-            if Self.drops(.logFlush) {
-                data.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
-            } else {
-                let cached = min(bytes.count, sharedLine) // flushed with the header below
-                data.copyMemory(from: bytes.baseAddress!, byteCount: cached)
-                if bytes.count > cached { copyAndFlush(data + cached, bytes.baseAddress! + cached, bytes.count - cached) }
-            }
+            let cached = min(bytes.count, sharedLine) // flushed with the header below
+            data.copyMemory(from: bytes.baseAddress!, byteCount: cached)
+            if bytes.count > cached { copyAndFlush(data + cached, bytes.baseAddress! + cached, bytes.count - cached, at: .copiedLogPayloadCopy) }
             try Self.simulateCrash(at: .afterLogBody)
             let sums = CRC32C.threeParts(head: UnsafeRawBufferPointer(start: body, count: CommitRecord.entryHeadSize),
                                          data: bytes, padding: padded - bytes.count)
@@ -201,11 +196,9 @@ extension Pool {
             // the copy with ordinary stores, in lines the copy shares, but a
             // non-temporal store writes only its own bytes (libpmem2 ends some
             // copies with one, flushing nothing), so they are flushed here.
-            if !Self.drops(.logFlush) {
-                flush(record, CommitRecord.headerSize + CommitRecord.entryHeadSize + sharedLine)
-                if padded > max(bytes.count, sharedLine) {
-                    flush(body + CommitRecord.entryHeadSize + bytes.count, padded - bytes.count)
-                }
+            flush(record, CommitRecord.headerSize + CommitRecord.entryHeadSize + sharedLine, at: .copiedLogHeaderFlush)
+            if padded > max(bytes.count, sharedLine) {
+                flush(body + CommitRecord.entryHeadSize + bytes.count, padded - bytes.count, at: .copiedLogPaddingFlush)
             }
         } else {
             // Small, or an msync per flush: copied through the cache, the
@@ -216,9 +209,9 @@ extension Pool {
             (body + CommitRecord.entryHeadSize).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
             try Self.simulateCrash(at: .afterLogBody)
             CommitRecord.writeHeader(record, sequence: sequence, entryCount: 1, bodyLength: length)
-            if !Self.drops(.logFlush) { flush(record, CommitRecord.headerSize + length) }
+            flush(record, CommitRecord.headerSize + length, at: .logRecordFlush)
         }
-        if !Self.drops(.commitFence) { fence() }
+        fence(at: .logCommitFence)
         noteRecord(lane: lane, sequence: sequence, logical: logical)
         locks.setLaneSequence(lane, sequence)
         // Committed: a failure from here on leaves the rest to recovery.
@@ -226,13 +219,8 @@ extension Pool {
         defer { if !finished { locks.poison() } }
         try Self.simulateCrash(at: .afterCommitRecord)
 
-        let destination = fileAddress(ofLogical: offset)
-        if Self.drops(.applyFlush) {
-            destination.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
-        } else {
-            copyAndFlush(destination, bytes.baseAddress!, bytes.count)
-        }
-        if !Self.drops(.applyFence) { fence() }
+        copyAndFlush(fileAddress(ofLogical: offset), bytes.baseAddress!, bytes.count, at: .logApplyCopy)
+        fence(at: .logApplyFence)
         locks.add(lane: lane, commits: 1, bytesRequested: bytes.count, logBytes: CommitRecord.headerSize + length,
                            appliedBytes: bytes.count, fences: 2)
         try Self.simulateCrash(at: .afterApply)
@@ -263,19 +251,19 @@ extension Pool {
         let start = offset - logical * chunk, end = start + bytes.count
         let destination = file.base + layout.chunkOffset(spare)
         let current = file.base + layout.chunkOffset(pageTable[logical])
-        if start > 0 { copyRemapData(destination, current, start) }
-        if end < chunk { copyRemapData(destination + end, current + end, chunk - end) }
-        copyRemapData(destination + start, bytes.baseAddress!, bytes.count)
+        if start > 0 { copyAndFlush(destination, current, start, at: .remapBytesBeforeCopy) }
+        if end < chunk { copyAndFlush(destination + end, current + end, chunk - end, at: .remapBytesAfterCopy) }
+        copyAndFlush(destination + start, bytes.baseAddress!, bytes.count, at: .remapWriteCopy)
         // The record's checksum does not cover the chunk: its contents must be
         // durable before a record can name it.
-        if !Self.drops(.remapDataFence) { fence() }
+        fence(at: .remapDataFence)
 
         let record = file.base + layout.laneOffset(lane)
         CommitRecord.writeEntryHead(record + CommitRecord.headerSize, kind: 2, a: UInt64(logical), b: UInt64(spare))
         try Self.simulateCrash(at: .afterLogBody)
         CommitRecord.writeHeader(record, sequence: sequence, entryCount: 1, bodyLength: CommitRecord.entryHeadSize)
-        if !Self.drops(.logFlush) { flush(record, CommitRecord.headerSize + CommitRecord.entryHeadSize) }
-        if !Self.drops(.commitFence) { fence() }
+        flush(record, CommitRecord.headerSize + CommitRecord.entryHeadSize, at: .remapRecordFlush)
+        fence(at: .remapCommitFence)
         committed = true
         noteRecord(lane: lane, sequence: sequence, logical: logical)
         locks.setLaneSequence(lane, sequence)
@@ -283,8 +271,8 @@ extension Pool {
 
         let slot = file.base + PoolLayout.pageTableEntryOffset(logical)
         pmem_store64(slot, PageTableEntry.encode(logical: logical, physical: spare).littleEndian)
-        if !Self.drops(.pageTableFlush) { flush(slot, 8) }
-        if !Self.drops(.applyFence) { fence() }
+        flush(slot, 8, at: .remapPageTableFlush)
+        fence(at: .remapApplyFence)
         try Self.simulateCrash(at: .afterApply)
         let replaced = pageTable[logical]
         pageTable[logical] = spare
@@ -297,12 +285,13 @@ extension Pool {
                   appliedBytes: 8, remapBytes: chunk, remaps: 1, fences: 3)
     }
 
-    /// Copies new contents into a spare chunk and flushes them.
-    func copyRemapData(_ destination: UnsafeMutableRawPointer, _ source: UnsafeRawPointer, _ count: Int) {
-        if Self.drops(.remapDataFlush) {
-            destination.copyMemory(from: source, byteCount: count)
-        } else {
-            copyAndFlush(destination, source, count)
-        }
+    /// The table's one-pass copy and checksum (non-temporal past
+    /// `throughCache`). Left out, the same copy is made with the CPU's
+    /// non-temporal stores but without the table, so a simulated domain
+    /// never learns of them: they are lost in every crash image.
+    @inline(__always)
+    func copyChecksummed(at site: PersistenceSite, into destination: UnsafeMutableRawPointer, head: UnsafeRawBufferPointer,
+                         data: UnsafeRawBufferPointer, throughCache: Int) -> (UInt32, UInt32, UInt32)? {
+        if Self.drops(site) { return CRC32C.copyThreeParts(into: destination, head: head, data: data, throughCache: throughCache) }; return persistence.copyChecksummed(destination, head, data, throughCache)
     }
 }

@@ -60,7 +60,8 @@ extension Pool {
         // page-table entry a later record set would redirect its data), and
         // a crash leaves a suffix of the records valid.
         for (i, record) in valid.enumerated() {
-            _ = try apply(record.entries, base: base, layout: layout, persistence: persistence, path: path)
+            _ = try apply(record.entries, base: base, layout: layout, persistence: persistence, path: path,
+                          dataSite: .recoveryApplyCopy, pageTableSite: .recoveryPageTableFlush)
             if !drops(.recoveryApplyFence) { persistence.drain() }
             if i == 0 { try simulateCrash(at: .duringRecovery) }
             clear(record.lane)
@@ -71,7 +72,7 @@ extension Pool {
         // bring one back (sequence numbers restart at 1 after an open).
         let torn = dirty.filter { lane in !valid.contains { $0.lane == lane } }
         for lane in torn { clear(lane) }
-        if !torn.isEmpty, !drops(.recoveryClearFence) { persistence.drain() }
+        if !torn.isEmpty, !drops(.recoveryRemnantClearFence) { persistence.drain() }
         return valid.count
     }
 
@@ -88,17 +89,16 @@ extension Pool {
     /// after the open and still be lost to a later power failure
     /// (docs/FORMAT.md, "Recovery argument").
     static func makeDurable(readBy base: UnsafeMutableRawPointer, layout: PoolLayout, persistence: PersistenceCalls) {
-        guard !drops(.recoveryReadFlush) else { return }
         let maxBody = layout.laneSize - CommitRecord.headerSize
         if persistence.flushesLines {
             for lane in 0..<layout.laneCount {
                 let record = base + layout.laneOffset(lane)
                 let claimed = CommitRecord.decodeHeader(record, maxBody: maxBody)?.bodyLength ?? 0
-                persistence.flush(record, CommitRecord.headerSize + claimed)
+                if !drops(.recoveryLaneReadFlush) { persistence.flush(record, CommitRecord.headerSize + claimed) }
             }
-            persistence.flush(base + PoolLayout.pageTableOffset, 8 * layout.logicalChunks)
+            if !drops(.recoveryPageTableReadFlush) { persistence.flush(base + PoolLayout.pageTableOffset, 8 * layout.logicalChunks) }
         } else {
-            persistence.flush(base, layout.fileSize)
+            if !drops(.recoveryFileReadSync) { persistence.flush(base, layout.fileSize) }
         }
         if !drops(.recoveryReadFence) { persistence.drain() }
     }
@@ -128,25 +128,30 @@ extension Pool {
     /// Applies log entries: page-table entries first, then data into the
     /// chunks the page table now names. Flushes; the caller fences.
     /// Returns the data bytes applied.
-    static func apply(_ entries: [LogEntry], base: UnsafeMutableRawPointer, layout: PoolLayout, persistence: PersistenceCalls, path: FilePath?) throws(PMemError) -> Int {
+    /// `dataSite` and `pageTableSite` name its flushes for a test that
+    /// leaves them out.
+    static func apply(_ entries: [LogEntry], base: UnsafeMutableRawPointer, layout: PoolLayout, persistence: PersistenceCalls, path: FilePath?,
+                      dataSite: PersistenceSite, pageTableSite: PersistenceSite) throws(PMemError) -> Int {
         // Store every entry, then flush each run of neighbouring slots once:
         // remapped chunks are often consecutive, and on page granularity each
         // flush is an msync of the page.
         var run: Range<Int>? = nil
-        let dropTable = drops(.pageTableFlush)
+        func flushRun(_ r: Range<Int>) {
+            if !drops(pageTableSite) { persistence.flush(base + PoolLayout.pageTableEntryOffset(r.lowerBound), 8 * r.count) }
+        }
         for case .pageTable(let logical, let physical) in entries {
             let slot = base + PoolLayout.pageTableEntryOffset(logical)
             pmem_store64(slot, PageTableEntry.encode(logical: logical, physical: physical).littleEndian)
             if let r = run, r.upperBound == logical {
                 run = r.lowerBound..<(logical + 1)
             } else {
-                if let r = run, !dropTable { persistence.flush(base + PoolLayout.pageTableEntryOffset(r.lowerBound), 8 * r.count) }
+                if let r = run { flushRun(r) }
                 run = logical..<(logical + 1)
             }
         }
-        if let r = run, !dropTable { persistence.flush(base + PoolLayout.pageTableEntryOffset(r.lowerBound), 8 * r.count) }
+        if let r = run { flushRun(r) }
         var applied = 0
-        let dropData = drops(.applyFlush)
+        let dropData = drops(dataSite)
         for case .data(let offset, let bytes) in entries {
             try layout.forEachPiece(at: offset, count: bytes.count) { logical, inChunk, done, n throws(PMemError) in
                 let word = UInt64(littleEndian: pmem_load64(base + PoolLayout.pageTableEntryOffset(logical)))
@@ -156,11 +161,7 @@ extension Pool {
                 }
                 let destination = base + layout.chunkOffset(physical) + inChunk
                 bytes.withUnsafeBytes { src in
-                    if dropData {
-                        destination.copyMemory(from: src.baseAddress! + done, byteCount: n)
-                    } else {
-                        persistence.copyAndFlush(destination, src.baseAddress! + done, n)
-                    }
+                    if dropData { destination.copyMemory(from: src.baseAddress! + done, byteCount: n) } else { persistence.copyAndFlush(destination, src.baseAddress! + done, n) }
                 }
             }
             applied += bytes.count

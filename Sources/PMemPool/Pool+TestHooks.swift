@@ -1,6 +1,7 @@
 import PMemSystem
 import PMemMapping
 import PMemSealing
+import Synchronization
 /// Points in a commit (and in recovery) where tests stop the code as a crash
 /// would: nothing after the point runs, nothing before it is undone.
 /// `package` so that the package's fuzzer and tests can stop at one.
@@ -16,19 +17,54 @@ package enum CrashPoint: String, Sendable, CaseIterable {
     case duringRecovery
 }
 
-/// Persistence steps that a test can drop, one at a time, to show that the
-/// crash checker notices (the mutation check of the crash model): every
-/// flush and fence of the commit, in-place, persist and recovery paths.
-enum PersistenceStep: Sendable, CaseIterable {
-    case remapDataFlush, remapDataFence, logFlush, commitFence, applyFlush, pageTableFlush, applyFence
-    case killFlush, killFence, inPlaceFlush, inPlaceFence, persistFence
-    /// The sync that makes a deferred apply durable before its record is
-    /// overwritten or killed (docs/FORMAT.md, "Deferred apply").
+/// Every call site of a flush, fence, flushing or non-temporal copy, and
+/// sync in the commit paths, the in-place and persist paths and recovery,
+/// by a stable name: a test leaves out the call at one site (the mutation
+/// check of the crash model, which must then find a violation), and a test
+/// build notes which sites ran. `scripts/check-persistence-sites` fails on
+/// a call without a site, and on a site named twice.
+package enum PersistenceSite: String, Sendable, CaseIterable {
+    // A write that leaves no record kills the record still valid for its
+    // chunk (cache-line flushes: one kill, one fence; msync path: the
+    // pair's older slot in a sync of its own, then the last record).
+    case noRecordKillFlush, noRecordKillFence
+    case noRecordOlderSlotKillSync, noRecordLastSlotKillSync
+    /// A deferred apply made durable before its record is overwritten or killed.
     case settleSync
-    /// Recovery's first steps: what it reads made durable (a dead process's
-    /// stores may be only in the cache).
-    case recoveryReadFlush, recoveryReadFence
-    case recoveryApplyFence, recoveryClearFlush, recoveryClearFence
+    // In place: the word (non-temporal, or stored and flushed), the fence.
+    case inPlaceStream, inPlaceFlush, inPlaceFence
+    // One logged write, cache-line flushes: the payload streamed and
+    // checksummed in one pass, or copied with libpmem2's flushing copy
+    // (where the CPU has no one-pass copy), or through the cache when small.
+    case streamedLogPayloadCopy, streamedLogHeaderFlush
+    case copiedLogPayloadCopy, copiedLogHeaderFlush, copiedLogPaddingFlush
+    case logRecordFlush, logCommitFence, logApplyCopy, logApplyFence
+    /// One logged write on the msync path: the commit point.
+    case deferredLogCommitSync
+    // One remapped chunk, cache-line flushes.
+    case remapBytesBeforeCopy, remapBytesAfterCopy, remapWriteCopy, remapDataFence
+    case remapRecordFlush, remapCommitFence, remapPageTableFlush, remapApplyFence
+    // One remapped chunk on the msync path (lanes in pairs).
+    case pairedRemapDataSync, pairedRemapKillSync, pairedRemapCommitSync, pairedRemapPageTableFlush
+    // The general commit (any set of writes).
+    case commitSettleSync, commitFirstWaveKillFlush, commitFirstWaveKillFence, commitSecondWaveKillFlush, commitKillFlush
+    case commitRemapKeptBytesCopy, commitRemapWriteCopy, commitRemapDataFence
+    case commitRecordFlush, commitFence, commitApplyCopy, commitPageTableFlush, commitApplyFence
+    // Pool.persist, and a close on the msync path.
+    case persistFlush, persistFence, closeSync
+    // Recovery: what it reads made durable (a dead process's stores may be
+    // only in the cache), then each record applied, fenced, cleared, fenced.
+    case recoveryLaneReadFlush, recoveryPageTableReadFlush, recoveryFileReadSync, recoveryReadFence
+    case recoveryApplyCopy, recoveryPageTableFlush, recoveryApplyFence, recoveryClearFlush, recoveryClearFence
+    case recoveryRemnantClearFence
+}
+
+/// The sites a test build passed through, while a test listens.
+package final class PersistenceSiteRecorder: Sendable {
+    private let seen = Mutex(Set<PersistenceSite>())
+    package init() {}
+    func note(_ site: PersistenceSite) { seen.withLock { _ = $0.insert(site) } }
+    package var sites: Set<PersistenceSite> { seen.withLock { $0 } }
 }
 
 extension Pool {
@@ -40,8 +76,10 @@ extension Pool {
     #endif
 
     #if PMEM_TEST_HOOKS
-    /// The step to leave out in the current task (tests only; nil otherwise).
-    @TaskLocal static var droppedStep: PersistenceStep?
+    /// The site whose call is left out in the current task (tests only; nil otherwise).
+    @TaskLocal package static var droppedSite: PersistenceSite?
+    /// Notes the sites passed in the current task (tests only).
+    @TaskLocal package static var siteRecorder: PersistenceSiteRecorder?
     #endif
 
     /// Throws the simulated crash at `point` when a test asked for it.
@@ -52,11 +90,13 @@ extension Pool {
         #endif
     }
 
-    /// Whether a test dropped `step` (always false without test hooks).
+    /// Whether a test left out the call at `site` (always false without
+    /// test hooks, where the call is all that remains).
     @inline(__always)
-    static func drops(_ step: PersistenceStep) -> Bool {
+    static func drops(_ site: PersistenceSite) -> Bool {
         #if PMEM_TEST_HOOKS
-        return droppedStep == step
+        siteRecorder?.note(site)
+        return droppedSite == site
         #else
         return false
         #endif

@@ -39,12 +39,12 @@ public final class Pool: @unchecked Sendable {
     /// The logical contents: `capacity` bytes of address space.
     let view: UnsafeMutableRawPointer
     let viewUsesMapSync: Bool
-    /// Flush and fence: the hardware's, or a test's simulated domain.
+    /// The file mapping's persistence functions (one table, chosen when it
+    /// was mapped): the hardware's, or a test's simulated domain.
     let persistence: PersistenceCalls
-    /// The same calls as plain C function pointers, when they are libpmem2's.
-    let hardware: HardwareCalls?
-    /// How an in-place write makes its word durable on libpmem2's cache-line
-    /// flushes, measured at open (WordPersistence.swift); nil elsewhere.
+    /// How an in-place write makes its word durable where flushes are
+    /// cache-line ones, measured at open (WordPersistence.swift) unless the
+    /// persistence table fixes it; nil where flushes are `msync` calls.
     public let wordPersistence: WordPersistence?
     /// Whether one-write logged commits leave their apply to the next sync
     /// (flushes are `msync` calls; docs/FORMAT.md, "Deferred apply").
@@ -218,7 +218,7 @@ public final class Pool: @unchecked Sendable {
         defer { if !ready { Syscalls.close(fd) } }
         try Self.lock(fd, path: path)
         let file = try sealed.map(interposedBy: interposer)
-        let persistence = PersistenceCalls.of(file)
+        let persistence = file.calls
         let bytes = UnsafeMutableRawBufferPointer(start: file.base, count: file.count)
         // The media first, before recovery reads any metadata: bad blocks in
         // page 0, the page table or a lane refuse the open (docs/FORMAT.md,
@@ -250,13 +250,12 @@ public final class Pool: @unchecked Sendable {
         self.view = view
         self.viewUsesMapSync = file.isMapSync
         self.persistence = persistence
-        let hardware = PersistenceCalls.direct(file)
-        self.hardware = hardware
         // Raced on page 0's unused bytes, stored back with their own values.
-        self.wordPersistence = hardware.flatMap { calls in
-            guard persistence.flushesLines, file.access == .readWrite else { return nil }
+        if file.access == .readWrite {
             let device = (try? Syscalls.fstat(fd).get()).map { UInt64($0.st_dev) }
-            return WordPersistence.choose(page0: file.base, device: device, hardware: calls)
+            self.wordPersistence = persistence.wordPersistence(page0: file.base, device: device)
+        } else {
+            self.wordPersistence = nil
         }
         self.recoveredCommits = recovered
         let access = file.access
@@ -294,7 +293,7 @@ public final class Pool: @unchecked Sendable {
             locks.close()
             locks.waitForHolders()
             // Deferred applies durable, so that a clean pool needs no replay.
-            if defersApply { syncAll() }
+            if defersApply { syncAll(at: .closeSync) }
             markShutdownClean()
             Syscalls.unlockFile(descriptor)
             closed = true

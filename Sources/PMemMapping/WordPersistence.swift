@@ -1,6 +1,5 @@
 import CPMemAtomics
 import Glibc
-import PMemMapping
 import Synchronization
 
 /// How an in-place write (at most 8 bytes in one aligned word) makes its word
@@ -25,8 +24,7 @@ public enum WordPersistence: String, Sendable {
     /// it: `streamed` or `flushed` (anything else is ignored).
     public static let environmentVariable = "SWIFT_PMEM_WORD_PERSISTENCE"
 
-    /// The method for a pool whose mapping calls libpmem2's cache-line
-    /// flushes directly: the environment's, else the one measured for the
+    /// The method for a pool whose mapping's flushes are cache-line ones: the environment's, else the one measured for the
     /// file's device (`st_dev`) earlier in this process, else the faster of the two in
     /// a race on page 0 of the pool file (`page0`), in the bytes between the
     /// header and the shutdown record that the format keeps zero and nothing
@@ -42,7 +40,7 @@ public enum WordPersistence: String, Sendable {
     /// non-temporal store leaves its line out of the caches, which a store
     /// and flush to the same line would then pay for. About 0.5 ms, once per
     /// device and process.
-    static func choose(page0: UnsafeMutableRawPointer, device: UInt64?, hardware: HardwareCalls) -> WordPersistence {
+    static func choose(page0: UnsafeMutableRawPointer, device: UInt64?, calls: PersistenceCalls) -> WordPersistence {
         #if arch(x86_64)
         if let fixed = getenv(environmentVariable).flatMap({ WordPersistence(rawValue: String(cString: $0)) }) {
             return fixed
@@ -52,7 +50,7 @@ public enum WordPersistence: String, Sendable {
         return .flushed
         #endif
         if let device, let known = measured.withLock({ $0[device] }) { return known }
-        let chosen = race(page0: page0, hardware: hardware)
+        let chosen = race(page0: page0, calls: calls)
         if let device { measured.withLock { $0[device] = chosen } }
         return chosen
     }
@@ -60,7 +58,7 @@ public enum WordPersistence: String, Sendable {
     /// What earlier opens in this process measured, by device number.
     private static let measured = Mutex<[UInt64: WordPersistence]>([:])
 
-    private static func race(page0: UnsafeMutableRawPointer, hardware: HardwareCalls) -> WordPersistence {
+    private static func race(page0: UnsafeMutableRawPointer, calls: PersistenceCalls) -> WordPersistence {
         #if arch(x86_64)
         let lines = 8, warm = 64, timed = 192
         // Bytes 128..<640 for one method, 640..<1152 for the other (docs/FORMAT.md: page 0).
@@ -80,13 +78,13 @@ public enum WordPersistence: String, Sendable {
                     if i == warm { start = monotonicNanoseconds() }
                     let k = i % lines
                     if streams {
-                        pmem_stream64(streamedLines + 64 * k, values.streamed[k])
+                        calls.storeWordNonTemporally(streamedLines + 64 * k, values.streamed[k])
                     } else {
                         let word = flushedLines + 64 * k
                         pmem_store64(word, values.flushed[k])
-                        hardware.flush(word, 8)
+                        calls.flush(word, 8)
                     }
-                    hardware.drain()
+                    calls.drain()
                 }
                 let elapsed = monotonicNanoseconds() &- start
                 if streams { best.streamed = min(best.streamed, elapsed) } else { best.flushed = min(best.flushed, elapsed) }
