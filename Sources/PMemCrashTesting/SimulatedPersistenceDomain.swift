@@ -145,7 +145,7 @@ package final class SimulatedPersistenceDomain: @unchecked Sendable {
             flush: { [self] in flush($0, $1) }, drain: { [self] in drain() },
             copyAndFlush: copyAndFlush, copy: copy, move: move, set: set, storeWordNonTemporally: storeWord,
             copyChecksummed: checksummedCopies ? oneCopy : noCopy,
-            flushesLines: true, fixedWordPersistence: word)
+            flushesLines: true, chooseWordPersistence: { _, _ in word })
     }
 
     /// The same calls, declared as page-granularity ones (as an `msync`

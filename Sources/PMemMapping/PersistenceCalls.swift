@@ -41,10 +41,12 @@ package struct PersistenceCalls: Sendable {
     /// domain of lines) rather than pages (`msync`): then two flush calls
     /// cost no more than one, and a pool may stream large log payloads.
     package var flushesLines: Bool
-    /// How a pool makes its in-place word durable on this table, when the
-    /// table fixes it (a simulated domain runs either method); nil: measured
-    /// at open (``WordPersistence``).
-    package var fixedWordPersistence: WordPersistence?
+    /// How a pool mapped with this table makes its in-place word durable,
+    /// given page 0 and the file's device: libpmem2's table measures it with
+    /// its own functions (``WordPersistence``), so that an interposer, which
+    /// keeps this entry, neither counts nor slows the race; a simulated
+    /// domain fixes it (and runs either method).
+    package var chooseWordPersistence: @Sendable (UnsafeMutableRawPointer, UInt64?) -> WordPersistence?
 
     package init(flush: @escaping @Sendable (UnsafeRawPointer, Int) -> Void, drain: @escaping @Sendable () -> Void,
                  copyAndFlush: @escaping @Sendable (UnsafeMutableRawPointer, UnsafeRawPointer, Int) -> Void,
@@ -54,7 +56,8 @@ package struct PersistenceCalls: Sendable {
                  storeWordNonTemporally: @escaping @Sendable (UnsafeMutableRawPointer, UInt64) -> Void,
                  copyChecksummed: @escaping @Sendable (UnsafeMutableRawPointer, UnsafeRawBufferPointer, UnsafeRawBufferPointer, Int)
                      -> (UInt32, UInt32, UInt32)?,
-                 flushesLines: Bool, fixedWordPersistence: WordPersistence? = nil) {
+                 flushesLines: Bool,
+                 chooseWordPersistence: @escaping @Sendable (UnsafeMutableRawPointer, UInt64?) -> WordPersistence? = { _, _ in nil }) {
         self.flush = flush
         self.drain = drain
         self.copyAndFlush = copyAndFlush
@@ -64,7 +67,7 @@ package struct PersistenceCalls: Sendable {
         self.storeWordNonTemporally = storeWordNonTemporally
         self.copyChecksummed = copyChecksummed
         self.flushesLines = flushesLines
-        self.fixedWordPersistence = fixedWordPersistence
+        self.chooseWordPersistence = chooseWordPersistence
     }
 
     /// Flush, then fence.
@@ -75,11 +78,10 @@ package struct PersistenceCalls: Sendable {
 
     /// How the pool mapped with this table makes an in-place word durable:
     /// none where flushes are `msync` calls (the word is stored and synced
-    /// like any other); the table's fixed method; else measured on `page0`
-    /// (``WordPersistence/choose(page0:device:calls:)``).
+    /// like any other), else as ``chooseWordPersistence`` says.
     package func wordPersistence(page0: UnsafeMutableRawPointer, device: UInt64?) -> WordPersistence? {
         guard flushesLines else { return nil }
-        return fixedWordPersistence ?? WordPersistence.choose(page0: page0, device: device, calls: self)
+        return chooseWordPersistence(page0, device)
     }
 
     /// libpmem2's functions, `functions`, as the table.
@@ -87,7 +89,7 @@ package struct PersistenceCalls: Sendable {
         let flush = functions.flush, drain = functions.drain
         let memcpy = functions.memcpy, memmove = functions.memmove, memset = functions.memset
         let noDrain = (flushesLines ? MemoryFlags([.noDrain, .nonTemporal]) : .noDrain).pmem2
-        return PersistenceCalls(
+        var table = PersistenceCalls(
             flush: { flush($0, $1) },
             drain: { drain() },
             copyAndFlush: { _ = memcpy($0, $1, $2, noDrain) },
@@ -97,6 +99,9 @@ package struct PersistenceCalls: Sendable {
             storeWordNonTemporally: { pmem_stream64($0, $1) },
             copyChecksummed: { CRC32C.copyThreeParts(into: $0, head: $1, data: $2, throughCache: $3) },
             flushesLines: flushesLines)
+        let measuring = table
+        table.chooseWordPersistence = { WordPersistence.choose(page0: $0, device: $1, calls: measuring) }
+        return table
     }
 
     /// Calls that only copy: for recovery on an image in memory, where
@@ -109,7 +114,7 @@ package struct PersistenceCalls: Sendable {
         set: { d, b, n, _ in d.initializeMemory(as: UInt8.self, repeating: b, count: n) },
         storeWordNonTemporally: { pmem_store64($0, $1) },
         copyChecksummed: { _, _, _, _ in nil },
-        flushesLines: true, fixedWordPersistence: .flushed)
+        flushesLines: true, chooseWordPersistence: { _, _ in .flushed })
 
     /// A wrapper for a mapping's hardware calls, given to it when it is
     /// made (`Pool.open(at:interposedBy:)`): it sees every flush, fence and

@@ -112,23 +112,28 @@ struct DemoCrashChild: ParsableCommand {
     enum Point: String, ExpressibleByArgument {
         /// At the first fence (the spare chunk's data), before the record is written.
         case beforeCommit = "before-commit"
-        /// At the third fence (the page table's), after the commit fence returned.
+        /// When the second fence (the commit point's, a sync on the msync
+        /// path) returns, before the page-table entry is stored.
         case afterCommit = "after-commit"
-        var fence: Int { self == .beforeCommit ? 1 : 3 }
     }
 
     func run() throws {
-        let fence = point.fence
+        let point = self.point
         try reportingErrors { () throws(PMemError) in
             let fences = Atomic<Int>(0)
             let pool = try Pool.open(at: FilePath(path), interposedBy: { real in
                 var calls = real
                 calls.drain = {
-                    if fences.wrappingAdd(1, ordering: .relaxed).newValue == fence { kill(getpid(), SIGKILL) }
+                    let fence = fences.wrappingAdd(1, ordering: .relaxed).newValue
+                    if point == .beforeCommit && fence == 1 { kill(getpid(), SIGKILL) }
                     real.drain()
+                    if point == .afterCommit && fence == 2 { kill(getpid(), SIGKILL) }
                 }
                 return calls
             })
+            // The write's own fences: the open's (recovery, the shutdown
+            // record) do not count.
+            fences.store(0, ordering: .relaxed)
             try pool.write([UInt8](repeating: 0xBB, count: 1 << 20), at: 0)
         }
         throw ExitCode(3)   // The fence was never reached.

@@ -352,10 +352,15 @@ struct PMemCtlTests {
 
     // MARK: Demo and examples
 
-    @Test("demo: a child killed before the commit point leaves all old, after it all new")
-    func demo() throws {
+    /// Also on libpmem2's cache flushes (forced), where an open races the
+    /// in-place word's two methods: the child's fences are the write's, not
+    /// the race's (it was once killed inside the open, all old both times).
+    @Test("demo: a child killed before the commit point leaves all old, after it all new (msync, and cache-line flushes)",
+          arguments: [nil, "CACHE_LINE"])
+    func demo(granularity: String?) throws {
         let scratch = Scratch(on: "/dev/shm")
-        let demo = try Self.run("demo", scratch.directory.string)
+        let demo = try Self.run(["demo", scratch.directory.string],
+                                environment: granularity.map { ["PMEM2_FORCE_GRANULARITY": $0] } ?? [:])
         #expect(demo.status == 0, "\(demo.errors)")
         #expect(demo.output.contains("killed before the commit point (SIGKILL)"))
         // The records replayed include the previous write's, still in its lane (version 2 keeps them).
