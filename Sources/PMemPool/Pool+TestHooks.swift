@@ -59,6 +59,7 @@ package enum PersistenceSite: String, Sendable, CaseIterable {
     case recoveryRemnantClearFence
 }
 
+#if PMEM_TEST_HOOKS
 /// The sites a test build passed through, while a test listens.
 package final class PersistenceSiteRecorder: Sendable {
     private let seen = Mutex(Set<PersistenceSite>())
@@ -66,6 +67,7 @@ package final class PersistenceSiteRecorder: Sendable {
     func note(_ site: PersistenceSite) { seen.withLock { _ = $0.insert(site) } }
     package var sites: Set<PersistenceSite> { seen.withLock { $0 } }
 }
+#endif
 
 extension Pool {
     #if PMEM_TEST_HOOKS
