@@ -5,7 +5,7 @@ import PMemSystem
 /// touches, which of them are written whole into spare chunks and remapped,
 /// and the log entries of the rest. A pure function of the writes and the
 /// pool's geometry, tested on its own (CommitPlanTests); the executor
-/// (`Pool.execute(_:)`) carries it out.
+/// (`PlannedUpdate`, through the commit skeleton) carries it out.
 struct CommitPlan: Equatable {
     /// The sizes a plan depends on.
     struct Geometry {

@@ -1,0 +1,57 @@
+import PMemSystem
+
+/// What one commit writes. `Pool.run(_:)` is the commit's skeleton
+/// (docs/FORMAT.md, "Update protocol"): it takes the steps in order and asks
+/// the update what each step writes. Three kinds: ``LoggedWrite`` (one write
+/// inside one chunk, through the log), ``RemappedWrite`` (one chunk written
+/// out of place and remapped) and ``PlannedUpdate`` (any set of writes,
+/// planned). Each step persists in the pool's mode: cache-line flushes and
+/// fences, or an `msync` per flush with the apply deferred
+/// (`Pool.defersApply`, docs/FORMAT.md, "Deferred apply").
+protocol CommitUpdate {
+    /// Step 1: the chunks the update touches, ascending (the lock order).
+    var touchedCount: Int { get }
+    func touched(_ i: Int) -> Int
+
+    /// Step 2: spare chunks for the chunks it remaps; false when the pool
+    /// was poisoned or closed while waiting. Freed again if the commit
+    /// fails before its commit point.
+    mutating func takeSpares(from locks: ChunkLocks) -> Bool
+    func freeSpares(to locks: ChunkLocks)
+
+    /// Step 4: records the commit must kill before it writes its own, made
+    /// durable no later than its commit point.
+    func killRecords(in pool: Pool, lanes: CommitLanes)
+
+    /// Step 5: the new contents of remapped chunks, durable before a record
+    /// can name them. Returns the bytes written.
+    mutating func stage(in pool: Pool, lanes: CommitLanes) throws(PMemError) -> Int
+
+    /// Step 6: the record into `slot`, durable: the commit point. Returns
+    /// the record's size.
+    func writeRecord(in pool: Pool, slot: Int, sequence: UInt64) throws(PMemError) -> Int
+
+    /// Step 8: what the record says, applied in place (durable before
+    /// return unless the mode defers it). Returns the bytes applied.
+    func apply(in pool: Pool, slot: Int) throws(PMemError) -> Int
+
+    /// Step 9: the view shows the remapped chunks; the chunks they replace
+    /// become spares. A failure leaves the view behind the durable page
+    /// table: the skeleton then poisons the pool.
+    func remapView(of pool: Pool) throws(PMemError)
+
+    /// For the statistics.
+    var requestedBytes: Int { get }
+    var remapCount: Int { get }
+    func fences(defersApply: Bool) -> Int
+}
+
+/// The lanes a commit holds: `unit`, the lane (or, with deferred apply, the
+/// pair) it took, held to the end; `slot`, the lane its record goes into;
+/// `others`, the lanes of records it kills, held until its commit point has
+/// made their deaths durable.
+struct CommitLanes {
+    var unit: Int
+    var slot: Int
+    var others: [Int]
+}

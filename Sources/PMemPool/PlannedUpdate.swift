@@ -1,0 +1,112 @@
+import PMemSystem
+import PMemMapping
+
+/// Any set of writes, planned (CommitPlan): chunks wholly covered, or too
+/// large to log, are written into spare chunks and remapped; the rest is
+/// logged. The record holds every page-table and data entry (docs/FORMAT.md,
+/// "Update protocol").
+struct PlannedUpdate: CommitUpdate {
+    let plan: CommitPlan
+    private(set) var spares: [Int]
+    private var entries: [LogEntry] = []
+
+    init(_ plan: CommitPlan) {
+        self.plan = plan
+        spares = [Int](repeating: 0, count: plan.remapped.count)
+    }
+
+    var touchedCount: Int { plan.touched.count }
+    func touched(_ i: Int) -> Int { plan.touched[i] }
+    var requestedBytes: Int { plan.requested }
+    var remapCount: Int { plan.remapped.count }
+    func fences(defersApply: Bool) -> Int { plan.remapped.isEmpty ? 2 : 3 }
+
+    mutating func takeSpares(from locks: ChunkLocks) -> Bool {
+        let count = spares.count
+        return spares.withUnsafeMutableBufferPointer { locks.takeSpares(count, into: $0) }
+    }
+
+    func freeSpares(to locks: ChunkLocks) { spares.withUnsafeBufferPointer { locks.free($0) } }
+
+    /// The records of the other lanes that were the last of these chunks
+    /// die with the commit point. With lanes in pairs, older records die a
+    /// sync before newer ones, every apply durable before its record dies:
+    /// for each chunk whose last record is the newer of its pair, the pair's
+    /// older slot (perhaps the chunk's previous record) in a first wave, the
+    /// last records in a second, with the commit.
+    func killRecords(in pool: Pool, lanes: CommitLanes) {
+        if pool.defersApply {
+            let waves = pool.killWaves(touching: plan.touched, overwritten: lanes.slot)
+            if !pool.locks.applyIsDurable(lanes.slot) || (waves.first + waves.second).contains(where: { !pool.locks.applyIsDurable($0) }) {
+                pool.syncAll(at: .commitSettleSync)
+            }
+            if !waves.first.isEmpty {
+                for j in waves.first { pool.kill(lane: j, at: .commitFirstWaveKillFlush) }
+                pool.fence(at: .commitFirstWaveKillFence)
+            }
+            for j in waves.second { pool.kill(lane: j, at: .commitSecondWaveKillFlush) }
+        } else {
+            for j in lanes.others { pool.kill(lane: j, at: .commitKillFlush) }
+        }
+    }
+
+    mutating func stage(in pool: Pool, lanes: CommitLanes) throws(PMemError) -> Int {
+        let chunk = pool.layout.chunkSize
+        var bytes = 0
+        for (i, remap) in plan.remapped.enumerated() {
+            let logical = remap.logical
+            let destination = pool.file.base + pool.layout.chunkOffset(spares[i])
+            // The bytes the update leaves as they are, from the chunk's current
+            // physical copy through the file mapping: the view's pages of a
+            // chunk remapped earlier would each fault in first.
+            let current = pool.file.base + pool.layout.chunkOffset(pool.pageTable[logical])
+            for gap in CommitPlan.uncovered(remap.pieces, chunk: logical, size: chunk) {
+                pool.copyAndFlush(destination + gap.lowerBound, current + gap.lowerBound, gap.count, at: .commitRemapKeptBytesCopy)
+                bytes += gap.count
+            }
+            for piece in remap.pieces {
+                piece.bytes.withUnsafeBytes { src in
+                    pool.copyAndFlush(destination + piece.offset - logical * chunk, src.baseAddress!, src.count, at: .commitRemapWriteCopy)
+                }
+                bytes += piece.bytes.count
+            }
+            entries.append(.pageTable(logical: logical, physical: spares[i]))
+        }
+        // The record's checksum does not cover remapped chunks: their contents
+        // must be durable before a record can name them.
+        if !plan.remapped.isEmpty { pool.fence(at: .commitRemapDataFence) }
+        entries += plan.logEntries
+        return bytes
+    }
+
+    func writeRecord(in pool: Pool, slot: Int, sequence: UInt64) throws(PMemError) -> Int {
+        let record = pool.file.base + pool.layout.laneOffset(slot)
+        let body = UnsafeMutableRawBufferPointer(start: record + CommitRecord.headerSize, count: pool.layout.laneSize - CommitRecord.headerSize)
+        var length = 0
+        for entry in entries { length = entry.encode(into: body, at: length) }
+        try Pool.simulateCrash(at: .afterLogBody)
+        CommitRecord.writeHeader(record, sequence: sequence, entryCount: entries.count, bodyLength: length)
+        pool.flush(record, CommitRecord.headerSize + length, at: .commitRecordFlush)
+        pool.fence(at: .commitFence)
+        return CommitRecord.headerSize + length
+    }
+
+    func apply(in pool: Pool, slot: Int) throws(PMemError) -> Int {
+        let applied = try Pool.apply(entries, base: pool.file.base, layout: pool.layout, persistence: pool.persistence, path: pool.path,
+                                     dataSite: .commitApplyCopy, pageTableSite: .commitPageTableFlush)
+        pool.fence(at: .commitApplyFence)
+        return applied
+    }
+
+    func remapView(of pool: Pool) throws(PMemError) {
+        var replaced: [Int] = []
+        for (i, remap) in plan.remapped.enumerated() {
+            replaced.append(pool.pageTable[remap.logical])
+            pool.pageTable[remap.logical] = spares[i]
+        }
+        for (i, remap) in plan.remapped.enumerated() { try pool.mapChunks(remap.logical, count: 1, physical: spares[i]) }
+        // The page-table entries naming the new chunks are durable (the
+        // apply fence): the replaced chunks can take new contents.
+        replaced.withUnsafeBufferPointer { pool.locks.free($0) }
+    }
+}
