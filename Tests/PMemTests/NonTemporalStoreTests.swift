@@ -8,7 +8,7 @@ import Testing
 /// read at each map) an in-place write is one non-temporal 8-byte store or a
 /// store and a flush, as the open measured (WordPersistence.swift), and a
 /// whole word is stored without reading it first; small applies are
-/// non-temporal copies too (Pool+FastPaths.swift, PersistenceCalls.copyAndFlush).
+/// non-temporal copies too (Pool+PersistenceSteps.swift, PersistenceCalls.copyAndFlush).
 /// These say what must stay true of the bytes: written exactly, neighbours
 /// kept, the same after a reopen.
 @Suite("Non-temporal stores on libpmem2's cache flushes")

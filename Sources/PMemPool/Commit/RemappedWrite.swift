@@ -35,7 +35,7 @@ struct RemappedWrite: CommitUpdate {
     /// The slot's own record dies when this one overwrites it. With lanes in
     /// pairs, the newer slot's record too if it is the chunk's last (a data
     /// record a replay would write through the new page-table entry, over
-    /// this write): in step 5, once both slots' applies are durable.
+    /// this write): in step 2, once both slots' applies are durable.
     func killRecords(in pool: Pool, lanes: CommitLanes) {}
 
     mutating func stage(in pool: Pool, lanes: CommitLanes) throws(PMemError) -> Int {

@@ -9,33 +9,33 @@ import PMemSystem
 /// fences, or an `msync` per flush with the apply deferred
 /// (`Pool.defersApply`, docs/FORMAT.md, "Deferred apply").
 protocol CommitUpdate {
-    /// Step 1: the chunks the update touches, ascending (the lock order).
+    /// The chunks the update touches, ascending (the lock order).
     var touchedCount: Int { get }
     func touched(_ i: Int) -> Int
 
-    /// Step 2: spare chunks for the chunks it remaps; false when the pool
+    /// Spare chunks for the chunks it remaps; false when the pool
     /// was poisoned or closed while waiting. Freed again if the commit
     /// fails before its commit point.
     mutating func takeSpares(from locks: ChunkLocks) -> Bool
     func freeSpares(to locks: ChunkLocks)
 
-    /// Step 4: records the commit must kill before it writes its own, made
+    /// Step 1: records the commit must kill before it writes its own, made
     /// durable no later than its commit point.
     func killRecords(in pool: Pool, lanes: CommitLanes)
 
-    /// Step 5: the new contents of remapped chunks, durable before a record
+    /// Step 2: the new contents of remapped chunks, durable before a record
     /// can name them. Returns the bytes written.
     mutating func stage(in pool: Pool, lanes: CommitLanes) throws(PMemError) -> Int
 
-    /// Step 6: the record into `slot`, durable: the commit point. Returns
+    /// Steps 3–4: the record into `slot`, durable: the commit point. Returns
     /// the record's size.
     func writeRecord(in pool: Pool, slot: Int, sequence: UInt64) throws(PMemError) -> Int
 
-    /// Step 8: what the record says, applied in place (durable before
+    /// Steps 5–6: what the record says, applied in place (durable before
     /// return unless the mode defers it). Returns the bytes applied.
     func apply(in pool: Pool, slot: Int) throws(PMemError) -> Int
 
-    /// Step 9: the view shows the remapped chunks; the chunks they replace
+    /// Step 7: the view shows the remapped chunks; the chunks they replace
     /// become spares. A failure leaves the view behind the durable page
     /// table: the skeleton then poisons the pool.
     func remapView(of pool: Pool) throws(PMemError)

@@ -8,16 +8,15 @@ import PMemSystem
 extension Pool {
     @inline(__always)
     func perform<U: CommitUpdate>(_ update: inout U) throws(PMemError) {
-        // 1. The chunks, ascending.
+        // Before the steps: the chunks, ascending; spares; lanes.
         var held = 0
         defer { for i in 0..<held { locks.unlock(chunk: update.touched(i)) } }
         while held < update.touchedCount {
             guard locks.lock(chunk: update.touched(held)) else { throw needsRecoveryError }
             held += 1
         }
-        // 2. Spares.
         guard update.takeSpares(from: locks) else { throw needsRecoveryError }
-        // 3. Lanes: that of a record still valid for these chunks, which the
+        // Lanes: that of a record still valid for these chunks, which the
         // new record overwrites or kills (invariant I2), else a free one.
         var lanes = takeLanes(for: update)
         defer {
@@ -31,15 +30,15 @@ extension Pool {
             // nothing else may write until the pool is reopened.
             else if !finished { locks.poison() }
         }
-        // 4. Kills.
+        // 1. Kill the other records still valid for these chunks.
         update.killRecords(in: self, lanes: lanes)
-        // 5. The new contents of remapped chunks, durable.
+        // 2. The new contents of remapped chunks, durable.
         let remapBytes = try update.stage(in: self, lanes: lanes)
-        // 6. The record, durable: the commit point.
+        // 3–4. The record, durable: the commit point.
         let sequence = nextSequence(slot: lanes.slot, touching: update)
         let logBytes = try update.writeRecord(in: self, slot: lanes.slot, sequence: sequence)
         committed = true
-        // 7. Bookkeeping: the record is the last of its chunks; the records
+        // Bookkeeping: the record is the last of its chunks; the records
         // it killed are durably dead.
         for j in lanes.others { locks.releaseLane(j) }
         lanes.others = []
@@ -47,17 +46,17 @@ extension Pool {
         locks.setLaneSequence(lanes.slot, sequence)
         if defersApply { locks.setPendingTicket(lanes.slot, 0) } // until apply says otherwise
         try Self.simulateCrash(at: .afterCommitRecord)
-        // 8. Apply.
+        // 5–6. Apply, durable (or, deferred, at the next sync).
         let applied = try update.apply(in: self, slot: lanes.slot)
         try Self.simulateCrash(at: .afterApply)
-        // 9. The view.
+        // 7. The view; the replaced chunks become spares.
         try update.remapView(of: self)
         finished = true
         locks.add(lane: lanes.unit, commits: 1, bytesRequested: update.requestedBytes, logBytes: logBytes, appliedBytes: applied,
                   remapBytes: remapBytes, remaps: update.remapCount, fences: update.fences(defersApply: defersApply))
     }
 
-    /// Step 3. One chunk: the lane (or pair) of the chunk's record if it is
+    /// The lanes. One chunk: the lane (or pair) of the chunk's record if it is
     /// still valid, else this thread's own. Several: the lanes (pairs) of the
     /// last records of all of them, ascending; the first takes the record,
     /// the others are killed. With lanes in pairs the record goes into the
@@ -88,7 +87,7 @@ extension Pool {
         return CommitLanes(unit: unit, slot: defersApply ? olderSlot(unit) : unit, others: Array(live.dropFirst()))
     }
 
-    /// Step 6's sequence number: above every record of the slot's lane (both
+    /// Step 3's sequence number: above every record of the slot's lane (both
     /// slots of a pair) and every last record of the touched chunks.
     @inline(__always)
     func nextSequence<U: CommitUpdate>(slot: Int, touching update: U) -> UInt64 {
