@@ -266,3 +266,10 @@ uint32_t ccrc32c_hardware_update(uint32_t crc, const void *bytes, size_t length)
     return crc;
 }
 #endif
+
+int ccrc32c_cpu_features_ = 0;
+
+__attribute__((constructor)) static void ccrc32c_detect_cpu_features(void) {
+    int hardware = ccrc32c_hardware_available();
+    ccrc32c_cpu_features_ = hardware | (hardware && ccrc32c_fold_available() ? 2 : 0);
+}

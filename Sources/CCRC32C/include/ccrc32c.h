@@ -9,6 +9,13 @@
 /// Whether this CPU has the crc32 instruction (SSE4.2).
 int ccrc32c_hardware_available(void);
 
+/// What ccrc32c_hardware_available() and ccrc32c_fold_available() (and
+/// the former) answered, asked once when the library is loaded: bit 0 the
+/// crc32 instruction, bit 1 the fold. A load, where Swift's lazy globals
+/// cost a call on every checksum of the commit path.
+extern int ccrc32c_cpu_features_;
+static inline int ccrc32c_cpu_features(void) { return ccrc32c_cpu_features_; }
+
 /// Continues a CRC-32C over `length` bytes: `crc` is the running value
 /// without the final inversion (start from 0xFFFFFFFF; invert at the end).
 /// Call only when ccrc32c_hardware_available() returned 1.

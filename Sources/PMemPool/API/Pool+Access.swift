@@ -108,8 +108,15 @@ extension Pool {
 
     /// Throws ``/PMemSystem/PMemError/Code/outOfBounds`` unless `count`
     /// logical bytes at `offset` lie inside the pool.
+    @inline(__always)
     func checkRange(_ offset: Int, _ count: Int) throws(PMemError) {
-        guard fits(offset, count, in: capacity) else { throw Self.outOfBounds(offset, count, capacity: capacity, path: path) }
+        guard fits(offset, count, in: capacity) else { throw outOfBounds(offset, count) }
+    }
+
+    /// Out of line: the error's message is built only when it is thrown.
+    @inline(never)
+    private func outOfBounds(_ offset: Int, _ count: Int) -> PMemError {
+        Self.outOfBounds(offset, count, capacity: capacity, path: path)
     }
 
     /// The error for `count` logical bytes at `offset` outside a pool of

@@ -25,6 +25,13 @@ extension Pool {
         guard !buffer.isEmpty else { return }
         // The hardware's atomic unit needs no plan.
         if CommitPlan.fitsOneWord(offset, buffer.count) { return try storeInPlace(buffer, at: offset) }
+        try commitOne(buffer, at: offset)
+    }
+
+    /// A write larger than a word: one chunk logged or remapped, or planned.
+    /// Out of line, so that the in-place write above pays nothing for it.
+    @inline(never)
+    private func commitOne(_ buffer: UnsafeRawBufferPointer, at offset: Int) throws(PMemError) {
         let chunk = layout.chunkSize
         let logical = layout.chunk(of: offset)
         if layout.chunk(of: offset + buffer.count - 1) == logical {

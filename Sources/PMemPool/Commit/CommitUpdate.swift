@@ -19,13 +19,20 @@ protocol CommitUpdate {
     mutating func takeSpares(from locks: ChunkLocks) -> Bool
     func freeSpares(to locks: ChunkLocks)
 
+    /// The lanes: `unit`, the lane (or, with deferred apply, the pair) it
+    /// takes, held to the end; `slot`, the lane its record goes into. An
+    /// update of several chunks also holds the lanes of records it kills,
+    /// until its commit point has made their deaths durable.
+    mutating func takeLanes(in pool: Pool) -> (unit: Int, slot: Int)
+    mutating func releaseKilledLanes(to locks: ChunkLocks)
+
     /// Step 1: records the commit must kill before it writes its own, made
     /// durable no later than its commit point.
-    func killRecords(in pool: Pool, lanes: CommitLanes)
+    func killRecords(in pool: Pool, slot: Int)
 
     /// Step 2: the new contents of remapped chunks, durable before a record
     /// can name them. Returns the bytes written.
-    mutating func stage(in pool: Pool, lanes: CommitLanes) throws(PMemError) -> Int
+    mutating func stage(in pool: Pool, slot: Int) throws(PMemError) -> Int
 
     /// Steps 3–4: the record into `slot`, durable: the commit point. Returns
     /// the record's size.
@@ -46,12 +53,8 @@ protocol CommitUpdate {
     func fences(defersApply: Bool) -> Int
 }
 
-/// The lanes a commit holds: `unit`, the lane (or, with deferred apply, the
-/// pair) it took, held to the end; `slot`, the lane its record goes into;
-/// `others`, the lanes of records it kills, held until its commit point has
-/// made their deaths durable.
-struct CommitLanes {
-    var unit: Int
-    var slot: Int
-    var others: [Int]
+extension CommitUpdate {
+    /// An update of one chunk kills no other lane's record: the record
+    /// still valid for its chunk is in the lane it takes.
+    mutating func releaseKilledLanes(to locks: ChunkLocks) {}
 }

@@ -19,22 +19,32 @@ struct LoggedWrite: CommitUpdate {
     static let streamedMinimum = 256
 
     var touchedCount: Int { 1 }
+    @inline(__always)
     func touched(_ i: Int) -> Int { logical }
+    @inline(__always)
     mutating func takeSpares(from locks: ChunkLocks) -> Bool { true }
+    @inline(__always)
     func freeSpares(to locks: ChunkLocks) {}
     var requestedBytes: Int { bytes.count }
     var remapCount: Int { 0 }
+    @inline(__always)
     func fences(defersApply: Bool) -> Int { defersApply ? 1 : 2 }
 
     /// The slot's own record dies when this one overwrites it; with deferred
     /// apply, its apply must be durable first. The pair's newer slot stays
     /// valid: if this record is torn, that is the one a crash replays.
-    func killRecords(in pool: Pool, lanes: CommitLanes) {
-        if pool.defersApply { pool.settle(lanes.slot) }
+    @inline(__always)
+    func takeLanes(in pool: Pool) -> (unit: Int, slot: Int) { pool.takeLane(forOneChunk: logical) }
+
+    @inline(__always)
+    func killRecords(in pool: Pool, slot: Int) {
+        if pool.defersApply { pool.settle(slot) }
     }
 
-    func stage(in pool: Pool, lanes: CommitLanes) throws(PMemError) -> Int { 0 }
+    @inline(__always)
+    func stage(in pool: Pool, slot: Int) throws(PMemError) -> Int { 0 }
 
+    @inline(__always)
     func writeRecord(in pool: Pool, slot: Int, sequence: UInt64) throws(PMemError) -> Int {
         let record = pool.file.base + pool.layout.laneOffset(slot)
         let body = record + CommitRecord.headerSize
@@ -105,6 +115,7 @@ struct LoggedWrite: CommitUpdate {
         return CommitRecord.headerSize + length
     }
 
+    @inline(__always)
     func apply(in pool: Pool, slot: Int) throws(PMemError) -> Int {
         if pool.defersApply {
             // Plain stores, durable at the next sync; the record stays valid
@@ -118,5 +129,6 @@ struct LoggedWrite: CommitUpdate {
         return bytes.count
     }
 
+    @inline(__always)
     func remapView(of pool: Pool) throws(PMemError) {}
 }

@@ -9,6 +9,8 @@ struct PlannedUpdate: CommitUpdate {
     let plan: CommitPlan
     private(set) var spares: [Int]
     private var entries: [LogEntry] = []
+    /// The lanes of records it kills, held until the commit point.
+    private var killedLanes: [Int] = []
 
     init(_ plan: CommitPlan) {
         self.plan = plan
@@ -16,16 +18,20 @@ struct PlannedUpdate: CommitUpdate {
     }
 
     var touchedCount: Int { plan.touched.count }
+    @inline(__always)
     func touched(_ i: Int) -> Int { plan.touched[i] }
     var requestedBytes: Int { plan.requested }
     var remapCount: Int { plan.remapped.count }
+    @inline(__always)
     func fences(defersApply: Bool) -> Int { plan.remapped.isEmpty ? 2 : 3 }
 
+    @inline(__always)
     mutating func takeSpares(from locks: ChunkLocks) -> Bool {
         let count = spares.count
         return spares.withUnsafeMutableBufferPointer { locks.takeSpares(count, into: $0) }
     }
 
+    @inline(__always)
     func freeSpares(to locks: ChunkLocks) { spares.withUnsafeBufferPointer { locks.free($0) } }
 
     /// The records of the other lanes that were the last of these chunks
@@ -34,10 +40,38 @@ struct PlannedUpdate: CommitUpdate {
     /// for each chunk whose last record is the newer of its pair, the pair's
     /// older slot (perhaps the chunk's previous record) in a first wave, the
     /// last records in a second, with the commit.
-    func killRecords(in pool: Pool, lanes: CommitLanes) {
+    /// The lanes (pairs) of the last records of all its chunks, ascending;
+    /// the first takes the record, the others are killed. A lane whose
+    /// record no longer touches these chunks may still be being overwritten
+    /// by its holder: taking it waits for that holder's commit point.
+    /// Killing a record whose commit returned is always safe.
+    @inline(__always)
+    mutating func takeLanes(in pool: Pool) -> (unit: Int, slot: Int) {
+        let locks = pool.locks
+        var live: [Int] = []
+        for l in plan.touched {
+            let j = locks.lastLane(l)
+            let unit = pool.defersApply && j >= 0 ? j & ~1 : j
+            if unit >= 0, !live.contains(unit) { live.append(unit) }
+        }
+        live.sort()
+        for j in live { locks.lockLane(j) }
+        let unit = live.first ?? locks.acquireLane()
+        killedLanes = Array(live.dropFirst())
+        return (unit, pool.defersApply ? pool.olderSlot(unit) : unit)
+    }
+
+    @inline(__always)
+    mutating func releaseKilledLanes(to locks: ChunkLocks) {
+        for j in killedLanes { locks.releaseLane(j) }
+        killedLanes = []
+    }
+
+    @inline(__always)
+    func killRecords(in pool: Pool, slot: Int) {
         if pool.defersApply {
-            let waves = pool.killWaves(touching: plan.touched, overwritten: lanes.slot)
-            if !pool.locks.applyIsDurable(lanes.slot) || (waves.first + waves.second).contains(where: { !pool.locks.applyIsDurable($0) }) {
+            let waves = pool.killWaves(touching: plan.touched, overwritten: slot)
+            if !pool.locks.applyIsDurable(slot) || (waves.first + waves.second).contains(where: { !pool.locks.applyIsDurable($0) }) {
                 pool.syncAll(at: .commitSettleSync)
             }
             if !waves.first.isEmpty {
@@ -46,11 +80,12 @@ struct PlannedUpdate: CommitUpdate {
             }
             for j in waves.second { pool.kill(lane: j, at: .commitSecondWaveKillFlush) }
         } else {
-            for j in lanes.others { pool.kill(lane: j, at: .commitKillFlush) }
+            for j in killedLanes { pool.kill(lane: j, at: .commitKillFlush) }
         }
     }
 
-    mutating func stage(in pool: Pool, lanes: CommitLanes) throws(PMemError) -> Int {
+    @inline(__always)
+    mutating func stage(in pool: Pool, slot: Int) throws(PMemError) -> Int {
         let chunk = pool.layout.chunkSize
         var bytes = 0
         for (i, remap) in plan.remapped.enumerated() {
@@ -79,6 +114,7 @@ struct PlannedUpdate: CommitUpdate {
         return bytes
     }
 
+    @inline(__always)
     func writeRecord(in pool: Pool, slot: Int, sequence: UInt64) throws(PMemError) -> Int {
         let record = pool.file.base + pool.layout.laneOffset(slot)
         let body = UnsafeMutableRawBufferPointer(start: record + CommitRecord.headerSize, count: pool.layout.laneSize - CommitRecord.headerSize)
@@ -91,6 +127,7 @@ struct PlannedUpdate: CommitUpdate {
         return CommitRecord.headerSize + length
     }
 
+    @inline(__always)
     func apply(in pool: Pool, slot: Int) throws(PMemError) -> Int {
         let applied = try Pool.apply(entries, base: pool.file.base, layout: pool.layout, persistence: pool.persistence, path: pool.path,
                                      dataSite: .commitApplyCopy, pageTableSite: .commitPageTableFlush)
@@ -98,6 +135,7 @@ struct PlannedUpdate: CommitUpdate {
         return applied
     }
 
+    @inline(__always)
     func remapView(of pool: Pool) throws(PMemError) {
         var replaced: [Int] = []
         for (i, remap) in plan.remapped.enumerated() {

@@ -19,15 +19,19 @@ struct RemappedWrite: CommitUpdate {
     }
 
     var touchedCount: Int { 1 }
+    @inline(__always)
     func touched(_ i: Int) -> Int { logical }
     var requestedBytes: Int { bytes.count }
     var remapCount: Int { 1 }
+    @inline(__always)
     func fences(defersApply: Bool) -> Int { defersApply ? 2 : 3 }
 
+    @inline(__always)
     mutating func takeSpares(from locks: ChunkLocks) -> Bool {
         withUnsafeMutablePointer(to: &spare) { locks.takeSpares(1, into: UnsafeMutableBufferPointer(start: $0, count: 1)) }
     }
 
+    @inline(__always)
     func freeSpares(to locks: ChunkLocks) {
         withUnsafePointer(to: spare) { locks.free(UnsafeBufferPointer(start: $0, count: 1)) }
     }
@@ -36,15 +40,20 @@ struct RemappedWrite: CommitUpdate {
     /// pairs, the newer slot's record too if it is the chunk's last (a data
     /// record a replay would write through the new page-table entry, over
     /// this write): in step 2, once both slots' applies are durable.
-    func killRecords(in pool: Pool, lanes: CommitLanes) {}
+    @inline(__always)
+    func takeLanes(in pool: Pool) -> (unit: Int, slot: Int) { pool.takeLane(forOneChunk: logical) }
 
-    mutating func stage(in pool: Pool, lanes: CommitLanes) throws(PMemError) -> Int {
+    @inline(__always)
+    func killRecords(in pool: Pool, slot: Int) {}
+
+    @inline(__always)
+    mutating func stage(in pool: Pool, slot: Int) throws(PMemError) -> Int {
         let chunk = pool.layout.chunkSize
         let start = offset - logical * chunk, end = start + bytes.count
         let destination = pool.file.base + pool.layout.chunkOffset(spare)
         let current = pool.file.base + pool.layout.chunkOffset(pool.pageTable[logical])
         if pool.defersApply {
-            let other = lanes.slot ^ 1
+            let other = slot ^ 1
             let killsOther = pool.holdsLastRecord(other, of: logical)
             if start > 0 { try pool.storeIntoFile(destination, current, start) }
             if end < chunk { try pool.storeIntoFile(destination + end, current + end, chunk - end) }
@@ -56,7 +65,7 @@ struct RemappedWrite: CommitUpdate {
             if killsOther {
                 // The older slot (perhaps the chunk's previous record) dies in
                 // a sync of its own, then the newer one with the commit.
-                pool.killWord(lanes.slot)
+                pool.killWord(slot)
                 pool.syncAll(at: .pairedRemapKillSync)
                 pool.killWord(other)
             }
@@ -71,6 +80,7 @@ struct RemappedWrite: CommitUpdate {
         return chunk
     }
 
+    @inline(__always)
     func writeRecord(in pool: Pool, slot: Int, sequence: UInt64) throws(PMemError) -> Int {
         let record = pool.file.base + pool.layout.laneOffset(slot)
         CommitRecord.writeEntryHead(record + CommitRecord.headerSize, kind: 2, a: UInt64(logical), b: UInt64(spare))
@@ -85,6 +95,7 @@ struct RemappedWrite: CommitUpdate {
         return CommitRecord.headerSize + CommitRecord.entryHeadSize
     }
 
+    @inline(__always)
     func apply(in pool: Pool, slot: Int) throws(PMemError) -> Int {
         let entry = pool.file.base + PoolLayout.pageTableEntryOffset(logical)
         pmem_store64(entry, PageTableEntry.encode(logical: logical, physical: spare).littleEndian)
@@ -100,6 +111,7 @@ struct RemappedWrite: CommitUpdate {
         return 8
     }
 
+    @inline(__always)
     func remapView(of pool: Pool) throws(PMemError) {
         let replaced = pool.pageTable[logical]
         pool.pageTable[logical] = spare

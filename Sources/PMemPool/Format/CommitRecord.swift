@@ -10,7 +10,9 @@ import CPMemAtomics
 /// reserved (4), body length (8), the CRC-32C of each of the body's three
 /// parts (3 × 4), reserved (16), CRC-32C (4) of header bytes 0..<60.
 enum CommitRecord {
-    static let magic: UInt64 = UInt64(littleEndian: Array("PMCOMMIT".utf8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) })
+    /// "PMCOMMIT" read as a little-endian word (a literal: a computed
+    /// global would cost a lazy-initialization check on every commit).
+    static let magic: UInt64 = 0x5449_4D4D_4F43_4D50
     static let entryHeadSize = 24
     static let headerSize = 64
     /// The header's fields: byte offsets from the start of the lane.

@@ -7,10 +7,12 @@ import CCRC32C
 /// table-driven, eight bytes per step ("slicing-by-8"), which is also the
 /// reference the tests compare the others against. All give the same values.
 package enum CRC32C {
-    package static let hardwareAvailable = ccrc32c_hardware_available() != 0
+    @inline(__always)
+    package static var hardwareAvailable: Bool { ccrc32c_cpu_features() & 1 != 0 }
 
     /// Whether long inputs are folded with VPCLMULQDQ (AVX-512).
-    package static let foldAvailable = hardwareAvailable && ccrc32c_fold_available() != 0
+    @inline(__always)
+    package static var foldAvailable: Bool { ccrc32c_cpu_features() & 2 != 0 }
 
     /// The shortest part of ``threeParts(_:)`` that is folded rather than
     /// run side by side with the other two through the crc32 instruction:

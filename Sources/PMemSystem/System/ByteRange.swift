@@ -1,7 +1,7 @@
 /// Whether `count` bytes at `offset` lie inside `size` bytes: the one bounds
 /// check of every layer, written so that no operand can overflow (a count of
 /// 0 at `offset == size` fits; negative offsets and counts never do).
-@inline(__always)
+@inlinable @inline(__always)
 package func fits(_ offset: Int, _ count: Int, in size: Int) -> Bool {
     offset >= 0 && count >= 0 && offset <= size && count <= size - offset
 }
