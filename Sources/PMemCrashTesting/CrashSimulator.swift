@@ -57,10 +57,13 @@ public final class CrashSimulator: @unchecked Sendable {
 
     /// The crash images of this moment: the durable bytes, everything
     /// stored, `mixes` random 8-byte-granular mixes of the two, and `mixes`
-    /// random subsets of the flushed-but-unfenced lines. Seeded, so that a
-    /// failure can be replayed.
-    public func crashImages(mixes: Int = 16, seed: UInt64) -> [[UInt8]] {
+    /// random subsets of the flushed-but-unfenced lines; and the states random
+    /// mixes almost never give: each flushed line alone, all but one, the
+    /// first ones in flush order, a large non-temporal copy one word short,
+    /// all stored words but one (at most `structured` of each kind). Seeded,
+    /// so that a failure can be replayed.
+    public func crashImages(mixes: Int = 16, structured: Int = 4, seed: UInt64) -> [[UInt8]] {
         var generator = SeededGenerator(state: seed)
-        return domain.crashImages(mixes: mixes, using: &generator)
+        return domain.crashImages(mixes: mixes, structured: structured, using: &generator)
     }
 }

@@ -13,9 +13,11 @@ import PMemSystem
 /// had when it was flushed. Until then any stored 8-byte word may or may not
 /// have reached the media (a cache line can be evicted at any time), so the
 /// crash images at a fence are: the media alone, the working image whole,
-/// random mixes of the two at 8-byte granularity, and random subsets of the
+/// random mixes of the two at 8-byte granularity, random subsets of the
 /// flushed-but-unfenced lines (a flushed line is written back whole, in no
-/// particular order with the others).
+/// particular order with the others), and structured images random mixes
+/// almost never give (each flushed line alone, all but one, prefixes, a large
+/// non-temporal copy one word short).
 ///
 /// Threads may share a domain: each has its own flushed-but-unfenced lines
 /// (a fence orders only its own CPU's flushes), and crash images include
@@ -227,18 +229,20 @@ package final class SimulatedPersistenceDomain: @unchecked Sendable {
     /// The crash images of this moment: the media, the working image,
     /// `mixes` seeded random mixes of the two at 8-byte granularity, and
     /// `mixes` random subsets of the pending flushed lines over the media.
-    package func crashImages(mixes: Int, using generator: inout some RandomNumberGenerator) -> [[UInt8]] {
-        crashStates(mixes: mixes, using: &generator).map(\.image)
+    /// With `structured` above 0, also the structured images random mixes
+    /// almost never give, at most `structured` of each kind.
+    package func crashImages(mixes: Int, structured: Int = 0, using generator: inout some RandomNumberGenerator) -> [[UInt8]] {
+        crashStates(mixes: mixes, structured: structured, using: &generator).map(\.image)
     }
 
     /// The crash images of this moment (``crashImages(mixes:using:)``), each
     /// with a 64-bit hash of its whole contents: equal images have equal
     /// hashes, whatever the fence, so that a checker can count the distinct
     /// states it saw (``CrashImageHash``).
-    package func crashStates(mixes: Int, using generator: inout some RandomNumberGenerator) -> [(image: [UInt8], state: UInt64)] {
+    package func crashStates(mixes: Int, structured: Int = 0, using generator: inout some RandomNumberGenerator) -> [(image: [UInt8], state: UInt64)] {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
-        let images = unhashedCrashImages(mixes: mixes, using: &generator)
+        let images = unhashedCrashImages(mixes: mixes, structured: structured, using: &generator)
         // Only the words that differ from the working image, or that a
         // pending piece covers, can differ from the media: the hash of the
         // media, corrected in those words.
@@ -285,11 +289,12 @@ package final class SimulatedPersistenceDomain: @unchecked Sendable {
         }
     }
 
-    private func unhashedCrashImages(mixes: Int, using generator: inout some RandomNumberGenerator) -> [[UInt8]] {
+    private func unhashedCrashImages(mixes: Int, structured: Int, using generator: inout some RandomNumberGenerator) -> [[UInt8]] {
         let work = working
         let pending = self.pending
         let differing = differingWords(work)
         var images = [media, work]
+        if structured > 0 { images += structuredImages(pending.filter { $0.flush >= mediaFlush[$0.offset / 64] }, differing, work, limit: structured) }
         if !pending.isEmpty {
             for _ in 0..<mixes {
                 var image = media
@@ -324,6 +329,76 @@ package final class SimulatedPersistenceDomain: @unchecked Sendable {
             images.append(image)
         }
         return images
+    }
+}
+
+extension SimulatedPersistenceDomain {
+    /// The crash images random mixes almost never give, each over the
+    /// media: each pending flushed line alone, all but one, prefixes in flush
+    /// order; the largest non-temporal copy with all its words but the
+    /// first, or but the last (a large record one word short of complete);
+    /// of the stored but unflushed words, all but the last, all but the
+    /// first, the lower half, the first alone and the last alone. Each kind
+    /// at most `limit` times, at evenly spread positions.
+    private func structuredImages(_ pending: [Pending], _ differing: [Int], _ work: [UInt8], limit: Int) -> [[UInt8]] {
+        var images: [[UInt8]] = []
+        // `pieces` in flush order (a line's write-backs land in order); the
+        // word at `skipped.word` of the piece flushed as `skipped.flush` left out.
+        func image(_ pieces: some Sequence<Pending>, skipping skipped: (flush: Int, word: Int)? = nil) -> [UInt8] {
+            var image = media
+            image.withUnsafeMutableBytes { out in
+                for piece in pieces {
+                    var from = piece.offset
+                    let end = piece.offset + piece.bytes.count
+                    while from < end {
+                        let to = min((from & ~7) + 8, end)
+                        if piece.flush != skipped?.flush || from & ~7 != skipped?.word { place(piece, from..<to, into: out) }
+                        from = to
+                    }
+                }
+            }
+            return image
+        }
+        let n = pending.count
+        if n >= 2 {
+            for i in Self.spread(n, limit) { images.append(image([pending[i]])) }
+            for i in Self.spread(n, limit) { images.append(image(pending.indices.lazy.filter { $0 != i }.map { pending[$0] })) }
+            for k in Self.spread(n - 1, limit) { images.append(image(pending[...k])) }
+        }
+        // The largest non-temporal copy (its lines share one flush number).
+        var copies: [Int: (bytes: Int, first: Int, last: Int)] = [:]
+        for piece in pending where piece.nonTemporal {
+            let first = piece.offset & ~7, last = (piece.offset + piece.bytes.count - 1) & ~7
+            let c = copies[piece.flush] ?? (0, first, last)
+            copies[piece.flush] = (c.bytes + piece.bytes.count, min(c.first, first), max(c.last, last))
+        }
+        if let (flush, copy) = copies.max(by: { $0.value.bytes < $1.value.bytes }), copy.first != copy.last {
+            images.append(image(pending, skipping: (flush, copy.first)))
+            images.append(image(pending, skipping: (flush, copy.last)))
+        }
+        if differing.count >= 2 {
+            func words(_ chosen: some Sequence<Int>) -> [UInt8] {
+                var image = media
+                image.withUnsafeMutableBytes { out in
+                    work.withUnsafeBytes { w in
+                        for i in chosen { out.storeBytes(of: w.loadUnaligned(fromByteOffset: i, as: UInt64.self), toByteOffset: i, as: UInt64.self) }
+                    }
+                }
+                return image
+            }
+            let kinds: [ArraySlice<Int>] = [differing.dropLast(), differing.dropFirst(), differing.prefix(differing.count / 2),
+                                             differing.prefix(1), differing.suffix(1)]
+            for chosen in kinds.prefix(limit + 1) { images.append(words(chosen)) }
+        }
+        return images
+    }
+
+    /// Up to `limit` indices of `0..<count`, evenly spread, the first and
+    /// (with a limit above 1) the last among them.
+    static func spread(_ count: Int, _ limit: Int) -> [Int] {
+        guard count > limit else { return Array(0..<count) }
+        guard limit > 1 else { return [0] }
+        return (0..<limit).map { $0 * (count - 1) / (limit - 1) }
     }
 }
 

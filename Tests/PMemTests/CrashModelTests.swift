@@ -198,7 +198,8 @@ struct CrashModelTests {
         let chunk = 2 << 20
         let (pool, domain) = try simulatedPool(scratch, chunkSize: chunk, chunks: 2, spares: 2, lanes: pageMode ? 4 : 2, pageMode: pageMode)
         #expect(pool.writesByFile == pageMode)
-        let checker = CrashChecker(pool: pool, domain: domain, seed: pageMode ? 0xB17 : 0xB16, mixes: 4)
+        let checker = CrashChecker(pool: pool, domain: domain, seed: pageMode ? 0xB17 : 0xB16, mixes: 2)
+        checker.structured = 1
         checker.recoveryCrashEvery = 16
         checker.processDeathEvery = 16
         var g = SeededGenerator(state: 2)
@@ -286,6 +287,7 @@ struct CrashModelTests {
             let (pool, domain) = try simulatedPool(scratch, lanes: mode == .msync ? 4 : 2, mode: mode)
             let checker = CrashChecker(pool: pool, domain: domain, seed: 7, mixes: 16)
             checker.recoveryCrashEvery = 1
+            checker.stopsAtFirstViolation = true
             try Pool.$droppedSite.withValue(site) { try Self.runEveryPath(checker) }
             print("\(mode.prefix)violations: \(checker.violations) (with \(site) left out\(mode == .flushed ? ", words flushed" : ""))")
             #expect(checker.violations > 0, "leaving out \(site) went unnoticed in mode \(mode)")

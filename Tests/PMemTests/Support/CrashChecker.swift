@@ -55,6 +55,8 @@ final class CrashChecker {
     let pageMode: Bool
     var generator: SeededGenerator
     let mixes: Int
+    /// Structured crash images per kind at each fence (SimulatedPersistenceDomain).
+    var structured = 4
     var model: [UInt8]
     /// Power-loss images of the workload.
     var powerLoss = CrashTally()
@@ -74,6 +76,10 @@ final class CrashChecker {
     var processDeathEvery = 1
     /// One recovery after a process death in this many is itself killed at each of its fences.
     var nestedDeathEvery = 8
+    /// Whether checking stops at the first violation (the operations still
+    /// run): a mutation needs one to be caught, not all of them counted.
+    var stopsAtFirstViolation = false
+    private var stopped: Bool { stopsAtFirstViolation && violations > 0 }
     private var momentsSeen = 0
     private var recoveriesRun = 0
 
@@ -114,8 +120,9 @@ final class CrashChecker {
             return storeAndPersist || inPlace ? w.offset..<(w.offset + w.bytes.count) : nil
         }
         domain.beforeFence = { [unowned self] domain in
+            guard !stopped else { return }
             let where_ = "\(label), crash at fence \(domain.fences)"
-            for (image, state) in domain.crashStates(mixes: mixes, using: &generator) {
+            for (image, state) in domain.crashStates(mixes: mixes, structured: structured, using: &generator) {
                 powerLoss.states.insert(state)
                 check(image, against: [before, after], label: where_)
             }
@@ -124,6 +131,7 @@ final class CrashChecker {
         // And between fences: a process death just before each flush (after
         // a kill and before the record that follows it, say).
         domain.beforeFlush = { [unowned self] domain in
+            guard !stopped else { return }
             checkProcessDeath(domain, against: [before, after], noRecord: noRecord, label: "\(label), before a flush after fence \(domain.fences)")
         }
         defer { domain.beforeFence = nil; domain.beforeFlush = nil }
@@ -150,6 +158,10 @@ final class CrashChecker {
         }
         domain.beforeFence = nil
         domain.beforeFlush = nil
+        guard !stopped else {
+            model = after
+            return
+        }
         // At the acknowledgement: what is durable, and every crash image of
         // the lines still in flight (a missing last fence shows here).
         check(domain.media, against: [after], label: "\(label), acknowledged")
