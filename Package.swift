@@ -133,9 +133,19 @@ let package = Package(
         ),
         // Test machinery: counts the test thread's heap allocations.
         .target(name: "CMallocCounter", path: "Tests/CMallocCounter"),
+        // The tests' shared harnesses: the crash checker, scratch files, loop
+        // mounts, the torture writer. Test machinery, in no product.
+        .target(
+            name: "PMemTestSupport",
+            dependencies: ["PMem", "PMemSystem", "PMemMapping", "PMemSealing", "PMemPool", "PMemCrashTesting", "CLinux", "CMallocCounter",
+                           .product(name: "SystemPackage", package: "swift-system")],
+            path: "Tests/PMemTestSupport",
+            // Its declarations name the library's types: imports stay public.
+            swiftSettings: [.enableUpcomingFeature("ExistentialAny")]
+        ),
         .testTarget(
             name: "PMemTests",
-            dependencies: ["PMem", "PMemSystem", "PMemMapping", "PMemSealing", "PMemPool", "PMemCrashTesting", "CPMem2", "CLinux", "CMallocCounter", .product(name: "SystemPackage", package: "swift-system")],
+            dependencies: ["PMem", "PMemSystem", "PMemMapping", "PMemSealing", "PMemPool", "PMemCrashTesting", "PMemTestSupport", "CPMem2", "CLinux", "CMallocCounter", .product(name: "SystemPackage", package: "swift-system")],
             swiftSettings: strictSwift
         ),
     ],

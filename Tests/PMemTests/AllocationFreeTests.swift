@@ -5,6 +5,7 @@ import CMallocCounter
 @testable import PMemPool
 import PMem
 import SystemPackage
+import PMemTestSupport
 import Testing
 
 /// The one-write commit paths allocate nothing (issue: small commits at the

@@ -7,6 +7,7 @@ import Glibc
 import PMem
 @testable import PMemCrashTesting
 import SystemPackage
+import PMemTestSupport
 import Testing
 
 /// The persistence modes the engine runs under, as the simulated domain's

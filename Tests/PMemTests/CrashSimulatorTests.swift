@@ -2,6 +2,7 @@ import Foundation
 import PMem
 import PMemCrashTesting
 import SystemPackage
+import PMemTestSupport
 import Testing
 
 /// The public crash-testing product, used the way an application would use it

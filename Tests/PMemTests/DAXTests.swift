@@ -6,6 +6,7 @@ import Glibc
 @testable import PMemPool
 import PMem
 import SystemPackage
+import PMemTestSupport
 import Testing
 
 /// Real fsdax: these run inside `scripts/dax-vm` (which `scripts/test` runs),

@@ -5,6 +5,7 @@ import Foundation
 @testable import PMemPool
 import PMem
 import SystemPackage
+import PMemTestSupport
 import Testing
 
 /// Every system call and libpmem2 call on the create, seal, open, commit and

@@ -2,6 +2,7 @@
 @testable import PMemPool
 import PMem
 import SystemPackage
+import PMemTestSupport
 import Testing
 
 /// A pwrite that fails on the msync path's large copies (Pool+FileWrites.swift):

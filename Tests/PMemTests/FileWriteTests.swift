@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 @testable import PMemPool
 import PMem
+import PMemTestSupport
 import Testing
 
 /// On the msync path every sync write-protects the pages it wrote back, so

@@ -1,6 +1,7 @@
 import Glibc
 import PMem
 import SystemPackage
+import PMemTestSupport
 import Testing
 
 @Suite("Granularity and I/O info")

@@ -7,6 +7,7 @@ import Glibc
 @testable import PMemPool
 import PMem
 import SystemPackage
+import PMemTestSupport
 import Testing
 
 /// The kernel's own atomic-write facts (`statx` `STATX_WRITE_ATOMIC`) in

@@ -7,6 +7,7 @@ import Glibc
 import PMem
 @testable import PMemCrashTesting
 import SystemPackage
+import PMemTestSupport
 import Testing
 
 /// kill -9 torture: a child performs atomic writes and acknowledges each; the

@@ -7,6 +7,7 @@ import Glibc
 @testable import PMemPool
 import PMem
 import SystemPackage
+import PMemTestSupport
 import Testing
 
 @Suite("Mapping errors: each bad input gets its own clear error, never a crash")

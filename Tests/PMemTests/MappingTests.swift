@@ -9,6 +9,7 @@ import Glibc
 import PMem
 import Synchronization
 import SystemPackage
+import PMemTestSupport
 import Testing
 
 @Suite("Mapping: map, store, persist, unmap, reopen")

@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 @testable import PMemPool
 import PMem
+import PMemTestSupport
 import Testing
 
 /// On libpmem2's cache flushes (a child process with PMEM2_FORCE_GRANULARITY,

@@ -1,4 +1,5 @@
 import Foundation
+import PMemTestSupport
 import Testing
 
 /// The command-line contract of `pmemctl` (README, "pmemctl"), run as a user

@@ -6,6 +6,7 @@ import Glibc
 @testable import PMemPool
 import PMem
 import SystemPackage
+import PMemTestSupport
 import Testing
 
 /// Off DAX a persist is an msync, which writes back every dirty folio of the

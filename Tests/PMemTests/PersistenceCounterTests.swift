@@ -7,6 +7,7 @@ import Glibc
 import PMem
 import PMemCrashTesting
 import SystemPackage
+import PMemTestSupport
 import Testing
 
 /// The small-commit budget (issue 13), counted from outside the pool's own

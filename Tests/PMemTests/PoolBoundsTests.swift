@@ -1,6 +1,7 @@
 @testable import PMemSystem
 @testable import PMemPool
 import PMem
+import PMemTestSupport
 import Testing
 
 /// Offsets and ranges at the edges of Int and of the pool: every one is an

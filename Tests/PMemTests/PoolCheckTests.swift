@@ -1,5 +1,6 @@
 @testable import PMemPool
 import PMem
+import PMemTestSupport
 import Testing
 
 @Suite("Pool.check: the media against what a replay would do")

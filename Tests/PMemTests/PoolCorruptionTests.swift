@@ -7,6 +7,7 @@ import Glibc
 import PMem
 @testable import PMemCrashTesting
 import SystemPackage
+import PMemTestSupport
 import Testing
 
 /// Hostile media: damage anywhere in a pool's metadata is detected at open

@@ -1,6 +1,7 @@
 @testable import PMemSystem
 @testable import PMemPool
 import PMem
+import PMemTestSupport
 import Testing
 
 /// A fixed-layout record larger than the hardware's atomic unit.

@@ -6,6 +6,7 @@ import Glibc
 @testable import PMemPool
 import PMem
 import SystemPackage
+import PMemTestSupport
 import Testing
 
 /// Bad blocks and unsafe shutdowns at pool open, through the debug-only

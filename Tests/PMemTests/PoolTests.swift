@@ -6,6 +6,7 @@ import Glibc
 @testable import PMemPool
 import PMem
 import SystemPackage
+import PMemTestSupport
 import Testing
 
 /// The first index where two byte arrays differ (nil when equal), so that a

@@ -1,5 +1,6 @@
 @testable import PMemPool
 @testable import PMemCrashTesting
+import PMemTestSupport
 import Testing
 
 /// The four crash scenarios of issue 26, in which recovery acted on state

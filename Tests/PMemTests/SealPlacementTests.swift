@@ -7,6 +7,7 @@ import Glibc
 @testable import PMemPool
 import PMem
 import SystemPackage
+import PMemTestSupport
 import Testing
 
 /// Whether the file system under `directory` stores user extended

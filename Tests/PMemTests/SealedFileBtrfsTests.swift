@@ -2,6 +2,7 @@ import CLinux
 import Glibc
 import PMem
 import SystemPackage
+import PMemTestSupport
 import Testing
 
 /// A loop-mounted btrfs: copy-on-write by default, so sealing needs no-CoW

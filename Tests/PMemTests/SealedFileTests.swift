@@ -8,6 +8,7 @@ import PMem
 @testable import PMemCrashTesting
 import Foundation
 import SystemPackage
+import PMemTestSupport
 import Testing
 
 /// The machine's own file system (ext4 under /var/tmp here and in CI).

@@ -2,6 +2,7 @@ import CLinux
 import Glibc
 import PMem
 import SystemPackage
+import PMemTestSupport
 import Testing
 
 /// A loop-mounted xfs with reflink, for shared extents and for the seal

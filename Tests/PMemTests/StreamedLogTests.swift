@@ -3,6 +3,7 @@ import Glibc
 @testable import PMemSystem
 @testable import PMemPool
 import PMem
+import PMemTestSupport
 import Testing
 
 /// A large logged write on libpmem2's cache flushes copies its payload into

@@ -4,6 +4,7 @@ import Glibc
 @testable import PMemPool
 import PMem
 import SystemPackage
+import PMemTestSupport
 import Testing
 
 /// A failed `MAP_FIXED` may leave its range unmapped (the kernel removes

@@ -10,7 +10,7 @@ extension Pool {
     /// The number of mappings the view is made of now (from /proc/self/maps),
     /// for checking the documented bound (docs/FORMAT.md, "Bounds"). Test
     /// machinery: it lives here, not in the library.
-    var viewMappingCount: Int {
+    package var viewMappingCount: Int {
         let start = UInt(bitPattern: view), end = start + UInt(capacity)
         guard let text = try? readWholeFile("/proc/self/maps") else { return -1 }
         return text.split(separator: "\n").filter { line in

@@ -7,21 +7,23 @@ import Glibc
 import CMallocCounter
 
 /// What one kind of crash check counted.
-struct CrashTally {
-    var images = 0
-    var violations = 0
-    var first: String?
+package struct CrashTally {
+    package var images = 0
+    package var violations = 0
+    package var first: String?
     /// Hashes of the distinct images among those checked (where counted).
-    var states = Set<UInt64>()
+    package var states = Set<UInt64>()
 
-    mutating func record(_ problem: String?, _ label: @autoclosure () -> String) {
+    package init() {}
+
+    package mutating func record(_ problem: String?, _ label: @autoclosure () -> String) {
         images += 1
         guard let problem else { return }
         violations += 1
         if first == nil { first = "\(label()): \(problem)" }
     }
 
-    static func += (lhs: inout CrashTally, rhs: CrashTally) {
+    package static func += (lhs: inout CrashTally, rhs: CrashTally) {
         lhs.images += rhs.images
         lhs.violations += rhs.violations
         lhs.states.formUnion(rhs.states)
@@ -46,50 +48,50 @@ struct CrashTally {
 /// - **during recovery**: a recovery from a power-loss image is stopped at
 ///   each of its fences (power loss), and recoveries are killed at their
 ///   fences (a process death during recovery) and recovered again.
-final class CrashChecker {
-    let pool: Pool
-    let domain: SimulatedPersistenceDomain
-    let layout: PoolLayout
+package final class CrashChecker {
+    package let pool: Pool
+    package let domain: SimulatedPersistenceDomain
+    package let layout: PoolLayout
     /// Whether the pool runs its msync paths (the domain's calls declared page ones):
     /// recoveries checked here are routed the same way.
-    let pageMode: Bool
-    var generator: SeededGenerator
-    let mixes: Int
+    package let pageMode: Bool
+    package var generator: SeededGenerator
+    package let mixes: Int
     /// Structured crash images per kind at each fence (SimulatedPersistenceDomain).
-    var structured = 4
-    var model: [UInt8]
+    package var structured = 4
+    package var model: [UInt8]
     /// Power-loss images of the workload.
-    var powerLoss = CrashTally()
+    package var powerLoss = CrashTally()
     /// Images after a process death (at a fence of the workload, or at an
     /// acknowledgement): power failing during or after the recovery that follows.
-    var processDeath = CrashTally()
+    package var processDeath = CrashTally()
     /// Images of a second fault during a recovery: power loss at a fence of
     /// a recovery from a power-loss image, and process deaths during any
     /// recovery followed by another.
-    var duringRecovery = CrashTally()
+    package var duringRecovery = CrashTally()
     /// Operations refused as larger than the pool's largest atomic write.
-    var refused = 0
+    package var refused = 0
     /// One power-loss image in this many also gets a crash at every fence of its recovery.
-    var recoveryCrashEvery = 8
+    package var recoveryCrashEvery = 8
     /// One moment of the workload in this many (a fence, a flush, an
     /// acknowledgement) also gets a process death (0: none).
-    var processDeathEvery = 1
+    package var processDeathEvery = 1
     /// One recovery after a process death in this many is itself killed at each of its fences.
-    var nestedDeathEvery = 8
+    package var nestedDeathEvery = 8
     /// Whether checking stops at the first violation (the operations still
     /// run): a mutation needs one to be caught, not all of them counted.
-    var stopsAtFirstViolation = false
+    package var stopsAtFirstViolation = false
     private var stopped: Bool { stopsAtFirstViolation && violations > 0 }
     private var momentsSeen = 0
     private var recoveriesRun = 0
 
-    static let heapForImages: Void = malloc_counter_keep_on_heap(32 << 20)
+    package static let heapForImages: Void = malloc_counter_keep_on_heap(32 << 20)
 
-    var imagesChecked: Int { powerLoss.images + processDeath.images + duringRecovery.images }
-    var violations: Int { powerLoss.violations + processDeath.violations + duringRecovery.violations }
-    var firstViolation: String? { powerLoss.first ?? processDeath.first ?? duringRecovery.first }
+    package var imagesChecked: Int { powerLoss.images + processDeath.images + duringRecovery.images }
+    package var violations: Int { powerLoss.violations + processDeath.violations + duringRecovery.violations }
+    package var firstViolation: String? { powerLoss.first ?? processDeath.first ?? duringRecovery.first }
 
-    init(pool: Pool, domain: SimulatedPersistenceDomain, seed: UInt64, mixes: Int) {
+    package init(pool: Pool, domain: SimulatedPersistenceDomain, seed: UInt64, mixes: Int) {
         // Crash images are pool-sized arrays made and dropped by the million:
         // from the heap, not an mmap and munmap each (most of the run's time).
         _ = Self.heapForImages
@@ -107,7 +109,7 @@ final class CrashChecker {
     /// the single write is made with `Pool.store` of each byte and one
     /// `Pool.persist` (the path that leaves no record). `lane` forces the
     /// lane of a commit that has no live record to overwrite.
-    func run(_ writes: [(offset: Int, bytes: [UInt8])], label: String, storeAndPersist: Bool = false, lane: Int? = nil) throws(PMemError) {
+    package func run(_ writes: [(offset: Int, bytes: [UInt8])], label: String, storeAndPersist: Bool = false, lane: Int? = nil) throws(PMemError) {
         let before = model
         var after = model
         for w in writes { after.replaceSubrange(w.offset..<(w.offset + w.bytes.count), with: w.bytes) }
@@ -177,7 +179,7 @@ final class CrashChecker {
     /// close; then the media, read through its page table without any
     /// replay, must hold the contents: a cleanly closed pool needs no
     /// recovery (an open that cannot write, for one, could not replay).
-    func close() {
+    package func close() {
         domain.beforeFence = { [unowned self] domain in
             for (image, state) in domain.crashStates(mixes: mixes, using: &generator) {
                 powerLoss.states.insert(state)
@@ -196,7 +198,7 @@ final class CrashChecker {
 
     /// A power-loss image: recovered, compared; one in `recoveryCrashEvery`
     /// also crashes at every fence of its recovery.
-    func check(_ image: [UInt8], against states: [[UInt8]], label: String) {
+    package func check(_ image: [UInt8], against states: [[UInt8]], label: String) {
         var copy = image
         let problem = copy.withUnsafeMutableBytes { recoverAndCompare($0.baseAddress!, states) }
         if problem != nil, powerLoss.first == nil, ProcessInfo.processInfo.environment["SWIFT_PMEM_CRASH_DEBUG"] != nil { describe(image) }
@@ -210,7 +212,7 @@ final class CrashChecker {
     /// A process death at this moment of `domain`: the next opener reads
     /// the cache (every store made), the media holds what was made durable,
     /// and, in a second variant, some lines the cache evicted or flushed.
-    func checkProcessDeath(_ domain: SimulatedPersistenceDomain, against states: [[UInt8]], noRecord: Range<Int>?, label: String) {
+    package func checkProcessDeath(_ domain: SimulatedPersistenceDomain, against states: [[UInt8]], noRecord: Range<Int>?, label: String) {
         guard processDeathEvery > 0 else { return }
         momentsSeen += 1
         guard momentsSeen % processDeathEvery == 0 else { return }
@@ -236,7 +238,7 @@ final class CrashChecker {
     /// lane header (no record a later open could replay over later writes)
     /// and recover to exactly the same contents, but, with cache-line
     /// flushes, for the `noRecord` bytes of a write that leaves no record.
-    func checkRecovery(cache: [UInt8], media: [UInt8], states: [[UInt8]], noRecord: Range<Int>?, label: String,
+    package func checkRecovery(cache: [UInt8], media: [UInt8], states: [[UInt8]], noRecord: Range<Int>?, label: String,
                        tally: ReferenceWritableKeyPath<CrashChecker, CrashTally>, killable: Bool) {
         var nested = false
         if killable { recoveriesRun += 1; nested = recoveriesRun % nestedDeathEvery == 0 }
@@ -278,7 +280,7 @@ final class CrashChecker {
     /// header and recovers to one of `states` and to exactly the contents of
     /// `expected`, what recovery left in memory (with cache-line flushes,
     /// but for the `noRecord` bytes).
-    func finishedMediaProblem(_ media: [UInt8], expected: [UInt8], states: [[UInt8]], noRecord: Range<Int>?) -> String? {
+    package func finishedMediaProblem(_ media: [UInt8], expected: [UInt8], states: [[UInt8]], noRecord: Range<Int>?) -> String? {
         var copy = media
         return copy.withUnsafeMutableBytes { b -> String? in
             let base = b.baseAddress!
@@ -308,7 +310,7 @@ final class CrashChecker {
     }
 
     /// Prints the valid records of an image (for debugging a violation).
-    func describe(_ image: [UInt8]) {
+    package func describe(_ image: [UInt8]) {
         var copy = image
         copy.withUnsafeMutableBytes { b in
             for lane in 0..<layout.laneCount {
@@ -326,7 +328,7 @@ final class CrashChecker {
     }
 
     /// The logical contents of a recovered image, read through its page table.
-    func contents(_ base: UnsafeMutableRawPointer) throws(PMemError) -> [UInt8] {
+    package func contents(_ base: UnsafeMutableRawPointer) throws(PMemError) -> [UInt8] {
         let table = try Pool.readPageTable(base, layout: layout, path: nil)
         let chunk = layout.chunkSize
         var contents = [UInt8](repeating: 0, count: layout.capacity)
@@ -337,7 +339,7 @@ final class CrashChecker {
     }
 
     /// nil if recovery succeeds and the contents equal one of `states`.
-    func recoverAndCompare(_ base: UnsafeMutableRawPointer, _ states: [[UInt8]]) -> String? {
+    package func recoverAndCompare(_ base: UnsafeMutableRawPointer, _ states: [[UInt8]]) -> String? {
         // The oracle's recovery persists nothing: not the code whose sites a test leaves out.
         Pool.$siteRecorder.withValue(nil) { Pool.$droppedSite.withValue(nil) { oracleRecoverAndCompare(base, states) } }
     }
@@ -353,7 +355,7 @@ final class CrashChecker {
     }
 
     /// nil if every lane of a recovered image is idle and its contents equal one of `states`.
-    func contentsProblem(_ base: UnsafeMutableRawPointer, _ states: [[UInt8]]) -> String? {
+    package func contentsProblem(_ base: UnsafeMutableRawPointer, _ states: [[UInt8]]) -> String? {
         for lane in 0..<layout.laneCount
         where UnsafeRawBufferPointer(start: base + layout.laneOffset(lane), count: CommitRecord.headerSize).contains(where: { $0 != 0 }) {
             return "lane \(lane) is not idle after recovery"

@@ -5,16 +5,16 @@ import Testing
 /// A small file system on a loop device, for one test: made with `mkfs`,
 /// mounted under /var/tmp, unmounted and removed at the end. Needs root and
 /// loop devices; without them the test is cancelled with the reason printed.
-final class LoopMount {
-    let image: String
-    let mountPoint: FilePath
+package final class LoopMount {
+    package let image: String
+    package let mountPoint: FilePath
     /// Mount options beside `loop` (e.g. `max_atomic_write=4m`).
-    let options: [String]
+    package let options: [String]
     private(set) var isMounted = false
 
     /// Makes and mounts the file system, or cancels the calling test;
     /// `skipNote` is added to the reason a skip prints.
-    init(mkfs: [String], sizeMiB: Int = 320, options: [String] = [], skipNote: String? = nil) throws {
+    package init(mkfs: [String], sizeMiB: Int = 320, options: [String] = [], skipNote: String? = nil) throws {
         self.options = options
         let note = skipNote.map { " (\($0))" } ?? ""
         let id = "swift-pmem-loop-\(getpid())-\(UUID().uuidString.prefix(8))"
@@ -34,32 +34,32 @@ final class LoopMount {
         }
     }
 
-    static func skip(_ reason: String) throws -> Never {
+    package static func skip(_ reason: String) throws -> Never {
         let message = "SKIPPED: \(reason)"
         FileHandle.standardError.write(Data((message + "\n").utf8))
         try Test.cancel(Comment(rawValue: message))
     }
 
-    struct CommandFailed: Error, CustomStringConvertible { var description: String }
+    struct CommandFailed: Error, CustomStringConvertible { package var description: String }
 
-    func mount() throws {
+    package func mount() throws {
         if let failure = Self.run(["mount", "-o", (["loop"] + options).joined(separator: ","), image, mountPoint.string]) { throw CommandFailed(description: failure) }
         isMounted = true
     }
 
     /// Mounts the file system again, read-only.
-    func remountReadOnly() throws {
+    package func remountReadOnly() throws {
         try unmount()
         if let failure = Self.run(["mount", "-o", (["loop", "ro"] + options).joined(separator: ","), image, mountPoint.string]) { throw CommandFailed(description: failure) }
         isMounted = true
     }
 
-    func unmount() throws {
+    package func unmount() throws {
         if let failure = Self.run(["umount", mountPoint.string]) { throw CommandFailed(description: failure) }
         isMounted = false
     }
 
-    func path(_ name: String) -> FilePath { mountPoint.appending(name) }
+    package func path(_ name: String) -> FilePath { mountPoint.appending(name) }
 
     private func cleanUp() {
         if isMounted { _ = Self.run(["umount", mountPoint.string]) }
@@ -70,7 +70,7 @@ final class LoopMount {
     deinit { cleanUp() }
 
     /// Runs a command from PATH; nil on success, else what went wrong.
-    static func run(_ arguments: [String]) -> String? {
+    package static func run(_ arguments: [String]) -> String? {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = arguments

@@ -10,15 +10,15 @@ import Testing
 
 /// The directory the tests use for ext4: `/var/tmp` on this machine and in
 /// CI; inside `scripts/dax-vm --no-dax` (Debian's kernel), its ext4 mount.
-let ext4TestDirectory = ProcessInfo.processInfo.environment["SWIFT_PMEM_TEST_EXT4_DIR"] ?? "/var/tmp"
+package let ext4TestDirectory = ProcessInfo.processInfo.environment["SWIFT_PMEM_TEST_EXT4_DIR"] ?? "/var/tmp"
 
 /// A fresh directory for one test, removed when the test is done.
-final class Scratch {
-    let directory: FilePath
+package final class Scratch {
+    package let directory: FilePath
 
     /// A directory under `base`: `/var/tmp` is on the machine's own file
     /// system (ext4 here and in CI), `/dev/shm` is tmpfs.
-    init(on base: String = ext4TestDirectory, _ name: String = #function) {
+    package init(on base: String = ext4TestDirectory, _ name: String = #function) {
         let unique = "swift-pmem-test-\(getpid())-\(UUID().uuidString.prefix(8))"
         directory = FilePath(base).appending(unique)
         try! FileManager.default.createDirectory(atPath: directory.string, withIntermediateDirectories: true)
@@ -26,18 +26,18 @@ final class Scratch {
 
     deinit { try? FileManager.default.removeItem(atPath: directory.string) }
 
-    func path(_ name: String) -> FilePath { directory.appending(name) }
+    package func path(_ name: String) -> FilePath { directory.appending(name) }
 
     /// Writes `count` bytes of `byte` to a new file and returns its path.
     @discardableResult
-    func file(_ name: String, count: Int, byte: UInt8 = 0) -> FilePath {
+    package func file(_ name: String, count: Int, byte: UInt8 = 0) -> FilePath {
         let p = path(name)
         FileManager.default.createFile(atPath: p.string, contents: Data(repeating: byte, count: count))
         return p
     }
 
     /// The file system type of the directory (`statfs.f_type`).
-    var fileSystemMagic: Int {
+    package var fileSystemMagic: Int {
         var s = statfs()
         _ = statfs(directory.string, &s)
         return Int(s.f_type)
@@ -45,7 +45,7 @@ final class Scratch {
 
     /// A scratch directory on ext4 (the machine's own file system), or the
     /// calling test is cancelled, saying why.
-    static func ext4(_ name: String = #function) throws -> Scratch {
+    package static func ext4(_ name: String = #function) throws -> Scratch {
         let scratch = Scratch(on: ext4TestDirectory, name)
         if scratch.fileSystemMagic != FileSystemKind.ext4 {
             try Test.cancel("needs /var/tmp on ext4; it is \(FileSystemKind.name(scratch.fileSystemMagic))")
@@ -55,6 +55,6 @@ final class Scratch {
 }
 
 /// Reads a file with plain `read(2)`, bypassing any mapping.
-func readFile(_ path: FilePath) -> [UInt8] {
+package func readFile(_ path: FilePath) -> [UInt8] {
     [UInt8](FileManager.default.contents(atPath: path.string) ?? Data())
 }

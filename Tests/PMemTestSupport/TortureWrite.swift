@@ -1,0 +1,1 @@
+../../examples/torture/TortureWrite.swift

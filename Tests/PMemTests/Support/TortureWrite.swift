@@ -1,1 +1,0 @@
-../../../examples/torture/TortureWrite.swift
