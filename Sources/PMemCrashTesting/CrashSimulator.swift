@@ -9,9 +9,11 @@ public import SystemPackage
 /// ``/PMemMapping/Mapping/drain()`` and the copy functions as usual. The simulator
 /// keeps what would survive a power cut (``durableBytes``): a cache line gets
 /// there only when it is flushed and a fence follows. At every fence
-/// ``onFence`` runs, and ``crashImages(mixes:seed:)`` gives the states a
-/// crash at that moment could leave: only what was fenced, everything, and
-/// random mixes at 8-byte granularity and of flushed lines. Run your recovery
+/// ``onFence`` runs, and ``crashImages(mixes:structured:seed:)`` gives the
+/// states a crash at that moment could leave: only what was fenced,
+/// everything, random mixes at 8-byte granularity and of flushed lines, and
+/// the structured states random mixes almost never give (each flushed line
+/// alone, all but one, a large non-temporal copy one word short). Run your recovery
 /// on each image and check what it must guarantee.
 ///
 /// ```swift
