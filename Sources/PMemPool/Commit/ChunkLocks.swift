@@ -26,19 +26,13 @@ import Glibc
 struct ChunkLocks: @unchecked Sendable {
     let chunkCount: Int
     let laneCount: Int
-    /// Per logical chunk, a cache line of its own (so that threads on
-    /// different chunks write no common line): the lock word at 0, the lane
-    /// of the last record that touched the chunk at 4 (-1: none), that
-    /// record's sequence number at 8 (0: none since the pool was opened), and
-    /// the counters of the in-place writes into it from 16 on (commits, bytes
-    /// requested, bytes in place, fences: an in-place write takes no lane).
-    private let chunkLines: UnsafeMutableRawPointer
-    static let chunkStride = 64
-    /// Per lane, 128 bytes (two lines of its own): the lock word at 0, the
-    /// lane's last sequence at 8, its eight counters (as in PoolStatistics)
-    /// from 16 on, the sync ticket its record's apply waits for at 80.
-    private let laneLines: UnsafeMutableRawPointer
-    static let laneStride = 128
+    /// Per logical chunk, a cache line of its own (pmem_lock_lines.h): its
+    /// lock word, the lane and sequence number of the last record that
+    /// touched it, the counters of the in-place writes into it.
+    private let chunkLines: UnsafeMutablePointer<pmem_chunk_line>
+    /// Per lane, two lines of its own: its lock word, its last sequence
+    /// number, its counters, the sync ticket its record's apply waits for.
+    private let laneLines: UnsafeMutablePointer<pmem_lane_line>
     /// The free physical chunks (only remapping commits take them). Owned by
     /// the pool; `unowned(unsafe)` so that copying this struct (every call on
     /// it may) retains nothing: a retain is a write to the object's reference
@@ -60,20 +54,28 @@ struct ChunkLocks: @unchecked Sendable {
         self.pairs = pairs && lanes >= 2
         syncWords = .allocate(byteCount: 128, alignment: 64)
         syncWords.initializeMemory(as: UInt8.self, repeating: 0, count: 128)
-        chunkLines = .allocate(byteCount: Self.chunkStride * chunks, alignment: 64)
-        chunkLines.initializeMemory(as: UInt8.self, repeating: 0, count: Self.chunkStride * chunks)
-        for c in 0..<chunks { (chunkLines + Self.chunkStride * c + 4).storeBytes(of: Int32(-1), as: Int32.self) }
-        laneLines = .allocate(byteCount: Self.laneStride * lanes, alignment: 64)
-        laneLines.initializeMemory(as: UInt8.self, repeating: 0, count: Self.laneStride * lanes)
+        // Each line starts a cache line: the sizes are whole lines
+        // (pmem_lock_lines.h checks them), the first starts at one.
+        chunkLines = Self.lines(chunks, of: pmem_chunk_line())
+        for c in 0..<chunks { chunkLines[c].last_lane = -1 }
+        laneLines = Self.lines(lanes, of: pmem_lane_line())
         poisonWord = .allocate(capacity: 8) // a line of its own, read by every commit
         poisonWord.initialize(repeating: 0, count: 8)
         self.free = free
     }
 
+    /// `count` copies of `line`, the first at the start of a cache line.
+    private static func lines<Line>(_ count: Int, of line: Line) -> UnsafeMutablePointer<Line> {
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * MemoryLayout<Line>.stride, alignment: 64)
+        let typed = raw.bindMemory(to: Line.self, capacity: max(count, 1))
+        typed.initialize(repeating: line, count: max(count, 1))
+        return typed
+    }
+
     /// Frees the memory (the pool's deinit).
     func deallocate() {
-        chunkLines.deallocate()
-        laneLines.deallocate()
+        UnsafeMutableRawPointer(chunkLines).deallocate()
+        UnsafeMutableRawPointer(laneLines).deallocate()
         poisonWord.deallocate()
         syncWords.deallocate()
     }
@@ -110,9 +112,9 @@ struct ChunkLocks: @unchecked Sendable {
     @inline(__always)
     func add(lane: Int, commits: Int = 0, bytesRequested: Int = 0, inPlaceBytes: Int = 0, logBytes: Int = 0,
              appliedBytes: Int = 0, remapBytes: Int = 0, remaps: Int = 0, fences: Int = 0) {
-        let base = laneLines + Self.laneStride * lane + 16
+        let base = pmem_lane_counters(laneLines + lane)!
         @inline(__always) func bump(_ i: Int, _ n: Int) {
-            if n != 0 { pmem_store64(base + 8 * i, pmem_load64(base + 8 * i) &+ UInt64(n)) }
+            if n != 0 { pmem_store64(base + i, pmem_load64(base + i) &+ UInt64(n)) }
         }
         bump(0, commits); bump(1, bytesRequested); bump(2, inPlaceBytes); bump(3, logBytes)
         bump(4, appliedBytes); bump(5, remapBytes); bump(6, remaps); bump(7, fences)
@@ -122,8 +124,8 @@ struct ChunkLocks: @unchecked Sendable {
     /// chunk `logical`'s counters. Only the chunk's lock holder writes them.
     @inline(__always)
     func addInPlace(chunk logical: Int, bytes: Int) {
-        let base = chunkLines + Self.chunkStride * logical + 16
-        @inline(__always) func bump(_ i: Int, _ n: Int) { pmem_store64(base + 8 * i, pmem_load64(base + 8 * i) &+ UInt64(n)) }
+        let base = pmem_chunk_in_place(chunkLines + logical)!
+        @inline(__always) func bump(_ i: Int, _ n: Int) { pmem_store64(base + i, pmem_load64(base + i) &+ UInt64(n)) }
         bump(0, 1); bump(1, bytes); bump(2, 8); bump(3, 1)
     }
 
@@ -131,13 +133,13 @@ struct ChunkLocks: @unchecked Sendable {
     var snapshot: PoolStatistics {
         var c = [Int](repeating: 0, count: 8)
         for lane in 0..<laneCount {
-            let base = laneLines + Self.laneStride * lane + 16
-            for i in 0..<8 { c[i] += Int(truncatingIfNeeded: pmem_load64(base + 8 * i)) }
+            let base = pmem_lane_counters(laneLines + lane)!
+            for i in 0..<8 { c[i] += Int(truncatingIfNeeded: pmem_load64(base + i)) }
         }
         for logical in 0..<chunkCount {
-            let base = chunkLines + Self.chunkStride * logical + 16
+            let base = pmem_chunk_in_place(chunkLines + logical)!
             // commits, bytes requested, in place, fences
-            for (i, counter) in [0, 1, 2, 7].enumerated() { c[counter] += Int(truncatingIfNeeded: pmem_load64(base + 8 * i)) }
+            for (i, counter) in [0, 1, 2, 7].enumerated() { c[counter] += Int(truncatingIfNeeded: pmem_load64(base + i)) }
         }
         return PoolStatistics(commits: c[0], bytesRequested: c[1], inPlaceBytes: c[2], logBytes: c[3],
                               appliedBytes: c[4], remapBytes: c[5], remaps: c[6], fences: c[7])
@@ -145,17 +147,15 @@ struct ChunkLocks: @unchecked Sendable {
 
     // MARK: Chunks
 
-    private func chunkWord(_ logical: Int) -> UnsafeMutablePointer<UInt32> {
-        (chunkLines + Self.chunkStride * logical).assumingMemoryBound(to: UInt32.self)
-    }
+    private func chunkWord(_ logical: Int) -> UnsafeMutablePointer<UInt32> { pmem_chunk_lock(chunkLines + logical) }
 
     /// The lane of the last record that touched chunk `logical` (-1: none).
     /// Read and written under the chunk's lock.
-    func lastLane(_ logical: Int) -> Int { Int((chunkLines + Self.chunkStride * logical + 4).load(as: Int32.self)) }
-    func setLastLane(_ logical: Int, _ lane: Int) { (chunkLines + Self.chunkStride * logical + 4).storeBytes(of: Int32(lane), as: Int32.self) }
+    func lastLane(_ logical: Int) -> Int { Int(chunkLines[logical].last_lane) }
+    func setLastLane(_ logical: Int, _ lane: Int) { chunkLines[logical].last_lane = Int32(lane) }
     /// The sequence number of the last record that touched chunk `logical`.
-    func lastSequence(_ logical: Int) -> UInt64 { (chunkLines + Self.chunkStride * logical + 8).load(as: UInt64.self) }
-    func setLastSequence(_ logical: Int, _ value: UInt64) { (chunkLines + Self.chunkStride * logical + 8).storeBytes(of: value, as: UInt64.self) }
+    func lastSequence(_ logical: Int) -> UInt64 { chunkLines[logical].last_sequence }
+    func setLastSequence(_ logical: Int, _ value: UInt64) { chunkLines[logical].last_sequence = value }
 
     /// Takes chunk `logical`'s lock, spinning briefly and then yielding.
     /// Returns false (holding nothing) once the locks are poisoned.
@@ -189,13 +189,11 @@ struct ChunkLocks: @unchecked Sendable {
 
     // MARK: Lanes
 
-    private func laneWord(_ lane: Int) -> UnsafeMutablePointer<UInt32> {
-        (laneLines + Self.laneStride * lane).assumingMemoryBound(to: UInt32.self)
-    }
+    private func laneWord(_ lane: Int) -> UnsafeMutablePointer<UInt32> { pmem_lane_lock(laneLines + lane) }
 
     /// The sequence number of the lane's last record (under the lane's lock).
-    func laneSequence(_ lane: Int) -> UInt64 { (laneLines + Self.laneStride * lane + 8).load(as: UInt64.self) }
-    func setLaneSequence(_ lane: Int, _ value: UInt64) { (laneLines + Self.laneStride * lane + 8).storeBytes(of: value, as: UInt64.self) }
+    func laneSequence(_ lane: Int) -> UInt64 { laneLines[lane].sequence }
+    func setLaneSequence(_ lane: Int, _ value: UInt64) { laneLines[lane].sequence = value }
 
     /// Takes a lane (with ``pairs``, a pair, named by its even lane): the
     /// one this thread used last in this pool if it is free, else the first
@@ -246,8 +244,8 @@ struct ChunkLocks: @unchecked Sendable {
 
     /// The ticket a sync must have (or exceed) for `lane`'s record's apply to
     /// be durable; 0 when it already is. Under the lane's (pair's) lock.
-    func pendingTicket(_ lane: Int) -> UInt64 { pmem_load64(laneLines + Self.laneStride * lane + 80) }
-    func setPendingTicket(_ lane: Int, _ ticket: UInt64) { pmem_store64(laneLines + Self.laneStride * lane + 80, ticket) }
+    func pendingTicket(_ lane: Int) -> UInt64 { pmem_load64(pmem_lane_pending_ticket(laneLines + lane)) }
+    func setPendingTicket(_ lane: Int, _ ticket: UInt64) { pmem_store64(pmem_lane_pending_ticket(laneLines + lane), ticket) }
 
     /// Whether `lane`'s record's apply is durable: a sync that began after
     /// the apply ended has itself ended.
