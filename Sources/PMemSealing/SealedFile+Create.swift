@@ -15,8 +15,10 @@ extension SealedFile {
     /// - On btrfs the file is made no-copy-on-write (`FS_NOCOW_FL`) while it
     ///   is still empty, as btrfs requires.
     /// - `fallocate` reserves the space up front (a full disk fails before any
-    ///   writing); every byte is then written with zeros, because `fallocate`
-    ///   leaves unwritten extents on ext4 and xfs.
+    ///   writing). Every byte is then written with zeros, because `fallocate`
+    ///   leaves unwritten extents on ext4 and xfs; except on tmpfs, which has
+    ///   none, and where the file system and device write zeroes themselves
+    ///   (`FALLOC_FL_WRITE_ZEROES`, Linux 6.17 on).
     /// - The last path component is never followed if it is a symbolic link;
     ///   an existing regular file is replaced (atomically, by `rename`) only
     ///   when `replaceExisting` is true; anything else there is refused.
@@ -28,7 +30,8 @@ extension SealedFile {
     ///   - permissions: The new file's mode (before the umask); owner
     ///     read-write (0600) unless asked otherwise.
     ///   - replaceExisting: Replace an existing regular file.
-    ///   - progress: Called before writing, after each MiB written, and at the end.
+    ///   - progress: Called before writing, after each MiB written (or once,
+    ///     where nothing is written from user space), and at the end.
     ///   - placement: Where the seal record goes. ``SealPlacement/automatic``
     ///     picks the extended attribute, or the last page (one page more on
     ///     disk) where the file system has no user extended attributes; the
@@ -129,24 +132,63 @@ extension SealedFile {
         }
     }
 
+    /// Allocates every byte of the file, zeroed and written (no hole, no
+    /// unwritten extent), in the cheapest way the file system offers:
+    ///
+    /// - tmpfs: `fallocate` alone. Its pages are memory, allocated and
+    ///   charged by the call and zero when first touched; tmpfs has no
+    ///   unwritten extents to convert.
+    /// - A file system and device that can write zeroes themselves
+    ///   (`FALLOC_FL_WRITE_ZEROES`, Linux 6.17 on): one call, no bytes copied
+    ///   from user space. The seal then checks every extent, as for any file.
+    /// - Elsewhere: `fallocate` (a full disk fails before any writing), then
+    ///   zeros written over every byte, because `fallocate` leaves unwritten
+    ///   extents on ext4, xfs and btrfs.
     private static func allocateAndWrite(
         _ fd: CInt, size: Int, path: FilePath, progress: ((SealProgress) -> Void)?
     ) throws(PMemError) {
-        if try fileSystemMagic(fd, path: path) == FileSystemKind.btrfs {
+        let magic = try fileSystemMagic(fd, path: path)
+        if magic == FileSystemKind.btrfs {
             let attributes = try Syscalls.attributes(fd, path: path)
             try Syscalls.setAttributes(fd, attributes | CInt(FS_NOCOW_FL), path: path)
         }
+        progress?(SealProgress(bytesWritten: 0, totalBytes: size))
+        if magic != FileSystemKind.tmpfs {
+            switch Syscalls.fallocate(fd, mode: fallocWriteZeroes, offset: 0, length: size) {
+            case .success:
+                progress?(SealProgress(bytesWritten: size, totalBytes: size))
+                return
+            // Older kernels (an unknown mode), and file systems or devices
+            // without it.
+            case .failure(.notSupported), .failure(.invalidArgument): break
+            case .failure(let errno):
+                throw PMemError.system(errno, "allocating \(size) zeroed bytes (fallocate, FALLOC_FL_WRITE_ZEROES)", path: path)
+            }
+        }
         switch Syscalls.fallocate(fd, mode: 0, offset: 0, length: size) {
+        case .success where magic == FileSystemKind.tmpfs:
+            progress?(SealProgress(bytesWritten: size, totalBytes: size))
+            return
         case .success, .failure(.notSupported): break
         case .failure(let errno):
             throw PMemError.system(errno, "allocating \(size) bytes (fallocate)", path: path)
         }
+        try writeZeros(fd, size: size, path: path, progress: progress)
+        // seal() makes the blocks durable (fsync) before it looks at them.
+    }
+
+    /// `FALLOC_FL_WRITE_ZEROES` (<linux/falloc.h>, Linux 6.17): allocate
+    /// written, zeroed extents, zeroed by the device. Debian 12's headers
+    /// predate it.
+    private static let fallocWriteZeroes: CInt = 0x80
+
+    /// Writes zeros over the whole file, a MiB at a time.
+    private static func writeZeros(_ fd: CInt, size: Int, path: FilePath, progress: ((SealProgress) -> Void)?) throws(PMemError) {
         let chunk = min(size, 1 << 20)
         let zeros = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 4096)
         defer { zeros.deallocate() }
         zeros.initializeMemory(as: UInt8.self, repeating: 0)
         var written = 0
-        progress?(SealProgress(bytesWritten: 0, totalBytes: size))
         while written < size {
             let n = min(chunk, size - written)
             if case .failure(let errno) = Syscalls.pwriteAll(fd, UnsafeRawBufferPointer(rebasing: zeros[0..<n]), at: written) {
@@ -155,7 +197,6 @@ extension SealedFile {
             written += n
             progress?(SealProgress(bytesWritten: written, totalBytes: size))
         }
-        // seal() makes the blocks durable (fsync) before it looks at them.
     }
 
     /// Gives the finished, sealed file its name: a link where nothing is, or

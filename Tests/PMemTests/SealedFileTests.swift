@@ -342,6 +342,27 @@ struct SealedFileTmpfsTests {
         try fd.close()
         #expect(throws: PMemError.self) { _ = try SealedFile.open(path) }
     }
+
+    @Test("on tmpfs, create allocates with fallocate alone: no zeros written from user space, and the file reads as zeros")
+    func tmpfsCreateWritesNoZeros() throws {
+        let scratch = Scratch(on: "/dev/shm")
+        let path = scratch.path("pool")
+        let size = 64 << 20
+        // Counts the pwrite calls without failing any (the occurrence is never reached).
+        let writes = InjectedFault(call: .pwrite, errno: .ioError, occurrence: Int.max)
+        var reports: [SealProgress] = []
+        try Syscalls.$injectedFault.withValue(writes) {
+            try SealedFile.create(at: path, size: size) { reports.append($0) }
+        }
+        // At most the seal record's page (placed last where tmpfs has no user xattrs).
+        #expect(writes.seen.total <= 1)
+        #expect(reports.first == SealProgress(bytesWritten: 0, totalBytes: size))
+        #expect(reports.last == SealProgress(bytesWritten: size, totalBytes: size))
+        let file = try SealedFile.open(path)
+        #expect(file.report.size == size)
+        let map = try file.map()
+        for offset in stride(from: 0, to: size, by: 1 << 20) { #expect(try map.load(UInt64.self, at: offset + 4088) == 0) }
+    }
 }
 
 @Suite("Seal record format")
