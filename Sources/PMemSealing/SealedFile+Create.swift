@@ -87,8 +87,8 @@ extension SealedFile {
         try initialize?(fd)
         let report = try seal(fd, path: path, placement: placement, pageReserved: true)
         let replaced = try publish(fd, at: path, in: directory, replacing: replaceExisting)
-        #if DEBUG
-        // A planted bug, debug builds only, for showing that scripts/power-cut
+        #if PMEM_TEST_HOOKS
+        // A planted bug, builds with test hooks only, for showing that scripts/power-cut
         // catches it: SWIFT_PMEM_MUTATE=no-directory-fsync returns before the
         // new name is durable.
         if let m = getenv("SWIFT_PMEM_MUTATE"), String(cString: m) == "no-directory-fsync" { return report }

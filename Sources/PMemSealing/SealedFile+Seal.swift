@@ -60,8 +60,8 @@ extension SealedFile {
             case .failure(let errno):
                 throw PMemError.system(errno, "recording the seal (extended attribute \(SealRecord.attributeName))", path: path)
             }
-            #if DEBUG
-            // A planted bug (debug builds only, for scripts/power-cut):
+            #if PMEM_TEST_HOOKS
+            // A planted bug (builds with test hooks only, for scripts/power-cut):
             // SWIFT_PMEM_MUTATE=no-seal-fsync leaves the seal record unsynced, so
             // a new file is linked (linkat) before its seal is durable.
             let planted = getenv("SWIFT_PMEM_MUTATE").map { String(cString: $0) == "no-seal-fsync" } ?? false

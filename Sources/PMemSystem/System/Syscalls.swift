@@ -17,6 +17,7 @@ package enum Syscall: String, Sendable {
     case pmem2SourceFromFd, pmem2SourceSize, pmem2SourceAlignment
 }
 
+#if PMEM_TEST_HOOKS
 /// One injected failure: a call fails with `errno` instead of running. With
 /// `call` nil, any call counts; `occurrence` picks which matching call fails
 /// (0: the first), so a test can fail every call of a path in turn.
@@ -48,6 +49,7 @@ package final class CallCounter: Sendable {
     /// The calls counted.
     package var total: Int { count.load(ordering: .relaxed) }
 }
+#endif
 
 package enum Syscalls {
     #if PMEM_TEST_HOOKS
@@ -56,15 +58,11 @@ package enum Syscalls {
     @TaskLocal static var injectedFault: InjectedFault?
     #endif
 
-    /// The injected failure in effect; always nil without test hooks.
+    #if PMEM_TEST_HOOKS
+    /// The injected failure in effect.
     @inline(__always)
-    package static var activeFault: InjectedFault? {
-        #if PMEM_TEST_HOOKS
-        return injectedFault
-        #else
-        return nil
-        #endif
-    }
+    package static var activeFault: InjectedFault? { injectedFault }
+    #endif
 
     /// Runs `body` with no fault injected (cleaning up after a failure the
     /// test injected must not fail too).
@@ -79,13 +77,17 @@ package enum Syscalls {
     /// Runs a libpmem2 call that returns 0 or a negative error code; an
     /// injected fault returns `-errno`, as libpmem2 does for a failed system call.
     package static func libpmem2(_ call: Syscall, _ body: () -> CInt) -> CInt {
+        #if PMEM_TEST_HOOKS
         if let fault = activeFault, fault.fails(call) { return -fault.errno.rawValue }
+        #endif
         return body()
     }
 
     @inline(__always)
     private static func run<T>(_ call: Syscall, _ body: () -> T, failed: (T) -> Bool) -> Result<T, Errno> {
+        #if PMEM_TEST_HOOKS
         if let fault = activeFault, fault.fails(call) { return .failure(fault.errno) }
+        #endif
         while true {
             let value = body()
             if !failed(value) { return .success(value) }
@@ -294,7 +296,9 @@ package enum Syscalls {
     /// over, starting at a multiple of `alignment` (a power of two): reserve
     /// `length + alignment`, then give back the unaligned head and the tail.
     package static func reserveAddressSpace(_ length: Int, alignment: Int = 4096) -> Result<UnsafeMutableRawPointer, Errno> {
+        #if PMEM_TEST_HOOKS
         if let fault = activeFault, fault.fails(.mmap) { return .failure(fault.errno) }
+        #endif
         let total = length + alignment
         guard let p = Glibc.mmap(nil, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0),
               p != MAP_FAILED else { return .failure(Errno(rawValue: Glibc.errno)) }
@@ -384,7 +388,9 @@ package enum Syscalls {
     /// longer the caller's: do not map over it or unmap it again.
     package static func mapFixed(_ address: UnsafeMutableRawPointer, _ length: Int, _ fd: CInt, offset: Int, sync: Bool,
                                  writable: Bool = true) -> Result<Void, Errno> {
+        #if PMEM_TEST_HOOKS
         if let fault = activeFault, fault.fails(.mmap) { return .failure(fault.errno) }
+        #endif
         let flags = sync ? (0x03 /* MAP_SHARED_VALIDATE */ | 0x80000 /* MAP_SYNC */ | MAP_FIXED) : (MAP_SHARED | MAP_FIXED)
         guard let p = Glibc.mmap(address, length, writable ? PROT_READ | PROT_WRITE : PROT_READ, flags, fd, off_t(offset)),
               p != MAP_FAILED else { return .failure(Errno(rawValue: Glibc.errno)) }
