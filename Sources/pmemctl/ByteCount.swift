@@ -20,4 +20,12 @@ struct ByteCount: ExpressibleByArgument {
         guard let value = Int(text), value >= 0, value <= Int.max >> shift else { return nil }
         bytes = value << shift
     }
+
+    /// The help's default: the largest unit that divides it (`2M`, not `2097152`).
+    var defaultValueDescription: String {
+        for (unit, shift) in [("T", 40), ("G", 30), ("M", 20), ("K", 10)] where bytes != 0 && bytes % (1 << shift) == 0 {
+            return "\(bytes >> shift)\(unit)"
+        }
+        return String(bytes)
+    }
 }

@@ -115,6 +115,11 @@ struct PlacementArgument: ExpressibleByArgument {
         }
     }
     static let automatic = PlacementArgument(argument: "auto")!
+
+    /// The help's default, as it is typed.
+    var defaultValueDescription: String {
+        switch placement { case .automatic: "auto"; case .extendedAttribute: "xattr"; case .lastPage: "last-page" }
+    }
 }
 
 extension SealPlacement {

@@ -351,6 +351,16 @@ struct PMemCtlTests {
         #expect(!help.output.contains("demo-crash-child"))
     }
 
+    @Test("help shows defaults as they are typed: 2M and auto, not a Swift value")
+    func helpDefaults() throws {
+        let help = try Self.run("pool", "create", "--help")
+        #expect(help.status == 0)
+        #expect(help.output.contains("(default: 2M)"))
+        #expect(help.output.contains("(default: auto)"))
+        #expect(!help.output.contains("ByteCount("))
+        #expect(!help.output.contains("PlacementArgument("))
+    }
+
     // MARK: Demo and examples
 
     /// Also on libpmem2's cache flushes (forced), where an open races the
