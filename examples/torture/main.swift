@@ -7,8 +7,10 @@
 //
 //   pmem-torture POOL FIRST [--ack-before-write]
 //       writes FIRST, FIRST+1, ... until killed. --ack-before-write is a
-//       deliberately broken writer (it acknowledges each write before making
-//       it), for showing that a checker catches it.
+//       deliberately broken writer, for showing that a checker catches it:
+//       it acknowledges each write 1,000 writes before making it (more than
+//       a serial line holds in flight), so that a kill or power cut at any
+//       moment after its first acknowledgement loses acknowledged writes.
 //   pmem-torture verify POOL FIRST LAST BASE SAVE
 //       opens POOL (recovery included) and checks that it holds BASE (the
 //       contents before write FIRST; zeros if BASE does not exist) with
@@ -123,9 +125,11 @@ do {
         ? try Pool.open(at: path)
         : try Pool.create(at: path, capacity: capacity, chunkSize: 65536, spareCapacity: 4 * 65536)
     var n = first
+    let ahead = early ? 1000 : 0
+    for k in first..<(first + ahead) { say("ACK \(k)") }
     while true {
         let write = TortureWrite(n, capacity: pool.capacity)
-        if early { say("ACK \(n)") }
+        if early { say("ACK \(n + ahead)") }
         try pool.write(write.bytes, at: write.offset)
         if !early { say("ACK \(n)") }
         n += 1
