@@ -38,10 +38,22 @@ let package = Package(
                 .linkedLibrary("pmem2"), .linkedLibrary("pmem"),
             ]
         ),
+        // The floor of a logged write (FloorLoop.c is its definition), with
+        // the library's CRC-32C code (symbolic links to Sources/CCRC32C)
+        // compiled under other names: the library's copy is linked too.
+        .target(
+            name: "FloorLoop",
+            cSettings: [
+                "ccrc32c_copy_body_fold", "ccrc32c_copy_body_nt", "ccrc32c_cpu_features_", "ccrc32c_fold_available",
+                "ccrc32c_fold_update", "ccrc32c_hardware_available", "ccrc32c_hardware_update", "ccrc32c_hardware_update3",
+            ].map { .define($0, to: "floor_" + $0) },
+            linkerSettings: [.linkedLibrary("pmem2")]
+        ),
         .executableTarget(
             name: "PMemCompare",
             dependencies: [
                 "PMDKPeers",
+                "FloorLoop",
                 .product(name: "PMem", package: "swift-pmem"),
                 // PersistenceCounter: the counted pass (fences, msync calls, lines flushed).
                 .product(name: "PMemCrashTesting", package: "swift-pmem"),

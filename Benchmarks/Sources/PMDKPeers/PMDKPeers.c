@@ -154,6 +154,24 @@ peer_obj_tx_write(peer_obj *obj, size_t offset, const void *src, size_t len)
 	return ret;
 }
 
+int
+peer_obj_tx_write_nt(peer_obj *obj, size_t offset, const void *src, size_t len)
+{
+	if (offset > obj->size || len > obj->size - offset)
+		return -1;
+	volatile int ret = 0; /* TX_* is setjmp-based */
+	TX_BEGIN(obj->pop) {
+		/* The old bytes snapshotted (a crash before the commit restores
+		 * them); the range not flushed again at commit: the non-temporal
+		 * copy below is durable before it returns (it drains). */
+		pmemobj_tx_xadd_range(obj->region, offset, len, POBJ_XADD_NO_FLUSH);
+		pmemobj_memcpy(obj->pop, obj->base + offset, src, len, PMEMOBJ_F_MEM_NONTEMPORAL);
+	} TX_ONABORT {
+		ret = -1;
+	} TX_END
+	return ret;
+}
+
 void *
 peer_obj_region(peer_obj *obj)
 {

@@ -18,13 +18,15 @@ protocol Peer: AnyObject {
 
 /// The kinds of peer: one bar colour and one chart legend entry each.
 enum Series: String, Codable, CaseIterable {
-    case pool, raw, pmemobj, pmemblk
+    case pool, floor, raw, pmemobj, pmemobjNT, pmemblk
 
     var label: String {
         switch self {
         case .pool: "swift-pmem Pool.write"
+        case .floor: "logged-write floor (C)"
         case .raw: "raw libpmem2 (the limit)"
         case .pmemobj: "libpmemobj undo-log tx"
+        case .pmemobjNT: "libpmemobj tx, non-temporal"
         case .pmemblk: "libpmemblk block write"
         }
     }
@@ -35,6 +37,8 @@ enum PeerName {
     static let pool = "swift-pmem Pool.write"
     static let raw = "raw libpmem2 copy+persist"
     static let pmemobj = "pmemobj tx"
+    static let pmemobjNT = "pmemobj tx non-temporal"
+    static let floor = "logged-write floor (C)"
     static func pmemblk(blockSize: Int) -> String { "pmemblk \(Workload.label(blockSize)) block" }
 }
 

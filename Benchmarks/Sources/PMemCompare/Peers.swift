@@ -1,4 +1,5 @@
 import PMDKPeers
+import FloorLoop
 import PMem
 import SystemPackage
 
@@ -67,15 +68,22 @@ final class RawPeer: Peer {
 }
 
 /// libpmemobj: each write one transaction that snapshots the range into the
-/// undo log, then copies the payload; persisted at commit.
+/// undo log, then copies the payload. Plain: `memcpy`, persisted at commit
+/// (libpmemobj's own examples); non-temporal: the copy with non-temporal
+/// stores, drained before the commit, the range not flushed again (the
+/// fastest configuration with the same guarantee).
 final class ObjPeer: Peer {
-    let name = PeerName.pmemobj
-    let series = Series.pmemobj
+    let name: String
+    let series: Series
+    private let nonTemporal: Bool
     private let path: String
     private var obj: OpaquePointer?
 
-    init(path: String) {
+    init(path: String, nonTemporal: Bool = false) {
         self.path = path
+        self.nonTemporal = nonTemporal
+        name = nonTemporal ? PeerName.pmemobjNT : PeerName.pmemobj
+        series = nonTemporal ? .pmemobjNT : .pmemobj
     }
 
     func supports(size: Int) -> Bool { size <= Workload.regionSize }
@@ -88,7 +96,9 @@ final class ObjPeer: Peer {
     }
 
     func write(_ payload: [UInt8], at offset: Int, iteration: Int) throws {
-        let status = payload.withUnsafeBytes { peer_obj_tx_write(obj, offset, $0.baseAddress, $0.count) }
+        let status = payload.withUnsafeBytes {
+            nonTemporal ? peer_obj_tx_write_nt(obj, offset, $0.baseAddress, $0.count) : peer_obj_tx_write(obj, offset, $0.baseAddress, $0.count)
+        }
         guard status == 0 else { throw PeerFailure("pmemobj transaction of \(payload.count) B at \(offset) aborted") }
     }
 
@@ -134,5 +144,36 @@ final class BlkPeer: Peer {
     func tearDown() {
         peer_blk_close(blk)
         blk = nil
+    }
+}
+
+/// The floor of a logged write (Benchmarks/Sources/FloorLoop/FloorLoop.c is
+/// its definition): the record copied, checksummed and flushed, a fence, the
+/// bytes in place, a fence; no locks, no bookkeeping. Sizes from 16 B (8 B
+/// writes take the pool's in-place word) up to what the pool logs.
+final class FloorPeer: Peer {
+    let name = PeerName.floor
+    let series = Series.floor
+    private let path: String
+    private var floor: OpaquePointer?
+
+    init(path: String) {
+        self.path = path
+    }
+
+    func supports(size: Int) -> Bool { size > 8 && size <= Workload.floorLargest }
+
+    func setUp() throws {
+        let path = path
+        floor = try openHandle("floor loop") { floor_loop_open(path, Workload.floorLargest + 4096, Workload.regionSize, $0, $1) }
+    }
+
+    func write(_ payload: [UInt8], at offset: Int, iteration: Int) throws {
+        payload.withUnsafeBytes { floor_loop_write(floor, offset, $0.baseAddress, $0.count) }
+    }
+
+    func tearDown() {
+        floor_loop_close(floor)
+        floor = nil
     }
 }

@@ -46,13 +46,16 @@ enum Report {
             }
             out.append(row + lpad(fixed(size.mediaBytesPerPayloadByte, 2), 11))
             if let speedups = poolSpeedups(size, pool: peer) { out.append("    pool speed-up (peer ns / pool ns): \(speedups)") }
+            if let floor = size.peers.first(where: { $0.series == .floor }), floor.medianNsPerOp > 0 {
+                out.append("    pool / floor: \(fixed(peer.medianNsPerOp / floor.medianNsPerOp, 2))x")
+            }
             if let c = size.poolCounts { out.append("    counted (\(c.writes) writes, \(c.granularity)): \(counts(c))") }
         }
     }
 
     /// The pool against every non-raw peer at the same size.
     private static func poolSpeedups(_ size: SizeResult, pool: PeerResult) -> String? {
-        let others = size.peers.filter { $0.series == .pmemobj || $0.series == .pmemblk }
+        let others = size.peers.filter { [.pmemobj, .pmemobjNT, .pmemblk].contains($0.series) }
         guard !others.isEmpty, pool.medianNsPerOp > 0 else { return nil }
         return others.map { "\(fixed($0.medianNsPerOp / pool.medianNsPerOp, 2))x vs \($0.peer)" }.joined(separator: ", ")
     }
@@ -125,7 +128,7 @@ enum Report {
     private static func targets(_ targets: [Target], into out: inout [String]) {
         out.append("Targets (informational; the exit status does not depend on them)")
         for (i, t) in targets.enumerated() {
-            if i == 0 || targets[i - 1].source != t.source { out.append("  \(t.source == Targets.issue ? "issue 13" : "earlier targets, not restated by issue 13")") }
+            if i == 0 || targets[i - 1].source != t.source { out.append("  \(t.source == Targets.earlier ? "earlier targets, not restated by issues 13 and 31" : t.source)") }
             let verdict = switch t.met {
             case true?: "MET"
             case false?: "MISSED"

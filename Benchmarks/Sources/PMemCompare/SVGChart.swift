@@ -15,8 +15,10 @@ enum SVGChart {
     private static func color(_ series: Series) -> String {
         switch series {
         case .pool: "#1f6feb"
+        case .floor: "#a5d8ff"
         case .raw: "#8c959f"
         case .pmemobj: "#e8590c"
+        case .pmemobjNT: "#ffa94d"
         case .pmemblk: "#2f9e44"
         }
     }

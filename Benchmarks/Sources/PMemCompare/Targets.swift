@@ -2,8 +2,9 @@
 /// missed target does not change the exit status.
 struct Target: Codable {
     var goal: String
-    /// Where the goal comes from: "issue 13" (the small-commit work) or
-    /// "earlier" (goals of earlier work that issue 13 does not restate).
+    /// Where the goal comes from: "issue 13" (the small-commit work),
+    /// "issue 31" (small writes at the floor) or "earlier" (goals of
+    /// earlier work that issue 13 does not restate).
     var source: String
     /// What was compared with the limit; nil when it was not measured.
     var measured: Double?
@@ -33,7 +34,7 @@ struct Target: Codable {
 }
 
 enum Targets {
-    static let issue = "issue 13", earlier = "earlier"
+    static let issue = "issue 13", small = "issue 31", earlier = "earlier"
 
     static func evaluate(_ results: Results) -> [Target] {
         let pool = PeerName.pool, raw = PeerName.raw, obj = PeerName.pmemobj
@@ -81,6 +82,25 @@ enum Targets {
                 Target(issue, "\(label): fences per commit, msync path (counted)", counted(size)?.fencesPerCommit, "/commit", atMost: 2),
                 Target(issue, "\(label): flush calls per commit, msync path (counted)", counted(size)?.flushCallsPerCommit, "/commit", atMost: 2),
             ]
+        }
+        // Issue 31: against pmemobj at its best (the faster of its plain and
+        // non-temporal transactions), and against the floor loop.
+        func bestObj(_ size: Int) -> Double? {
+            [m(obj, size), m(PeerName.pmemobjNT, size)].compactMap { $0 }.min()
+        }
+        func fasterThanBestObj(_ size: Int) -> Double? { ratio(bestObj(size), m(pool, size)) }
+        for size in [64, 256, 512] {
+            let label = Workload.label(size)
+            targets.append(Target(small, "\(label) 2x faster than pmemobj at its best (best pmemobj / pool)",
+                                  fasterThanBestObj(size), "x", atLeast: 2))
+        }
+        targets += [
+            Target(small, "4 KiB 2x faster than pmemobj at its best (best pmemobj / pool)", fasterThanBestObj(4096), "x", atLeast: 2),
+            Target(small, "1 MiB 2.5x faster than pmemobj at its best (best pmemobj / pool)", fasterThanBestObj(1 << 20), "x", atLeast: 2.5),
+        ]
+        for size in [64, 256, 4096] {
+            targets.append(Target(small, "\(Workload.label(size)) within 1.5x of the logged-write floor (pool / floor)",
+                                  ratio(m(pool, size), m(PeerName.floor, size)), "x", atMost: 1.5))
         }
         targets += [
             Target(earlier, "8 B 4x faster than pmemobj's 64 B tx (pmemobj / pool)", ratio(m(obj, 64), m(pool, 8)), "x", atLeast: 4),

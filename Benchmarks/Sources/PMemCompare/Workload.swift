@@ -12,6 +12,8 @@ enum Workload {
     /// Spare chunks bound the pool's largest atomic write: 16 MiB must fit.
     static let spareCapacity = 32 << 20
     static let poolLanes = 4
+    /// The largest write the floor loop makes (its lane's room).
+    static let floorLargest = 1 << 20
     /// A write goes to one of this many slots in turn, so that successive
     /// writes do not all hit the same cache lines; deterministic.
     static let offsetSlots = 256

@@ -99,7 +99,8 @@ func measureWrites(_ options: Options, scratch: Scratch) throws
     let pool = PoolPeer(path: scratch.path("pool"))
     let raw = RawPeer(path: scratch.path("raw"))
     let peers: [any Peer] = [
-        pool, raw, ObjPeer(path: scratch.path("obj")),
+        pool, FloorPeer(path: scratch.path("floor")), raw, ObjPeer(path: scratch.path("obj")),
+        ObjPeer(path: scratch.path("objnt"), nonTemporal: true),
         BlkPeer(blockSize: 512, path: scratch.path("blk512")), BlkPeer(blockSize: 4096, path: scratch.path("blk4k")),
     ]
     defer { for peer in peers { peer.tearDown() } }

@@ -35,6 +35,13 @@ peer_obj *peer_obj_open(const char *path, char *err, size_t errlen);
 int peer_obj_tx_write(peer_obj *obj, size_t offset, const void *src,
 		      size_t len);
 
+/* The same transaction at its fastest for the same guarantee: the range
+ * snapshotted (pmemobj_tx_xadd_range with POBJ_XADD_NO_FLUSH), then
+ * copied with non-temporal stores and drained (pmemobj_memcpy with
+ * PMEMOBJ_F_MEM_NONTEMPORAL) before the commit. 0 or -1. */
+int peer_obj_tx_write_nt(peer_obj *obj, size_t offset, const void *src,
+			 size_t len);
+
 void *peer_obj_region(peer_obj *obj);
 size_t peer_obj_region_size(peer_obj *obj);
 void peer_obj_close(peer_obj *obj);

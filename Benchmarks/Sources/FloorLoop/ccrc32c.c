@@ -1,0 +1,1 @@
+../../../Sources/CCRC32C/ccrc32c.c

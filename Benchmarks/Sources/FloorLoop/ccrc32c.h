@@ -1,0 +1,1 @@
+../../../Sources/CCRC32C/include/ccrc32c.h
