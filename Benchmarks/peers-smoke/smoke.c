@@ -91,6 +91,12 @@ smoke_obj(unsigned char *bufs[2])
 		      peer_obj_region_size(obj));
 		CHECK(memcmp(peer_obj_region(obj), want, size) == 0,
 		      "obj %zu: bytes differ after reopen", size);
+		/* The non-temporal transaction writes the other buffer. */
+		const unsigned char *other = bufs[n & 1];
+		CHECK(peer_obj_tx_write_nt(obj, 0, other, size) == 0,
+		      "obj non-temporal tx write %zu failed", size);
+		CHECK(memcmp(peer_obj_region(obj), other, size) == 0,
+		      "obj non-temporal %zu: bytes differ", size);
 	}
 	peer_obj_close(obj);
 	unlink(path);
