@@ -3,7 +3,7 @@
 // exercise the error paths that a healthy machine never takes. The injector
 // exists only in builds with test hooks (PMEM_TEST_HOOKS, debug): a release
 // build has no task-local to look up, as swift-system's mocking.
-import Glibc
+package import Glibc
 package import CLinux
 import Synchronization
 package import SystemPackage
