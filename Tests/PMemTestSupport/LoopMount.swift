@@ -4,7 +4,7 @@ import Testing
 
 /// A small file system on a loop device, for one test: made with `mkfs`,
 /// mounted under /var/tmp, unmounted and removed at the end. Needs root and
-/// loop devices; without them the test is cancelled with the reason printed.
+/// loop devices; without them the test is skipped (``Skip``), saying why.
 package final class LoopMount {
     package let image: String
     package let mountPoint: FilePath
@@ -20,24 +20,18 @@ package final class LoopMount {
         let id = "swift-pmem-loop-\(getpid())-\(UUID().uuidString.prefix(8))"
         image = "/var/tmp/\(id).img"
         mountPoint = FilePath("/var/tmp/\(id).mnt")
-        if getuid() != 0 { try Self.skip("loop mounts need root (uid \(getuid()))\(note)") }
+        if getuid() != 0 { try Skip.test(.needsRoot, "loop mounts need root (uid \(getuid()))\(note)") }
         guard FileManager.default.createFile(atPath: image, contents: nil),
-              truncate(image, off_t(sizeMiB) << 20) == 0 else { try Self.skip("cannot make the image \(image)\(note)") }
+              truncate(image, off_t(sizeMiB) << 20) == 0 else { try Skip.test(.loopDevice, "cannot make the image \(image)\(note)") }
         try FileManager.default.createDirectory(atPath: mountPoint.string, withIntermediateDirectories: true)
         if let failure = Self.run(mkfs + [image]) {
             cleanUp()
-            try Self.skip("\(mkfs[0]) failed: \(failure)\(note)")
+            try Skip.test(.loopDevice, "\(mkfs[0]) failed: \(failure)\(note)")
         }
         do { try mount() } catch {
             cleanUp()
-            try Self.skip("cannot mount a loop device\(options.isEmpty ? "" : " with -o \(options.joined(separator: ","))"): \(error)\(note)")
+            try Skip.test(.loopDevice, "cannot mount a loop device\(options.isEmpty ? "" : " with -o \(options.joined(separator: ","))"): \(error)\(note)")
         }
-    }
-
-    package static func skip(_ reason: String) throws -> Never {
-        let message = "SKIPPED: \(reason)"
-        FileHandle.standardError.write(Data((message + "\n").utf8))
-        try Test.cancel(Comment(rawValue: message))
     }
 
     struct CommandFailed: Error, CustomStringConvertible { package var description: String }

@@ -48,7 +48,7 @@ package final class Scratch {
     package static func ext4(_ name: String = #function) throws -> Scratch {
         let scratch = Scratch(on: ext4TestDirectory, name)
         if scratch.fileSystemMagic != FileSystemKind.ext4 {
-            try Test.cancel("needs /var/tmp on ext4; it is \(FileSystemKind.name(scratch.fileSystemMagic))")
+            try Skip.test(.wrongFileSystem, "needs /var/tmp on ext4; it is \(FileSystemKind.name(scratch.fileSystemMagic))")
         }
         return scratch
     }

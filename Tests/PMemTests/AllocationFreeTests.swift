@@ -28,7 +28,7 @@ struct AllocationFreeTests {
           arguments: ["/dev/shm", ext4TestDirectory])
     func noAllocations(base: String) throws {
         guard malloc_counter_available() != 0 else {
-            try Test.cancel("SKIPPED: allocation counting is off under a sanitizer (it interposes malloc itself)")
+            try Skip.test(.sanitizer, "allocation counting is off under a sanitizer (it interposes malloc itself)")
         }
         let scratch = Scratch(on: base)
         let pool = try Pool.create(at: scratch.path("pool"), capacity: 8 << 20, chunkSize: 1 << 20, spareCapacity: 2 << 20)

@@ -88,7 +88,7 @@ struct MappingErrorTests {
         #expect(ioctl(fd.rawValue, clinux_FS_IOC_GETFLAGS, &flags) == 0)
         flags |= CInt(FS_IMMUTABLE_FL)
         if ioctl(fd.rawValue, clinux_FS_IOC_SETFLAGS, &flags) != 0 {
-            try Test.cancel("setting FS_IMMUTABLE_FL needs CAP_LINUX_IMMUTABLE (root) and ext4 or xfs: errno \(errno)")
+            try Skip.test(.needsRoot, "setting FS_IMMUTABLE_FL needs CAP_LINUX_IMMUTABLE (root) and ext4 or xfs: errno \(errno)")
         }
         defer { flags &= ~CInt(FS_IMMUTABLE_FL); _ = ioctl(fd.rawValue, clinux_FS_IOC_SETFLAGS, &flags) }
         let error = #expect(throws: PMemError.self) { _ = try Mapping(path: path, access: .readWrite) }

@@ -188,7 +188,7 @@ struct MappingTests {
     @Test("mapping and unmapping a file 2,000 times leaves the heap as it was")
     func mappingsLeaveNoHeap() async throws {
         guard malloc_counter_available() != 0 else {
-            try Test.cancel("SKIPPED: the heap is counted only without a sanitizer (it interposes malloc itself)")
+            try Skip.test(.sanitizer, "the heap is counted only without a sanitizer (it interposes malloc itself)")
         }
         await #expect(processExitsWith: .success) {
             let scratch = Scratch(on: "/dev/shm")

@@ -71,7 +71,7 @@ struct SealPlacementTests {
     func noXattrFailsFirst() throws {
         let scratch = Scratch(on: "/dev/shm")
         guard !hasUserXattrs(scratch.directory) else {
-            try Test.cancel("SKIPPED: tmpfs stores user xattrs on Linux \(kernelRelease()) (from 6.6 on); Debian 12's 6.1 in the VM runs this")
+            try Skip.test(.kernelVersion, "tmpfs stores user xattrs on Linux \(kernelRelease()) (from 6.6 on); Debian 12's 6.1 in the VM runs this")
         }
         var calls = 0
         let error = #expect(throws: PMemError.self) {
@@ -168,7 +168,7 @@ struct SealPlacementTests {
     func bothFormsOpen(base: String) throws {
         let scratch = Scratch(on: base)
         guard hasUserXattrs(scratch.directory) else {
-            try Test.cancel("SKIPPED: no user xattrs on \(base) under Linux \(kernelRelease()); only the last-page form can be made here")
+            try Skip.test(.kernelVersion, "no user xattrs on \(base) under Linux \(kernelRelease()); only the last-page form can be made here")
         }
         try SealedFile.create(at: scratch.path("x"), size: 4096, placement: .extendedAttribute)
         try SealedFile.create(at: scratch.path("p"), size: 4096, placement: .lastPage)
