@@ -72,7 +72,7 @@ struct Demo: ParsableCommand {
             print("    \(try reopened.check())")
         }
         print("\nFor power loss (not just a process crash), the test suite replays every crash state")
-        print("of a simulated persistence domain: see README, \"How failure atomicity is tested\".")
+        print("of a simulated persistence domain: see docs/TESTING.md.")
     }
 
     /// Runs `pmemctl demo-crash-child`, which dies by SIGKILL at `point`.

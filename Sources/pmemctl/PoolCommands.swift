@@ -21,7 +21,7 @@ struct PoolCreate: ParsableCommand {
     @Option(help: "Commits that can run at once (1 to 1024).") var lanes = 4
     @Option(help: sealPlacementHelp) var sealPlacement: PlacementArgument = .automatic
     @Flag(help: "Do not show a progress bar.") var quiet = false
-    @Flag(help: "Print one JSON object (keys documented in the README).") var json = false
+    @Flag(help: "Print one JSON object (keys documented in docs/PMEMCTL.md).") var json = false
 
     func run() throws {
         let bar = ProgressBar(enabled: !quiet && isatty(STDERR_FILENO) != 0)
@@ -47,7 +47,7 @@ struct PoolCopy: ParsableCommand {
     @Argument(help: "The new pool (it must not exist).") var destination: String
     @Option(help: sealPlacementHelp) var sealPlacement: PlacementArgument = .automatic
     @Flag(help: "Do not show a progress bar.") var quiet = false
-    @Flag(help: "Print one JSON object (keys documented in the README).") var json = false
+    @Flag(help: "Print one JSON object (keys documented in docs/PMEMCTL.md).") var json = false
 
     func run() throws {
         let bar = ProgressBar(enabled: !quiet && isatty(STDERR_FILENO) != 0)
@@ -83,7 +83,7 @@ struct PoolInfo: ParsableCommand {
         commandName: "info", abstract: "Open a pool (recovering it) and print its geometry, I/O facts and metadata ranges.")
     @Argument(help: "The pool file.") var path: String
     @OptionGroup var unclean: UncleanShutdownOption
-    @Flag(help: "Print one JSON object (keys documented in the README).") var json = false
+    @Flag(help: "Print one JSON object (keys documented in docs/PMEMCTL.md).") var json = false
 
     func run() throws {
         let (pool, facts) = try reportingErrors { () throws(PMemError) in
@@ -236,7 +236,7 @@ struct PoolCheck: ParsableCommand {
         abstract: "Recover the pool and verify all of its metadata: exit 0 if clean, 1 (with the damage on stderr) if not.")
     @Argument(help: "The pool file.") var path: String
     @OptionGroup var unclean: UncleanShutdownOption
-    @Flag(help: "Print one JSON object (keys documented in the README).") var json = false
+    @Flag(help: "Print one JSON object (keys documented in docs/PMEMCTL.md).") var json = false
 
     func run() throws {
         let report = try reportingErrors(json: json) { () throws(PMemError) in try Pool.open(at: FilePath(path), acceptingUncleanShutdown: unclean.acceptUncleanShutdown).check() }

@@ -7,7 +7,7 @@ struct Info: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Map a file read-only and print its I/O facts (granularity, MAP_SYNC, atomic unit) and seal state.")
     @Argument(help: "The file to map.") var path: String
-    @Flag(help: "Print one JSON object (keys documented in the README).") var json = false
+    @Flag(help: "Print one JSON object (keys documented in docs/PMEMCTL.md).") var json = false
 
     func run() throws {
         let facts = try reportingErrors { () throws(PMemError) in try FileFacts(FilePath(path)) }
@@ -150,7 +150,7 @@ struct Seal: ParsableCommand {
     var size: ByteCount?
     @Option(help: sealPlacementHelp) var sealPlacement: PlacementArgument = .automatic
     @Flag(help: "Do not show a progress bar.") var quiet = false
-    @Flag(help: "Print one JSON object (keys documented in the README).") var json = false
+    @Flag(help: "Print one JSON object (keys documented in docs/PMEMCTL.md).") var json = false
 
     func run() throws {
         let path = FilePath(path)
@@ -187,7 +187,7 @@ struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check that a file is sealed and intact: exit 0 if so, 1 (with the reason on stderr) if not.")
     @Argument(help: "The file to check.") var path: String
-    @Flag(help: "Print one JSON object (keys documented in the README).") var json = false
+    @Flag(help: "Print one JSON object (keys documented in docs/PMEMCTL.md).") var json = false
 
     func run() throws {
         let report = try reportingErrors(json: json) { () throws(PMemError) in
@@ -240,7 +240,7 @@ struct Create: ParsableCommand {
     @Flag(help: "Replace the file if it exists.") var replace = false
     @Option(help: sealPlacementHelp) var sealPlacement: PlacementArgument = .automatic
     @Flag(help: "Do not show a progress bar.") var quiet = false
-    @Flag(help: "Print one JSON object (keys documented in the README).") var json = false
+    @Flag(help: "Print one JSON object (keys documented in docs/PMEMCTL.md).") var json = false
 
     func validate() throws {
         guard let bits = UInt16(mode, radix: 8), bits <= 0o7777 else {
