@@ -150,6 +150,48 @@ package final class SimulatedPersistenceDomain: @unchecked Sendable {
             flushesLines: true, chooseWordPersistence: { _, _ in word })
     }
 
+    /// A persistence table for byte granularity (eADR platforms, CXL
+    /// devices with global persistent flush; libpmem2's
+    /// `PMEM2_GRANULARITY_BYTE`): the caches are in the persistence domain,
+    /// so a flush does nothing, and a store may be durable at any moment
+    /// after it is made, word by word in no particular order (the pool must
+    /// not rely on the CPU's store order, which this model cannot see), until
+    /// a fence makes every store before it durable. Non-temporal stores are
+    /// stores like any other here.
+    package var byteCalls: PersistenceCalls {
+        let fence: @Sendable () -> Void = { [self] in fenceEverything() }
+        let copy: @Sendable (UnsafeMutableRawPointer, UnsafeRawPointer, Int, MemoryFlags) -> Void = { destination, source, count, flags in
+            destination.copyMemory(from: source, byteCount: count)
+            if !flags.contains(.noFlush) && !flags.contains(.noDrain) { fence() }
+        }
+        let move: @Sendable (UnsafeMutableRawPointer, UnsafeRawPointer, Int, MemoryFlags) -> Void = { destination, source, count, flags in
+            memmove(destination, source, count)
+            if !flags.contains(.noFlush) && !flags.contains(.noDrain) { fence() }
+        }
+        let set: @Sendable (UnsafeMutableRawPointer, UInt8, Int, MemoryFlags) -> Void = { destination, byte, count, flags in
+            destination.initializeMemory(as: UInt8.self, repeating: byte, count: count)
+            if !flags.contains(.noFlush) && !flags.contains(.noDrain) { fence() }
+        }
+        return PersistenceCalls(
+            flush: { _, _ in }, drain: fence,
+            copyAndFlush: { $0.copyMemory(from: $1, byteCount: $2) }, copy: copy, move: move, set: set,
+            storeWordNonTemporally: { $0.storeBytes(of: $1, as: UInt64.self) },
+            copyChecksummed: { destination, head, data, cached in
+                CRC32C.copyThreeParts(into: destination, head: head, data: data, throughCache: cached)
+            },
+            flushesLines: true, chooseWordPersistence: { _, _ in .flushed })
+    }
+
+    /// A fence at byte granularity: every store made so far is durable.
+    private func fenceEverything() {
+        locked {
+            guard let base else { return }
+            beforeFence?(self)
+            media.withUnsafeMutableBytes { $0.copyMemory(from: UnsafeRawBufferPointer(start: base, count: size)) }
+            fences += 1
+        }
+    }
+
     /// The same calls, declared as page-granularity ones (as an `msync`
     /// would be): a pool then takes its msync paths, deferred applies
     /// included, with every flush and fence still simulated line by line.
