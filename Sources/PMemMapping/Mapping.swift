@@ -236,7 +236,7 @@ public struct Mapping: ~Copyable, @unchecked Sendable {
         self.access = access
         self.storeGranularity = granularity
         // libpmem2's page functions work only on its own mappings: ours for `.page`.
-        let hardware = PersistenceCalls.hardware(CacheFlushFunctions.functions(for: granularity), flushesLines: granularity != .page)
+        let hardware = PersistenceCalls.hardware(CacheFlushFunctions.functions(for: granularity), granularity: granularity)
         // A counting wrapper (interposer) sees libpmem2's calls and forwards
         // them; a simulated domain (routed) replaces them.
         self.calls = routed ?? interposer.map { $0(hardware) } ?? hardware

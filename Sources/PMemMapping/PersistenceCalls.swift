@@ -3,7 +3,7 @@ import CPMemAtomics
 
 /// The persistence functions of one mapping, as one table chosen once when
 /// the mapping is made (as libpmem2 chooses its functions once): libpmem2's
-/// (`hardware(_:flushesLines:)`), a simulated persistence domain's (crash
+/// (`hardware(_:granularity:)`), a simulated persistence domain's (crash
 /// testing), or either wrapped by an interposer that counts them. Every
 /// flush, fence, flushing copy and non-temporal store that a mapping or a
 /// pool makes goes through this table, so a pool runs the same code
@@ -21,7 +21,10 @@ package struct PersistenceCalls: Sendable {
     /// Copies `count` bytes and flushes them, without a fence: libpmem2's
     /// memcpy with `PMEM2_F_MEM_NODRAIN`, and `PMEM2_F_MEM_NONTEMPORAL`
     /// where flushes are cache-line ones (a line the copy fills whole then
-    /// needs no read for ownership before its flush).
+    /// needs no read for ownership before its flush). At byte granularity
+    /// there is nothing to flush, and libpmem2 chooses the stores (through
+    /// the cache below its non-temporal threshold): a small non-temporal
+    /// copy would only make the fence after it wait.
     package var copyAndFlush: @Sendable (UnsafeMutableRawPointer, UnsafeRawPointer, Int) -> Void
     /// libpmem2's memcpy, memmove and memset with their flags: the stores,
     /// then a flush and a fence unless the flags leave them out.
@@ -84,11 +87,12 @@ package struct PersistenceCalls: Sendable {
         return chooseWordPersistence(page0, device)
     }
 
-    /// libpmem2's functions, `functions`, as the table.
-    static func hardware(_ functions: PersistenceFunctions, flushesLines: Bool) -> PersistenceCalls {
+    /// libpmem2's functions, `functions`, for a mapping of `granularity`, as the table.
+    static func hardware(_ functions: PersistenceFunctions, granularity: StoreGranularity) -> PersistenceCalls {
         let flush = functions.flush, drain = functions.drain
         let memcpy = functions.memcpy, memmove = functions.memmove, memset = functions.memset
-        let noDrain = (flushesLines ? MemoryFlags([.noDrain, .nonTemporal]) : .noDrain).pmem2
+        let flushesLines = granularity != .page
+        let noDrain = (granularity == .cacheLine ? MemoryFlags([.noDrain, .nonTemporal]) : .noDrain).pmem2
         var table = PersistenceCalls(
             flush: { flush($0, $1) },
             drain: { drain() },

@@ -8,6 +8,10 @@ struct Options {
     /// Whether to set PMEM2_FORCE_GRANULARITY and PMEM_IS_PMEM_FORCE, so that
     /// every peer takes the cache-flush path on a non-DAX file system.
     var force = true
+    /// What the forcing sets: `cache_line` (the flushes of ADR platforms)
+    /// or `byte` (eADR and CXL global persistent flush: no flushes; PMDK's
+    /// libpmem is told so with PMEM_NO_FLUSH=1).
+    var granularity = "cache_line"
     /// Whether to run the xfs stage (a loop mount; needs root).
     var xfs = true
     /// Whether to run the xfs stage alone, printing its table only.
@@ -19,7 +23,7 @@ struct Options {
     var repetitions: Int { explicitRepetitions ?? (quick ? 3 : 7) }
 
     static let usage = """
-        usage: pmem-compare [--quick] [--dir DIR] [--json PATH] [--svg PATH] [--reps N] [--no-force] [--no-xfs] [--xfs-only] [--loop BYTES]
+        usage: pmem-compare [--quick] [--granularity cache_line|byte] [--dir DIR] [--json PATH] [--svg PATH] [--reps N] [--no-force] [--no-xfs] [--xfs-only] [--loop BYTES]
 
         Measures swift-pmem's atomic writes against raw libpmem2, libpmemobj
         transactions and libpmemblk blocks on one file system, plus persist
@@ -28,6 +32,8 @@ struct Options {
         on a loop-mounted xfs (as root; skipped, saying why, where not offered).
 
           --quick       3 repetitions, fewer writes, skip the 1 GiB and 4 GiB pool opens
+          --granularity G  what every peer is forced to: cache_line (default) or byte
+                        (no flushes, as on eADR platforms; PMEM_NO_FLUSH=1 for PMDK)
           --dir DIR     where the scratch files go (default /dev/shm); removed at the end
           --json PATH   results as JSON (default Benchmarks/results/compare.json)
           --svg PATH    chart as SVG (default Benchmarks/results/compare.svg)
@@ -59,12 +65,17 @@ struct Options {
                 options.xfs = false
             case "--xfs-only":
                 options.xfsOnly = true
-            case "--dir", "--json", "--svg", "--reps", "--loop":
+            case "--dir", "--json", "--svg", "--reps", "--loop", "--granularity":
                 guard let value = rest.popFirst(), !value.isEmpty, !value.hasPrefix("--") else {
                     throw UsageError(description: "\(argument) needs a value")
                 }
                 switch argument {
                 case "--dir": options.directory = value
+                case "--granularity":
+                    guard ["cache_line", "byte"].contains(value) else {
+                        throw UsageError(description: "--granularity is cache_line or byte, not \(value)")
+                    }
+                    options.granularity = value
                 case "--json": options.jsonPath = value
                 case "--svg": options.svgPath = value
                 case "--loop":

@@ -82,7 +82,7 @@ enum SVGChart {
     /// The title and two lines of settings: when, where, how.
     private static func titles(_ results: Results) -> [String] {
         let s = results.settings
-        let force = s.forced ? "forced by PMEM2_FORCE_GRANULARITY=CACHE_LINE, PMEM_IS_PMEM_FORCE=1" : "not forced"
+        let force = s.forced ? "forced by PMEM2_FORCE_GRANULARITY=\(s.environment["PMEM2_FORCE_GRANULARITY"] ?? "?"), PMEM_IS_PMEM_FORCE=1" : "not forced"
         let when = "\(results.date) · \(s.directory) · median of \(s.repetitions) repetitions\(s.quick ? " (--quick)" : "")"
             + " · \(results.machine.cpus) CPUs, \(results.machine.kernelRelease)"
         let how = "store granularity: pool \(s.poolGranularity), libpmem2 \(s.rawGranularity) (\(force)) · pool chunks \(Workload.label(s.poolChunkSize))"

@@ -102,6 +102,13 @@ enum Targets {
             targets.append(Target(small, "\(Workload.label(size)) within 1.5x of the logged-write floor (pool / floor)",
                                   ratio(m(pool, size), m(PeerName.floor, size)), "x", atMost: 1.5))
         }
+        if results.settings.environment["PMEM2_FORCE_GRANULARITY"] == "BYTE" {
+            targets += [
+                Target(small, "byte granularity: 64 B within 2x of raw (pool / raw)", ratio(m(pool, 64), m(raw, 64)), "x", atMost: 2),
+                Target(small, "byte granularity: 4 KiB within 1.5x of two raw copies (pool / 2 raw)",
+                       ratio(m(pool, 4096), m(raw, 4096).map { 2 * $0 }), "x", atMost: 1.5),
+            ]
+        }
         targets += [
             Target(earlier, "8 B 4x faster than pmemobj's 64 B tx (pmemobj / pool)", ratio(m(obj, 64), m(pool, 8)), "x", atLeast: 4),
             Target(earlier, "1 MiB within 2x of raw (pool / raw)", ratio(m(pool, 1 << 20), m(raw, 1 << 20)), "x", atMost: 2),

@@ -14,8 +14,9 @@ func runPMemCompare() {
     if options.force {
         // libpmem2 reads the first at every mapping, libpmem the second on
         // first use: both are set before any peer or pool maps a file.
-        setenv("PMEM2_FORCE_GRANULARITY", "CACHE_LINE", 1)
+        setenv("PMEM2_FORCE_GRANULARITY", options.granularity.uppercased(), 1)
         setenv("PMEM_IS_PMEM_FORCE", "1", 1)
+        if options.granularity == "byte" { setenv("PMEM_NO_FLUSH", "1", 1) }
     }
     if let size = options.loopSize {
         let scratch = Scratch(directory: options.directory)
@@ -80,7 +81,7 @@ func measure(_ options: Options, scratch: Scratch) throws -> Results {
     if let reason = kernelAtomic.skipped { Console.progress("xfs stage skipped: \(reason)") }
     let settings = Settings(
         directory: options.directory, repetitions: options.repetitions, quick: options.quick, forced: options.force,
-        environment: Dictionary(uniqueKeysWithValues: ["PMEM2_FORCE_GRANULARITY", "PMEM_IS_PMEM_FORCE"].map { ($0, environmentValue($0)) }),
+        environment: Dictionary(uniqueKeysWithValues: ["PMEM2_FORCE_GRANULARITY", "PMEM_IS_PMEM_FORCE", "PMEM_NO_FLUSH"].map { ($0, environmentValue($0)) }),
         poolGranularity: writes.poolGranularity, poolWordPersistence: writes.poolWords, rawGranularity: writes.rawGranularity,
         poolCapacity: Workload.regionSize, poolChunkSize: Workload.chunkSize, poolSpareCapacity: Workload.spareCapacity,
         poolLanes: Workload.poolLanes, offsetSlots: Workload.offsetSlots,
