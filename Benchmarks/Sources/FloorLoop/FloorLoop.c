@@ -12,7 +12,8 @@
  *      bytes on it is copied and checksummed in one pass with non-temporal
  *      stores, and only the header's line is flushed, as the pool does.
  *   4. a fence: the commit point.
- *   5. the payload in place with libpmem2's flushing copy (no drain);
+ *   5. the payload in place with libpmem2's flushing copy, with the pool's
+ *      flags: no drain, and non-temporal stores at cache-line granularity;
  *   6. a fence.
  * Left out: locks, choosing a lane, sequence numbers and their bookkeeping,
  * range checks, killing older records, the in-place word of 8-byte writes,
@@ -47,6 +48,7 @@ struct floor_loop {
 	pmem2_memcpy_fn memcpy_fn;
 	uint64_t sequence;
 	int fold;
+	unsigned apply_flags;
 };
 
 static void
@@ -103,6 +105,10 @@ floor_loop_open(const char *path, size_t lane_size, size_t data_size, char *err,
 	f->drain = pmem2_get_drain_fn(map);
 	f->memcpy_fn = pmem2_get_memcpy_fn(map);
 	f->fold = ccrc32c_fold_available();
+	/* As PersistenceCalls.hardware chooses for the pool's apply. */
+	f->apply_flags = PMEM2_F_MEM_NODRAIN;
+	if (pmem2_map_get_store_granularity(map) == PMEM2_GRANULARITY_CACHE_LINE)
+		f->apply_flags |= PMEM2_F_MEM_NONTEMPORAL;
 	/* Fault every page in now, not inside a timed loop. */
 	pmem2_get_memset_fn(map)(f->lane, 0, lane_size + data_size, 0);
 out:
@@ -188,7 +194,7 @@ floor_loop_write(floor_loop *f, size_t offset, const void *src, size_t len)
 		f->flush(record, HEADER + ENTRY_HEAD + padded);
 	}
 	f->drain();
-	f->memcpy_fn(f->data + offset, src, len, PMEM2_F_MEM_NODRAIN);
+	f->memcpy_fn(f->data + offset, src, len, f->apply_flags);
 	f->drain();
 }
 
