@@ -55,7 +55,7 @@ struct CommitPlan: Equatable {
 
     /// Whether a partial chunk whose log entries take `logBytes` is logged
     /// rather than copied out and remapped: while its payload is at most half
-    /// the chunk (docs/FORMAT.md, "Measured crossover"). Past that, a remap
+    /// the chunk (docs/FORMAT.md, "Log or remap: half a chunk"). Past that, a remap
     /// writes fewer bytes.
     static func logs(_ logBytes: Int, chunk: Int) -> Bool {
         logBytes <= chunk / 2 + CommitRecord.entryHeadSize
