@@ -390,6 +390,12 @@ struct PMemCtlTests {
         let crash = try Self.run([pool, "crash-demo", "3"], program: "pmem-kv")
         #expect(crash.status == 0, "\(crash.output)")
         #expect(crash.output.components(separatedBy: "killed by signal 9").count == 4)
+        // Rounds whose child dies before it opens the store acknowledge
+        // nothing: the store is intact at the generation it had before.
+        let silent = try Self.run([pool, "crash-demo", "2", "0"], program: "pmem-kv")
+        #expect(silent.status == 0, "\(silent.output)")
+        #expect(silent.output.contains("after 0 acknowledged puts"), "\(silent.output)")
+        #expect(silent.output.contains("2 of 2 rounds intact"), "\(silent.output)")
         // The checker is not vacuous: a header that disagrees with the slots is caught.
         let handle = try #require(FileHandle(forUpdatingAtPath: pool))
         let dataOffset = try poolDataOffset(pool)

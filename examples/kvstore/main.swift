@@ -6,10 +6,14 @@
 //   pmem-kv POOL check              exit 0 if the store's invariants hold, 1 if not
 //   pmem-kv POOL churn MS           random puts, printing "ACK g" after each;
 //                                   a second thread kills the process after MS ms,
-//                                   wherever the puts are
-//   pmem-kv POOL crash-demo [N]     N rounds (default 5) of: churn in a child that
-//                                   kills itself, reopen, check, and compare with
-//                                   the last acknowledged put
+//                                   wherever the puts are (0: before it opens
+//                                   the store, so with no put)
+//   pmem-kv POOL crash-demo [N [MS]] N rounds (default 5) of: churn in a child
+//                                   that kills itself (after MS ms, or a time
+//                                   that varies by round; 0: before any put),
+//                                   reopen, check, and
+//                                   compare with the last acknowledged put, or
+//                                   with the store before the round if none was
 //
 // POOL is created (1 MiB, 64 KiB chunks) if it does not exist.
 import Glibc
@@ -17,7 +21,7 @@ import PMem
 
 let arguments = CommandLine.arguments
 func usage() -> Never {
-    printError("usage: pmem-kv POOL put KEY VALUE | get KEY | list | check | churn MS | crash-demo [ROUNDS]")
+    printError("usage: pmem-kv POOL put KEY VALUE | get KEY | list | check | churn MS | crash-demo [ROUNDS [MS]]")
     exit(2)
 }
 
@@ -45,6 +49,14 @@ func say(_ line: String) {
 /// reopened store against the child's acknowledgements. (Plain posix_spawn
 /// and a pipe: this runs in minimal VMs too.)
 func crashRound(_ round: Int, ms: Int) throws(PMemError) -> Bool {
+    // The store before the round: what a round that acknowledges nothing
+    // must leave (or one put more, the one in flight).
+    let before: UInt64
+    do {
+        let store = try openStore()
+        before = try store.header().generation
+        store.pool.close() // the child opens it next
+    }
     var pipeFDs: [CInt] = [0, 0]
     guard pipe(&pipeFDs) == 0 else { throw PMemError.system(Errno(rawValue: errno), "pipe") }
     var actions = posix_spawn_file_actions_t()
@@ -75,7 +87,7 @@ func crashRound(_ round: Int, ms: Int) throws(PMemError) -> Bool {
     let store = try openStore()
     let problems = try store.check()
     let header = try store.header()
-    let last = acked.last ?? 0
+    let last = acked.last ?? before
     // The put in flight when the kill came may or may not have happened; every acknowledged one has.
     let consistent = problems.isEmpty && (header.generation == last || header.generation == last + 1)
     let signal = status & 0x7f
@@ -119,7 +131,9 @@ do {
         let h = try store.header()
         print("intact: \(h.count) keys, generation \(h.generation)")
     case ("churn", 4):
-        guard let ms = Int(arguments[3]), ms > 0 else { usage() }
+        guard let ms = Int(arguments[3]), ms >= 0 else { usage() }
+        // 0: killed before it opens the store: a round with no put.
+        if ms == 0 { kill(getpid(), SIGKILL) }
         let store = try openStore()
         startKiller(after: ms)
         var rng = SystemRandomNumberGenerator()
@@ -128,11 +142,12 @@ do {
             let value = [UInt8](repeating: UInt8.random(in: 0x61...0x7a, using: &rng), count: Int.random(in: 0...KVStore.maxValue, using: &rng))
             say("ACK \(try store.put(key, value))")
         }
-    case ("crash-demo", 3), ("crash-demo", 4):
-        let rounds = arguments.count == 4 ? Int(arguments[3]) ?? 0 : 5
-        guard rounds > 0 else { usage() }
+    case ("crash-demo", 3), ("crash-demo", 4), ("crash-demo", 5):
+        let rounds = arguments.count >= 4 ? Int(arguments[3]) ?? 0 : 5
+        let fixed = arguments.count == 5 ? Int(arguments[4]) : nil
+        guard rounds > 0, arguments.count < 5 || (fixed ?? -1) >= 0 else { usage() }
         var intact = 0
-        for r in 1...rounds where try crashRound(r, ms: 20 + 37 * r % 200) { intact += 1 }
+        for r in 1...rounds where try crashRound(r, ms: fixed ?? 20 + 37 * r % 200) { intact += 1 }
         print("\(intact) of \(rounds) rounds intact")
         exit(intact == rounds ? 0 : 1)
     default:
