@@ -93,4 +93,21 @@ struct PersistenceCounterTests {
         #expect(try reopened.read(at: 1000, count: 300) == bytes)
         #expect(counter.counts == PersistenceCounts(), "a pool opened without the counter is not counted")
     }
+
+    @Test("the counter and the simulator take paths in a String, as the rest of the API does")
+    func stringPaths() throws {
+        let scratch = Scratch(on: "/dev/shm")
+        let path: String = scratch.path("pool").string
+        let counter = PersistenceCounter()
+        let created = try counter.create(at: path, capacity: 8 << 20)
+        try created.write([1, 2, 3], at: 4096)
+        #expect(counter.fences > 0)
+        created.close()
+        let reopened = try counter.open(at: path)
+        #expect(try reopened.read(at: 4096, count: 3) == [1, 2, 3])
+        reopened.close()
+        let file: String = scratch.file("mapped", count: 4096).string
+        let map = try CrashSimulator().map(path: file)
+        #expect(map.count == 4096)
+    }
 }
