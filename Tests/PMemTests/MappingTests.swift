@@ -144,9 +144,12 @@ struct MappingTests {
 
     // libpmem2 refuses a range its registry of mappings still holds (-EEXIST
     // from pmem2_map_new), and the kernel gives the same free range again at
-    // once: a stale entry (met on a loaded machine, cause unknown) once made
-    // maps fail. A Mapping no longer registers with libpmem2. A stale entry
-    // is planted where the next mapping would go (pmem2_map_from_existing
+    // once: a stale entry once made maps fail on a loaded machine. (Its
+    // cause, found later (9247b36): off DAX a MAP_FIXED|MAP_SYNC failed
+    // after the kernel had unmapped the range, and the retry without
+    // MAP_SYNC took over what another thread had just been given there.)
+    // A Mapping no longer registers with libpmem2. A stale entry is planted
+    // where the next mapping would go (pmem2_map_from_existing
     // registers a range without mapping it): mapping, persisting and the
     // cache-flush functions must still work. In a child process, so the
     // address space is the test's alone.

@@ -361,11 +361,11 @@ struct PoolRecoveryTests {
         let pool = try smallPool(scratch)
         let error = #expect(throws: PMemError.self) { _ = try Pool.open(at: path) }
         #expect(error?.code == .poolBusy)
+        // The path goes to the child as a captured value (ST-0012), not
+        // through setenv, which is unsafe beside tests running in parallel.
         let pathString = path.string
-        setenv("SWIFT_PMEM_TEST_POOL", pathString, 1)
-        await #expect(processExitsWith: .success) {
-            let path = FilePath(String(cString: getenv("SWIFT_PMEM_TEST_POOL")!))
-            do { _ = try Pool.open(at: path); exit(2) } catch let error as PMemError { exit(error.code == .poolBusy ? 0 : 3) }
+        await #expect(processExitsWith: .success) { [pathString = pathString as String] in
+            do { _ = try Pool.open(at: FilePath(pathString)); exit(2) } catch let error as PMemError { exit(error.code == .poolBusy ? 0 : 3) }
         }
         _ = pool.capacity
     }

@@ -319,8 +319,10 @@ public final class Pool: @unchecked Sendable {
 
     /// Takes the pool's exclusive lock. A process that forks holds copies of
     /// every descriptor (close-on-exec ones too) until it execs, and with them
-    /// the lock for a moment; so a busy lock is tried again for a while
-    /// before the pool is reported busy. A real second opener holds it all along.
+    /// the lock for a moment: a server that spawns children while it reopens
+    /// a pool meets that window, as the test runner's exit tests do. So a
+    /// busy lock is tried again, 50 times 4 ms apart, before the pool is
+    /// reported busy. A real second opener holds it all along.
     static func lock(_ fd: CInt, path: FilePath) throws(PMemError) {
         for attempt in 0..<50 {
             switch Syscalls.lockExclusive(fd) {
