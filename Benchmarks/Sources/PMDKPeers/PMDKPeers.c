@@ -138,16 +138,29 @@ peer_obj_open(const char *path, char *err, size_t errlen)
 	return obj_wrap(pop, root, err, errlen);
 }
 
-int
-peer_obj_tx_write(peer_obj *obj, size_t offset, const void *src, size_t len)
+/* One transaction: the range snapshotted, then the copy. Plain: memcpy,
+ * the range flushed at commit. Non-temporal: the range not flushed again
+ * at commit (POBJ_XADD_NO_FLUSH), because the non-temporal copy is durable
+ * before it returns (it drains); a crash before the commit still restores
+ * the snapshot. */
+static int
+obj_tx_write(peer_obj *obj, size_t offset, const void *src, size_t len,
+	     int nontemporal)
 {
 	if (offset > obj->size || len > obj->size - offset)
 		return -1;
 	volatile int ret = 0; /* TX_* is setjmp-based */
 	TX_BEGIN(obj->pop) {
 		/* A failed add_range aborts and jumps to TX_ONABORT. */
-		pmemobj_tx_add_range(obj->region, offset, len);
-		memcpy(obj->base + offset, src, len);
+		if (nontemporal) {
+			pmemobj_tx_xadd_range(obj->region, offset, len,
+					      POBJ_XADD_NO_FLUSH);
+			pmemobj_memcpy(obj->pop, obj->base + offset, src, len,
+				       PMEMOBJ_F_MEM_NONTEMPORAL);
+		} else {
+			pmemobj_tx_add_range(obj->region, offset, len);
+			memcpy(obj->base + offset, src, len);
+		}
 	} TX_ONABORT {
 		ret = -1;
 	} TX_END
@@ -155,21 +168,15 @@ peer_obj_tx_write(peer_obj *obj, size_t offset, const void *src, size_t len)
 }
 
 int
+peer_obj_tx_write(peer_obj *obj, size_t offset, const void *src, size_t len)
+{
+	return obj_tx_write(obj, offset, src, len, 0);
+}
+
+int
 peer_obj_tx_write_nt(peer_obj *obj, size_t offset, const void *src, size_t len)
 {
-	if (offset > obj->size || len > obj->size - offset)
-		return -1;
-	volatile int ret = 0; /* TX_* is setjmp-based */
-	TX_BEGIN(obj->pop) {
-		/* The old bytes snapshotted (a crash before the commit restores
-		 * them); the range not flushed again at commit: the non-temporal
-		 * copy below is durable before it returns (it drains). */
-		pmemobj_tx_xadd_range(obj->region, offset, len, POBJ_XADD_NO_FLUSH);
-		pmemobj_memcpy(obj->pop, obj->base + offset, src, len, PMEMOBJ_F_MEM_NONTEMPORAL);
-	} TX_ONABORT {
-		ret = -1;
-	} TX_END
-	return ret;
+	return obj_tx_write(obj, offset, src, len, 1);
 }
 
 void *
