@@ -75,4 +75,52 @@ extern ssize_t pwritev2(int fd, const struct iovec *iov, int iovcnt, off_t offse
 static const int clinux_O_DIRECT = __O_DIRECT;
 static const int clinux_RWF_ATOMIC = 0x00000040;
 
+// Whether every byte of [start, end) is mapped from the file with this
+// device and inode, as /proc/self/maps lists it (any device when
+// check_device is 0). 1 yes, 0 no, -1 when the list cannot be read. Parsed
+// character by character from a buffer on the stack: it runs after a failed
+// mmap, when the process may have no memory left to allocate.
+static inline int clinux_range_maps_file(uintptr_t start, uintptr_t end, int check_device,
+                                         unsigned long major, unsigned long minor, unsigned long long inode) {
+    int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    char buffer[4096];
+    uintptr_t covered = start;
+    // Fields of the line: 0 low, 1 high, 2 perms, 3 offset, 4 major, 5 minor, 6 inode, 7 the rest.
+    int field = 0;
+    unsigned long long value[7] = {0};
+    int result = 0, done = 0;
+    for (;;) {
+        ssize_t n = read(fd, buffer, sizeof buffer);
+        if (n < 0) { result = -1; break; }
+        if (n == 0) break;
+        for (ssize_t i = 0; i < n && !done; i++) {
+            char c = buffer[i];
+            if (c == '\n') {
+                uintptr_t low = (uintptr_t)value[0], high = (uintptr_t)value[1];
+                if (field >= 6 && low <= covered && high > covered) {
+                    if (value[6] != inode || (check_device && (value[4] != major || value[5] != minor))) { done = 1; break; }
+                    covered = high;
+                    if (covered >= end) { result = 1; done = 1; break; }
+                }
+                field = 0;
+                memset(value, 0, sizeof value);
+                continue;
+            }
+            if (field >= 7) continue;
+            if ((field == 0 && c == '-') || (field == 4 && c == ':') || ((c == ' ') && field >= 1 && field <= 6)) {
+                field++;
+                continue;
+            }
+            if (field == 2 || c == ' ') continue;
+            int digit = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : -1;
+            if (digit < 0) { field = 7; continue; }
+            value[field] = value[field] * (field == 6 ? 10 : 16) + (unsigned long long)digit;
+        }
+        if (done) break;
+    }
+    close(fd);
+    return result;
+}
+
 #endif

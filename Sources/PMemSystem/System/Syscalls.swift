@@ -327,40 +327,18 @@ package enum Syscalls {
     /// (inode numbers repeat across file systems), but on btrfs, which shows
     /// a device there that its `stat` does not, by inode number only. For
     /// the rare path after a failed `MAP_FIXED`, not for a hot one: it reads
-    /// and parses the list.
+    /// and parses the list, allocating nothing (the process may have no
+    /// memory left: the mmap may have failed for that).
     package static func isMapped(_ address: UnsafeRawPointer, _ length: Int, from fd: CInt) -> Bool {
         var st = stat()
         guard Glibc.fstat(fd, &st) == 0 else { return false }
         var sfs = statfs()
         let checksDevice = CLinux.fstatfs(fd, &sfs) == 0 && Int(sfs.f_type) != FileSystemKind.btrfs
-        // The kernel's "major:minor" in hex, as maps prints it.
+        // The kernel's major and minor numbers, as maps prints them.
         let dev = UInt64(st.st_dev)
-        let device = String((dev >> 8) & 0xfff | (dev >> 32) & ~0xfff, radix: 16) + ":" + String((dev & 0xff) | (dev >> 12) & ~0xff, radix: 16)
-        let maps = open("/proc/self/maps", O_RDONLY)
-        guard case .success(let m) = maps else { return false }
-        defer { _ = Glibc.close(m) }
-        guard case .success(let bytes) = readToEnd(m) else { return false }
-        var covered = UInt(bitPattern: address)
-        let end = covered + UInt(length)
-        for line in bytes.split(separator: UInt8(ascii: "\n")) {
-            // start-end perms offset dev inode [path]
-            let fields = line.split(separator: UInt8(ascii: " "), maxSplits: 5, omittingEmptySubsequences: true)
-            guard fields.count >= 5 else { continue }
-            let range = fields[0].split(separator: UInt8(ascii: "-"))
-            guard range.count == 2, let lo = UInt(String(decoding: range[0], as: UTF8.self), radix: 16),
-                  let hi = UInt(String(decoding: range[1], as: UTF8.self), radix: 16),
-                  let inode = UInt64(String(decoding: fields[4], as: UTF8.self)) else { continue }
-            guard lo <= covered, hi > covered else { continue }
-            guard inode == UInt64(st.st_ino) else { return false }
-            if checksDevice {
-                let parts = fields[3].split(separator: UInt8(ascii: ":"))
-                let listed = parts.map { String(UInt64(String(decoding: $0, as: UTF8.self), radix: 16) ?? .max, radix: 16) }.joined(separator: ":")
-                guard listed == device else { return false }
-            }
-            covered = hi
-            if covered >= end { return true }
-        }
-        return false
+        let major = (dev >> 8) & 0xfff | (dev >> 32) & ~0xfff, minor = (dev & 0xff) | (dev >> 12) & ~0xff
+        let start = UInt(bitPattern: address)
+        return clinux_range_maps_file(start, start + UInt(length), checksDevice ? 1 : 0, UInt(major), UInt(minor), UInt64(st.st_ino)) == 1
     }
 
     /// Whether the file at `fd` can be mapped `MAP_SYNC` (a DAX file): a probe
@@ -410,6 +388,15 @@ package enum Syscalls {
     /// Advice: a tmpfs keeps its pages.
     package static func dropCachedPages(_ fd: CInt, offset: Int, length: Int) {
         _ = Glibc.posix_fadvise(fd, off_t(offset), off_t(length), POSIX_FADV_DONTNEED)
+    }
+
+    /// Changes the protection of pages of a private anonymous mapping
+    /// (`mprotect`): readable, or no access. ENOMEM when the change would
+    /// split a mapping and the process has no mapping left under
+    /// `vm.max_map_count`. Not subject to fault injection: the pool's
+    /// mapping reserve (MappingReserve.swift) uses it to learn exactly that.
+    package static func protect(_ address: UnsafeMutableRawPointer, _ length: Int, readable: Bool) -> Result<Void, Errno> {
+        Glibc.mprotect(address, length, readable ? PROT_READ : PROT_NONE) == 0 ? .success(()) : .failure(Errno(rawValue: Glibc.errno))
     }
 
     package static func unmap(_ address: UnsafeMutableRawPointer, _ length: Int) {
