@@ -164,7 +164,8 @@ extension PoolStatistics {
     var json: JSON {
         .object([("commits", .int(commits)), ("bytes_requested", .int(bytesRequested)), ("in_place_bytes", .int(inPlaceBytes)),
                  ("log_bytes", .int(logBytes)), ("applied_bytes", .int(appliedBytes)), ("remap_bytes", .int(remapBytes)),
-                 ("remaps", .int(remaps)), ("fences", .int(fences)), ("write_amplification", .number(writeAmplification))])
+                 ("remaps", .int(remaps)), ("homings", .int(homings)), ("fences", .int(fences)),
+                 ("write_amplification", .number(writeAmplification))])
     }
 }
 

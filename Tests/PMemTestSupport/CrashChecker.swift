@@ -69,6 +69,10 @@ package final class CrashChecker {
     /// a recovery from a power-loss image, and process deaths during any
     /// recovery followed by another.
     package var duringRecovery = CrashTally()
+    /// The power-loss images taken at fences of homing commits (a remap
+    /// with no new bytes, made inside an operation to make room), counted
+    /// in ``powerLoss`` too.
+    package var homing = CrashTally()
     /// Operations refused as larger than the pool's largest atomic write.
     package var refused = 0
     /// One power-loss image in this many also gets a crash at every fence of its recovery.
@@ -123,10 +127,17 @@ package final class CrashChecker {
         }
         domain.beforeFence = { [unowned self] domain in
             guard !stopped else { return }
-            let where_ = "\(label), crash at fence \(domain.fences)"
+            let homing = pool.homingsRunning.load(ordering: .relaxed) > 0
+            let where_ = "\(label), crash at fence \(domain.fences)\(homing ? " of a homing" : "")"
+            let (images, violations) = (powerLoss.images, powerLoss.violations)
             for (image, state) in domain.crashStates(mixes: mixes, structured: structured, using: &generator) {
                 powerLoss.states.insert(state)
                 check(image, against: [before, after], label: where_)
+            }
+            if homing {
+                self.homing.images += powerLoss.images - images
+                self.homing.violations += powerLoss.violations - violations
+                if self.homing.first == nil, powerLoss.violations > violations { self.homing.first = powerLoss.first }
             }
             checkProcessDeath(domain, against: [before, after], noRecord: noRecord, label: where_)
         }

@@ -53,8 +53,17 @@ public final class Pool: @unchecked Sendable {
     /// where applies are deferred, so flushes are `msync` calls.
     let writesByFile: Bool
     let locks: ChunkLocks
-    /// The free physical chunks; `locks` refers to them without owning them.
-    let freeChunks: FreeChunks
+    /// Where remapped chunks go, and the view's claim on the process's
+    /// mapping budget; `locks` refers to it without owning it.
+    let placement: ChunkPlacement
+    /// False while an open homes chunks before it maps the view (remaps
+    /// then change the page table alone).
+    private(set) var viewIsMapped = false
+    /// Mappings held for the view's remaps between their commit's
+    /// reservation and its remap (MappingReserve.swift).
+    let mappingReserve: MappingReserve
+    /// Homing commits running now (the crash model counts their images).
+    let homingsRunning = Atomic<Int>(0)
     /// The in-memory page table; entry `L` changes only under the lock of chunk `L`.
     let pageTable: UnsafeMutableBufferPointer<Int>
     /// Commit records the open found valid and replayed (format version 2
@@ -96,7 +105,11 @@ public final class Pool: @unchecked Sendable {
     /// The number of redo-log lanes (commits that can run at once).
     public var laneCount: Int { layout.laneCount }
     /// What the pool has done since it was opened.
-    public var statistics: PoolStatistics { locks.snapshot }
+    public var statistics: PoolStatistics {
+        var s = locks.snapshot
+        s.homings = placement.homingCount
+        return s
+    }
 
     /// The I/O facts of the pool: those of its file, with the pool's own
     /// largest atomic write.
@@ -122,7 +135,9 @@ public final class Pool: @unchecked Sendable {
     ///   - chunkSize: A power of two, at least the page size. 2 MiB (the
     ///     default) matches huge pages on DAX.
     ///   - spareCapacity: Bytes of spare chunks, which bound the largest
-    ///     atomic write; by default a quarter of the capacity, at least two chunks.
+    ///     atomic write; by default a quarter of the capacity, but at most
+    ///     4 GiB and 8,192 chunks, and at least two chunks
+    ///     (``defaultSpareCapacity(capacity:chunkSize:)``).
     ///   - lanes: Commits that can run at once (1...1024).
     ///   - permissions: The file's mode; 0600 by default.
     ///   - sealPlacement: Where the sealed file keeps its seal (see
@@ -142,12 +157,7 @@ public final class Pool: @unchecked Sendable {
             throw PMemError(.unalignedLength, "the capacity must be a positive multiple of the chunk size \(chunkSize), not \(capacity)",
                             path: path, requiredAlignment: chunkSize)
         }
-        // The view needs up to one mapping per logical chunk.
-        let mapLimit = readInteger("/proc/sys/vm/max_map_count") ?? 65530
-        guard capacity / chunkSize <= mapLimit / 2 else {
-            throw PMemError(.invalidArgument, "\(capacity / chunkSize) chunks could need more mappings than vm.max_map_count (\(mapLimit)) allows; use larger chunks", path: path)
-        }
-        let spare = spareCapacity ?? max(2 * chunkSize, capacity / 4 / chunkSize * chunkSize)
+        let spare = spareCapacity ?? defaultSpareCapacity(capacity: capacity, chunkSize: chunkSize)
         guard spare >= chunkSize, spare % chunkSize == 0, spare / chunkSize <= Int(UInt32.max) / 2 else {
             throw PMemError(.unalignedLength, "the spare capacity must be a positive multiple of the chunk size \(chunkSize), not \(spare)",
                             path: path, requiredAlignment: chunkSize)
@@ -172,6 +182,17 @@ public final class Pool: @unchecked Sendable {
             _ = Syscalls.withoutInjectedFault { Syscalls.unlink(path) }
             throw error
         }
+    }
+
+    /// The spare capacity a pool gets unless told: a quarter of the capacity,
+    /// at most 4 GiB and 8,192 chunks, at least two chunks. The spare bounds
+    /// the largest atomic write, and with every spare chunk away the view
+    /// needs 16,385 mappings, a quarter of a default `vm.max_map_count`
+    /// (docs/FORMAT.md, "Chunk placement"); a TiB pool's spare is then 0.4 %
+    /// of its file.
+    public static func defaultSpareCapacity(capacity: Int, chunkSize: Int) -> Int {
+        let quarter = capacity / 4 / chunkSize * chunkSize
+        return max(2 * chunkSize, min(quarter, 4 << 30, 8192 * chunkSize))
     }
 
     /// The header and an identity page table, written before the file has a
@@ -260,17 +281,26 @@ public final class Pool: @unchecked Sendable {
         self.recoveredCommits = recovered
         let access = file.access
         self.file = file
-        let freeChunks = FreeChunks(Set(0..<layout.physicalChunks).subtracting(table).sorted(), capacity: layout.physicalChunks)
-        self.freeChunks = freeChunks
+        var budget = ViewMappingBudget.process
+        #if PMEM_TEST_HOOKS
+        if let forced = Self.forcedMappingBudget { budget = forced }
+        #endif
+        let placement = table.withUnsafeBufferPointer { ChunkPlacement(table: $0, physicalChunks: layout.physicalChunks, budget: budget) }
+        self.placement = placement
+        self.mappingReserve = try MappingReserve(slots: max(layout.spareChunks, 1))
         // Where a flush is an msync, applies are deferred to the next sync
         // (docs/FORMAT.md, "Deferred apply"), which needs lanes in pairs.
         self.defersApply = !persistence.flushesLines && layout.laneCount >= 2
         self.writesByFile = defersApply && access == .readWrite
-        self.locks = ChunkLocks(chunks: layout.logicalChunks, lanes: layout.laneCount, free: freeChunks, pairs: defersApply)
+        self.locks = ChunkLocks(chunks: layout.logicalChunks, lanes: layout.laneCount, placement: placement, pairs: defersApply)
         self.pageTable = UnsafeMutableBufferPointer.allocate(capacity: layout.logicalChunks)
         _ = pageTable.initialize(from: table)
         ready = true
+        // The view's claim on the process's mapping budget; chunks homed
+        // through the file first when it has no room.
+        try homeUntilClaimFits()
         try mapView()
+        viewIsMapped = true
     }
 
     /// Closes the pool: waits for the operations in flight on other threads,
@@ -350,13 +380,16 @@ public final class Pool: @unchecked Sendable {
     /// physical chunk named twice.
     static func readPageTable(_ base: UnsafeRawPointer, layout: PoolLayout, path: FilePath?) throws(PMemError) -> [Int] {
         var table = [Int](repeating: 0, count: layout.logicalChunks)
-        var seen = Set<Int>()
+        // One bit per physical chunk, not a hashed set: open stays linear and cheap.
+        var seen = [UInt64](repeating: 0, count: (layout.physicalChunks + 63) / 64)
         for l in 0..<layout.logicalChunks {
             let word = UInt64(littleEndian: (base + PoolLayout.pageTableEntryOffset(l)).load(as: UInt64.self))
-            guard let p = PageTableEntry.decode(word, logical: l), p < layout.physicalChunks, seen.insert(p).inserted else {
+            guard let p = PageTableEntry.decode(word, logical: l), p < layout.physicalChunks,
+                  seen[p >> 6] & (1 << UInt64(p & 63)) == 0 else {
                 throw PMemError(.poolCorrupt, "page-table entry \(l) is damaged, out of range or names a chunk twice",
                                 path: path, fileOffset: PoolLayout.pageTableEntryOffset(l))
             }
+            seen[p >> 6] |= 1 << UInt64(p & 63)
             table[l] = p
         }
         return table

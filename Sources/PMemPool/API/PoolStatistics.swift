@@ -20,6 +20,10 @@ public struct PoolStatistics: Sendable, Hashable {
     public var remaps: Int
     /// Fences (drains) issued.
     public var fences: Int
+    /// Chunks homed to make room in the spare region or the mapping budget
+    /// (docs/FORMAT.md, "Chunk placement"); counted in `remaps`, `remapBytes`
+    /// and `fences` too, not in `commits`.
+    public var homings: Int = 0
 
     /// Creates statistics (all zero by default).
     public init(commits: Int = 0, bytesRequested: Int = 0, inPlaceBytes: Int = 0, logBytes: Int = 0,

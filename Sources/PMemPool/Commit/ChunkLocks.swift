@@ -18,6 +18,10 @@ import Glibc
 /// sequence number of the last record that touched it. Both change only
 /// under the chunk's lock.
 ///
+/// A commit that homes a chunk to make room for its own remaps
+/// (Pool+Homing.swift) takes that chunk's lock out of order, so only by
+/// `tryLock`, never waiting.
+///
 /// A struct of raw pointers, not a class: the commit path touches it with
 /// no reference counting, whose atomic increments on one shared object would
 /// be a cache line every thread writes. ``Pool`` frees it (`deallocate`).
@@ -33,14 +37,15 @@ struct ChunkLocks: @unchecked Sendable {
     /// Per lane, two lines of its own: its lock word, its last sequence
     /// number, its counters, the sync ticket its record's apply waits for.
     private let laneLines: UnsafeMutablePointer<pmem_lane_line>
-    /// The free physical chunks (only remapping commits take them). Owned by
-    /// the pool; `unowned(unsafe)` so that copying this struct (every call on
-    /// it may) retains nothing: a retain is a write to the object's reference
-    /// count, one line that every committing thread would write.
-    private unowned(unsafe) let free: FreeChunks
+    /// The placement of chunks (only remapping commits take it), woken when
+    /// the pool is poisoned or closed. Owned by the pool; `unowned(unsafe)`
+    /// so that copying this struct (every call on it may) retains nothing: a
+    /// retain is a write to the object's reference count, one line that
+    /// every committing thread would write.
+    private unowned(unsafe) let placement: ChunkPlacement
     /// Non-zero once a commit failed after its record was durable: until the
     /// pool is reopened (and recovery finishes that commit) nothing may write.
-    private let poisonWord: UnsafeMutablePointer<UInt64>
+    let poisonWord: UnsafeMutablePointer<UInt64>
     /// Lanes taken two at a time (docs/FORMAT.md, "Deferred apply"): a
     /// pair is named by its even lane, whose lock word locks both.
     let pairs: Bool
@@ -48,7 +53,7 @@ struct ChunkLocks: @unchecked Sendable {
     /// highest ticket of one that has ended at 64 (a line each).
     private let syncWords: UnsafeMutableRawPointer
 
-    init(chunks: Int, lanes: Int, free: FreeChunks, pairs: Bool = false) {
+    init(chunks: Int, lanes: Int, placement: ChunkPlacement, pairs: Bool = false) {
         chunkCount = chunks
         laneCount = lanes
         self.pairs = pairs && lanes >= 2
@@ -61,7 +66,7 @@ struct ChunkLocks: @unchecked Sendable {
         laneLines = Self.lines(lanes, of: pmem_lane_line())
         poisonWord = .allocate(capacity: 8) // a line of its own, read by every commit
         poisonWord.initialize(repeating: 0, count: 8)
-        self.free = free
+        self.placement = placement
     }
 
     /// `count` copies of `line`, the first at the start of a cache line.
@@ -85,7 +90,7 @@ struct ChunkLocks: @unchecked Sendable {
     /// Stops all further commits (and wakes those waiting for spares, to fail).
     func poison() {
         _ = pmem_cas64(poisonWord, 0, 1) // never over "closed"
-        free.wakeAll()
+        placement.wakeAll()
     }
 
     /// Whether ``close()`` stopped the pool (a poisoning that means "closed").
@@ -94,7 +99,7 @@ struct ChunkLocks: @unchecked Sendable {
     /// Stops all further operations, as a poisoning does, but meaning "closed".
     func close() {
         pmem_store64(poisonWord, 2)
-        free.wakeAll()
+        placement.wakeAll()
     }
 
     /// Waits until no operation holds a chunk's lock (after ``close()``, none
@@ -175,6 +180,9 @@ struct ChunkLocks: @unchecked Sendable {
     }
 
     func unlock(chunk logical: Int) { pmem_unlock(chunkWord(logical)) }
+
+    /// Takes chunk `logical`'s lock if it is free, without waiting.
+    func tryLock(chunk logical: Int) -> Bool { pmem_trylock(chunkWord(logical)) != 0 }
 
     /// Locks the chunks `range` in ascending order (all or, when poisoned, none).
     func lock(chunks range: Range<Int>) -> Bool {
@@ -261,72 +269,4 @@ struct ChunkLocks: @unchecked Sendable {
     /// apply's last store (a full barrier, so the stores precede any sync
     /// that draws this ticket or a later one).
     func nextSyncTicket() -> UInt64 { pmem_fetch_add64(syncWords, 0) &+ 1 }
-
-    // MARK: Free physical chunks
-
-    /// Takes `count` free physical chunks into `out`, waiting for commits in
-    /// flight to free some. Returns false when poisoned.
-    func takeSpares(_ count: Int, into out: UnsafeMutableBufferPointer<Int>) -> Bool {
-        free.take(count, into: out, poisoned: poisonWord)
-    }
-
-    /// Gives back physical chunks: spares never named anywhere, or chunks a
-    /// commit replaced once its page-table entries were durable.
-    func free(_ chunks: UnsafeBufferPointer<Int>) { free.give(chunks) }
-}
-
-/// The free physical chunks, sorted, with room for all of them (never
-/// reallocated), under a mutex: only remapping commits come here.
-final class FreeChunks: @unchecked Sendable {
-    private var chunks: [Int]
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    private let changed = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-
-    init(_ free: [Int], capacity: Int) {
-        chunks = free
-        chunks.reserveCapacity(capacity)
-        pthread_mutex_init(mutex, nil)
-        pthread_cond_init(changed, nil)
-    }
-
-    deinit {
-        pthread_cond_destroy(changed)
-        pthread_mutex_destroy(mutex)
-        mutex.deallocate()
-        changed.deallocate()
-    }
-
-    func wakeAll() {
-        pthread_mutex_lock(mutex)
-        pthread_cond_broadcast(changed)
-        pthread_mutex_unlock(mutex)
-    }
-
-    /// Takes `count` chunks, lowest first (so that they tend to be consecutive).
-    func take(_ count: Int, into out: UnsafeMutableBufferPointer<Int>, poisoned: UnsafeMutablePointer<UInt64>) -> Bool {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        while pmem_load64(poisoned) == 0 && chunks.count < count { pthread_cond_wait(changed, mutex) }
-        if pmem_load64(poisoned) != 0 { return false }
-        for i in 0..<count { out[i] = chunks[i] }
-        chunks.removeFirst(count)
-        return true
-    }
-
-    func give(_ given: UnsafeBufferPointer<Int>) {
-        guard !given.isEmpty else { return }
-        pthread_mutex_lock(mutex)
-        for c in given {
-            // Sorted insert: no reallocation (capacity is reserved), no sort buffer.
-            var i = chunks.count
-            chunks.append(c)
-            while i > 0 && chunks[i - 1] > c {
-                chunks[i] = chunks[i - 1]
-                i -= 1
-            }
-            chunks[i] = c
-        }
-        pthread_cond_broadcast(changed)
-        pthread_mutex_unlock(mutex)
-    }
 }

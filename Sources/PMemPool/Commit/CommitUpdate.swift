@@ -13,11 +13,11 @@ protocol CommitUpdate {
     var touchedCount: Int { get }
     func touched(_ i: Int) -> Int
 
-    /// Spare chunks for the chunks it remaps; false when the pool
-    /// was poisoned or closed while waiting. Freed again if the commit
-    /// fails before its commit point.
-    mutating func takeSpares(from locks: ChunkLocks) -> Bool
-    func freeSpares(to locks: ChunkLocks)
+    /// Places for the chunks it remaps (``ChunkPlacement``); throws when the
+    /// pool was poisoned or closed while waiting, or the mapping budget has
+    /// no room. Given back if the commit fails before its commit point.
+    mutating func reserveChunks(in pool: Pool) throws(PMemError)
+    func cancelReservation(in pool: Pool)
 
     /// The lanes: `unit`, the lane (or, with deferred apply, the pair) it
     /// takes, held to the end; `slot`, the lane its record goes into. An
@@ -43,17 +43,20 @@ protocol CommitUpdate {
     func apply(in pool: Pool, slot: Int) throws(PMemError) -> Int
 
     /// Step 7: the view shows the remapped chunks; the chunks they replace
-    /// become spares. A failure leaves the view behind the durable page
+    /// become free (``ChunkPlacement/settle(_:replaced:now:)``). A failure leaves the view behind the durable page
     /// table: the skeleton then poisons the pool.
     func remapView(of pool: Pool) throws(PMemError)
 
-    /// For the statistics.
+    /// For the statistics (a homing is no commit of the caller's).
+    var isHoming: Bool { get }
     var requestedBytes: Int { get }
     var remapCount: Int { get }
     func fences(defersApply: Bool) -> Int
 }
 
 extension CommitUpdate {
+    var isHoming: Bool { false }
+
     /// An update of one chunk kills no other lane's record: the record
     /// still valid for its chunk is in the lane it takes.
     mutating func releaseKilledLanes(to locks: ChunkLocks) {}

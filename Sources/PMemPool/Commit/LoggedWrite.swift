@@ -22,9 +22,9 @@ struct LoggedWrite: CommitUpdate {
     @inline(__always)
     func touched(_ i: Int) -> Int { logical }
     @inline(__always)
-    mutating func takeSpares(from locks: ChunkLocks) -> Bool { true }
+    mutating func reserveChunks(in pool: Pool) throws(PMemError) {}
     @inline(__always)
-    func freeSpares(to locks: ChunkLocks) {}
+    func cancelReservation(in pool: Pool) {}
     var requestedBytes: Int { bytes.count }
     var remapCount: Int { 0 }
     @inline(__always)

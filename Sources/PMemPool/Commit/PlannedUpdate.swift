@@ -8,6 +8,8 @@ import PMemMapping
 struct PlannedUpdate: CommitUpdate {
     let plan: CommitPlan
     private(set) var spares: [Int]
+    /// The mapping-reserve slots held for the view's remaps, one per spare.
+    private var held: [Int]
     private var entries: [LogEntry] = []
     /// The lanes of records it kills, held until the commit point.
     private var killedLanes: [Int] = []
@@ -15,6 +17,7 @@ struct PlannedUpdate: CommitUpdate {
     init(_ plan: CommitPlan) {
         self.plan = plan
         spares = [Int](repeating: 0, count: plan.remapped.count)
+        held = spares
     }
 
     var touchedCount: Int { plan.touched.count }
@@ -26,13 +29,24 @@ struct PlannedUpdate: CommitUpdate {
     func fences(defersApply: Bool) -> Int { plan.remapped.isEmpty ? 2 : 3 }
 
     @inline(__always)
-    mutating func takeSpares(from locks: ChunkLocks) -> Bool {
-        let count = spares.count
-        return spares.withUnsafeMutableBufferPointer { locks.takeSpares(count, into: $0) }
+    mutating func reserveChunks(in pool: Pool) throws(PMemError) {
+        guard !spares.isEmpty else { return }
+        let chunks = plan.remapped.map(\.logical)
+        try spares.withUnsafeMutableBufferPointer { (out) throws(PMemError) in
+            try held.withUnsafeMutableBufferPointer { (held) throws(PMemError) in
+                try chunks.withUnsafeBufferPointer { (chunks) throws(PMemError) in try pool.reserveChunks(chunks, into: out, holding: held) }
+            }
+        }
     }
 
     @inline(__always)
-    func freeSpares(to locks: ChunkLocks) { spares.withUnsafeBufferPointer { locks.free($0) } }
+    func cancelReservation(in pool: Pool) {
+        guard !spares.isEmpty else { return }
+        let chunks = plan.remapped.map(\.logical)
+        chunks.withUnsafeBufferPointer { chunks in
+            spares.withUnsafeBufferPointer { spares in held.withUnsafeBufferPointer { pool.cancelReservation(chunks, spares, held: $0) } }
+        }
+    }
 
     /// The records of the other lanes that were the last of these chunks
     /// die with the commit point. With lanes in pairs, older records die a
@@ -142,9 +156,13 @@ struct PlannedUpdate: CommitUpdate {
             replaced.append(pool.pageTable[remap.logical])
             pool.pageTable[remap.logical] = spares[i]
         }
-        for (i, remap) in plan.remapped.enumerated() { try pool.mapChunks(remap.logical, count: 1, physical: spares[i]) }
+        for (i, remap) in plan.remapped.enumerated() { try pool.remapViewChunk(remap.logical, physical: spares[i], heldSlot: held[i]) }
         // The page-table entries naming the new chunks are durable (the
         // apply fence): the replaced chunks can take new contents.
-        replaced.withUnsafeBufferPointer { pool.locks.free($0) }
+        guard !replaced.isEmpty else { return }
+        let chunks = plan.remapped.map(\.logical)
+        chunks.withUnsafeBufferPointer { chunks in
+            replaced.withUnsafeBufferPointer { old in spares.withUnsafeBufferPointer { pool.placement.settle(chunks, replaced: old, now: $0) } }
+        }
     }
 }

@@ -15,7 +15,14 @@ extension Pool {
             guard locks.lock(chunk: update.touched(held)) else { throw needsRecoveryError }
             held += 1
         }
-        guard update.takeSpares(from: locks) else { throw needsRecoveryError }
+        try performLocked(&update)
+    }
+
+    /// The steps, with the update's chunks locked by the caller.
+    @inline(__always)
+    func performLocked<U: CommitUpdate>(_ update: inout U) throws(PMemError) {
+        // Places for remapped chunks (homing others first if need be).
+        try update.reserveChunks(in: self)
         // Lanes: that of a record still valid for these chunks, which the
         // new record overwrites or kills (invariant I2), else a free one.
         let (unit, slot) = update.takeLanes(in: self)
@@ -25,7 +32,7 @@ extension Pool {
         }
         var committed = false, finished = false
         defer {
-            if !committed { update.freeSpares(to: locks) } // never named anywhere
+            if !committed { update.cancelReservation(in: self) } // never named anywhere
             // Committed but not finished: only recovery may finish it, so
             // nothing else may write until the pool is reopened.
             else if !finished { locks.poison() }
@@ -48,10 +55,10 @@ extension Pool {
         // 5–6. Apply, durable (or, deferred, at the next sync).
         let applied = try update.apply(in: self, slot: slot)
         try Self.simulateCrash(at: .afterApply)
-        // 7. The view; the replaced chunks become spares.
+        // 7. The view; the replaced chunks become free.
         try update.remapView(of: self)
         finished = true
-        locks.add(lane: unit, commits: 1, bytesRequested: update.requestedBytes, logBytes: logBytes, appliedBytes: applied,
+        locks.add(lane: unit, commits: update.isHoming ? 0 : 1, bytesRequested: update.requestedBytes, logBytes: logBytes, appliedBytes: applied,
                   remapBytes: remapBytes, remaps: update.remapCount, fences: update.fences(defersApply: defersApply))
     }
 

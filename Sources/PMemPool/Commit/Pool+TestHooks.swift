@@ -45,7 +45,7 @@ package enum PersistenceSite: String, Sendable, CaseIterable {
     case remapBytesBeforeCopy, remapBytesAfterCopy, remapWriteCopy, remapDataFence
     case remapRecordFlush, remapCommitFence, remapPageTableFlush, remapApplyFence
     // One remapped chunk on the msync path (lanes in pairs).
-    case pairedRemapDataSync, pairedRemapKillSync, pairedRemapCommitSync, pairedRemapPageTableFlush
+    case pairedRemapDataSync, pairedRemapKillSync, pairedRemapCommitSync
     // The general commit (any set of writes).
     case commitSettleSync, commitFirstWaveKillFlush, commitFirstWaveKillFence, commitSecondWaveKillFlush, commitKillFlush
     case commitRemapKeptBytesCopy, commitRemapWriteCopy, commitRemapDataFence
@@ -108,6 +108,11 @@ extension Pool {
     /// The lane a commit with no live record to overwrite must take, in the
     /// current task (tests: so that chunks pass between lanes).
     @TaskLocal static var forcedLane: Int?
+
+    /// The mapping budget a pool opened in the current task claims from,
+    /// instead of the process's (tests: a small one, without starving the
+    /// pools of tests running beside).
+    @TaskLocal package static var forcedMappingBudget: ViewMappingBudget?
     #endif
 
     /// Whether the build carries test hooks (crash points, dropped steps).

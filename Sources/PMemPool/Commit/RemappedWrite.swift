@@ -5,12 +5,15 @@ import CPMemAtomics
 /// One write inside one chunk, by remapping (docs/FORMAT.md, step 2): the
 /// chunk's new contents (the bytes the write leaves, copied from the chunk's
 /// current physical copy, and the write) go into a spare chunk; the record
-/// holds one page-table entry, applied after the commit point.
+/// holds one page-table entry, applied after the commit point. With no
+/// bytes, it homes the chunk (Pool+Homing.swift).
 struct RemappedWrite: CommitUpdate {
     let bytes: UnsafeRawBufferPointer
     let offset: Int
     let logical: Int
     private(set) var spare = 0
+    /// The mapping-reserve slot held for the view's remap.
+    private var held = 0
 
     init(_ bytes: UnsafeRawBufferPointer, at offset: Int, logical: Int) {
         self.bytes = bytes
@@ -22,18 +25,34 @@ struct RemappedWrite: CommitUpdate {
     @inline(__always)
     func touched(_ i: Int) -> Int { logical }
     var requestedBytes: Int { bytes.count }
+    var isHoming: Bool { bytes.isEmpty }
     var remapCount: Int { 1 }
     @inline(__always)
     func fences(defersApply: Bool) -> Int { defersApply ? 2 : 3 }
 
     @inline(__always)
-    mutating func takeSpares(from locks: ChunkLocks) -> Bool {
-        withUnsafeMutablePointer(to: &spare) { locks.takeSpares(1, into: UnsafeMutableBufferPointer(start: $0, count: 1)) }
+    mutating func reserveChunks(in pool: Pool) throws(PMemError) {
+        let logical = logical
+        try withUnsafePointer(to: logical) { (chunks) throws(PMemError) in
+            try withUnsafeMutablePointer(to: &spare) { (out) throws(PMemError) in
+                try withUnsafeMutablePointer(to: &held) { (held) throws(PMemError) in
+                    try pool.reserveChunks(UnsafeBufferPointer(start: chunks, count: 1), into: UnsafeMutableBufferPointer(start: out, count: 1),
+                                           holding: UnsafeMutableBufferPointer(start: held, count: 1))
+                }
+            }
+        }
     }
 
     @inline(__always)
-    func freeSpares(to locks: ChunkLocks) {
-        withUnsafePointer(to: spare) { locks.free(UnsafeBufferPointer(start: $0, count: 1)) }
+    func cancelReservation(in pool: Pool) {
+        withUnsafePointer(to: logical) { chunks in
+            withUnsafePointer(to: spare) { spare in
+                withUnsafePointer(to: held) {
+                    pool.cancelReservation(UnsafeBufferPointer(start: chunks, count: 1), UnsafeBufferPointer(start: spare, count: 1),
+                                           held: UnsafeBufferPointer(start: $0, count: 1))
+                }
+            }
+        }
     }
 
     /// The slot's own record dies when this one overwrites it. With lanes in
@@ -57,7 +76,7 @@ struct RemappedWrite: CommitUpdate {
             let killsOther = pool.holdsLastRecord(other, of: logical)
             if start > 0 { try pool.storeIntoFile(destination, current, start) }
             if end < chunk { try pool.storeIntoFile(destination + end, current + end, chunk - end) }
-            try pool.storeIntoFile(destination + start, bytes.baseAddress!, bytes.count)
+            if !bytes.isEmpty { try pool.storeIntoFile(destination + start, bytes.baseAddress!, bytes.count) }
             // The chunk's contents before a record can name it; and the
             // applies of both slots' records before one is overwritten and
             // one killed.
@@ -72,7 +91,7 @@ struct RemappedWrite: CommitUpdate {
         } else {
             if start > 0 { pool.copyAndFlush(destination, current, start, at: .remapBytesBeforeCopy) }
             if end < chunk { pool.copyAndFlush(destination + end, current + end, chunk - end, at: .remapBytesAfterCopy) }
-            pool.copyAndFlush(destination + start, bytes.baseAddress!, bytes.count, at: .remapWriteCopy)
+            if !bytes.isEmpty { pool.copyAndFlush(destination + start, bytes.baseAddress!, bytes.count, at: .remapWriteCopy) }
             // The record's checksum does not cover the chunk: its contents
             // must be durable before a record can name it.
             pool.fence(at: .remapDataFence)
@@ -100,10 +119,10 @@ struct RemappedWrite: CommitUpdate {
         let entry = pool.file.base + PoolLayout.pageTableEntryOffset(logical)
         pmem_store64(entry, PageTableEntry.encode(logical: logical, physical: spare).littleEndian)
         if pool.defersApply {
-            // No fence: the flush is an msync, durable when it returns, and
-            // the record stays valid until a whole-file sync (docs/FORMAT.md,
-            // "Deferred apply").
-            pool.flush(entry, 8, at: .pairedRemapPageTableFlush)
+            // Deferred like a logged write's apply (docs/FORMAT.md, "Deferred
+            // apply"): durable at the next sync, its record valid (nothing
+            // overwrites or kills it unsynced) until then.
+            pool.locks.setPendingTicket(slot, pool.locks.nextSyncTicket())
         } else {
             pool.flush(entry, 8, at: .remapPageTableFlush)
             pool.fence(at: .remapApplyFence)
@@ -115,9 +134,16 @@ struct RemappedWrite: CommitUpdate {
     func remapView(of pool: Pool) throws(PMemError) {
         let replaced = pool.pageTable[logical]
         pool.pageTable[logical] = spare
-        try pool.mapChunks(logical, count: 1, physical: spare)
+        try pool.remapViewChunk(logical, physical: spare, heldSlot: held)
         // The page-table entry naming the new chunk is durable: the
         // replaced chunk can take new contents.
-        withUnsafePointer(to: replaced) { pool.locks.free(UnsafeBufferPointer(start: $0, count: 1)) }
+        withUnsafePointer(to: logical) { chunks in
+            withUnsafePointer(to: replaced) { old in
+                withUnsafePointer(to: spare) { now in
+                    pool.placement.settle(UnsafeBufferPointer(start: chunks, count: 1), replaced: UnsafeBufferPointer(start: old, count: 1),
+                                          now: UnsafeBufferPointer(start: now, count: 1))
+                }
+            }
+        }
     }
 }

@@ -25,7 +25,10 @@ extension Pool {
         if case .failure(let errno) = Syscalls.mapFixed(address, count * layout.chunkSize, descriptor,
                                                         offset: layout.chunkOffset(physical), sync: viewUsesMapSync) {
             settleFailedMap(logical, count: count)
-            throw PMemError.system(errno, "mapping chunks into the pool's view (mmap MAP_FIXED)", path: path)
+            // ENOMEM: most likely the process's mappings reached vm.max_map_count
+            // (the view itself stays within its claim, ViewMappingBudget.swift).
+            let limit = errno == .noMemory ? "; the process may have reached vm.max_map_count (\(ViewMappingBudget.processLimit * 2) mappings), of which this process's pools claim \(placement.budget.inUse)" : ""
+            throw PMemError.system(errno, "mapping chunks into the pool's view (mmap MAP_FIXED)\(limit)", path: path)
         }
         // As the file mapping (see `Mapping`): faults through the view bring
         // in single pages, not large folios a later commit would dirty whole.

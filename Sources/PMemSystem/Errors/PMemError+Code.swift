@@ -99,6 +99,11 @@ extension PMemError {
         public static let needsRecovery = Code("needsRecovery")
         /// The update is larger than the pool can make failure-atomic.
         public static let updateTooLarge = Code("updateTooLarge")
+        /// The pools of the process have no room left in their mapping
+        /// budget (half of `vm.max_map_count`) for this update or open, and
+        /// no chunk could be homed to make room. Nothing was changed; the
+        /// message names the mappings needed and the sysctl.
+        public static let outOfMappings = Code("outOfMappings")
         /// The pool's metadata (header, page table or a lane) lies on media the
         /// device reports bad (libpmem2's bad-block list): reading it could
         /// raise a machine check (SIGBUS), so the open is refused before any

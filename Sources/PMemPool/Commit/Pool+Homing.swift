@@ -1,0 +1,99 @@
+import PMemSystem
+import Glibc
+import Synchronization
+
+/// Homing (docs/FORMAT.md, "Chunk placement"): a remap with no new bytes
+/// that takes an away chunk back to its home, so that the view needs fewer
+/// mappings and the spare region has room. It is an ordinary commit of the
+/// skeleton, so its crash cases are a remap's.
+extension Pool {
+    /// Reserves places for `chunks` (locked by the caller) into `out`. When
+    /// the spare region or the mapping budget has no room, homes other
+    /// chunks first, or waits for commits in flight; throws
+    /// ``/PMemSystem/PMemError/Code/outOfMappings`` (nothing changed) when
+    /// neither helps within two seconds.
+    ///
+    /// Then holds two of the process's mappings per chunk in `held`
+    /// (MappingReserve.swift), so that the view's remaps after the commit
+    /// point cannot be refused; throws ``/PMemSystem/PMemError/Code/outOfMappings``,
+    /// with nothing reserved, when the process has none left.
+    func reserveChunks(_ chunks: UnsafeBufferPointer<Int>, into out: UnsafeMutableBufferPointer<Int>,
+                       holding held: UnsafeMutableBufferPointer<Int>) throws(PMemError) {
+        var deadline: timespec?
+        var anyFree = false
+        while true {
+            switch placement.reserve(chunks, current: { pageTable[$0] }, into: out, anyFree: anyFree, poisoned: locks.poisonWord) {
+            case .reserved:
+                guard mappingReserve.hold(chunks.count, into: held) else {
+                    placement.cancel(chunks, current: { pageTable[$0] }, reserved: UnsafeBufferPointer(out))
+                    throw PMemError(.outOfMappings, "remapping \(chunks.count) chunk(s) needs up to \(2 * chunks.count) more mappings, and the process has reached vm.max_map_count (\(ViewMappingBudget.processLimit * 2)); the views of its pools claim \(placement.budget.inUse) of them. Nothing was changed. Raise vm.max_map_count (sysctl) or unmap memory the process no longer needs", path: path)
+                }
+                return
+            case .poisoned: throw needsRecoveryError
+            case .needsRoom: break
+            }
+            // Out of the lock order, so never waiting: a chunk another
+            // commit holds is skipped (it may be this commit's own).
+            if let l = placement.nextToHome(tryLock: { locks.tryLock(chunk: $0) }) {
+                defer { locks.unlock(chunk: l) }
+                try home(l)
+                continue
+            }
+            var now = timespec()
+            clock_gettime(CLOCK_REALTIME, &now)
+            let end = deadline ?? timespec(tv_sec: now.tv_sec + 2, tv_nsec: now.tv_nsec)
+            deadline = end
+            guard now.tv_sec < end.tv_sec || (now.tv_sec == end.tv_sec && now.tv_nsec < end.tv_nsec) else {
+                throw outOfMappings(needing: chunks.count)
+            }
+            // A commit in flight will free chunks. With none, no chunk can be
+            // homed now (this commit holds them, or in-place writes do for a
+            // moment): take any free chunk, if only the spare region was full.
+            if !placement.waitForChange(until: end, poisoned: locks.poisonWord) {
+                if !anyFree { anyFree = true } else { sched_yield() }
+            }
+        }
+    }
+
+    func cancelReservation(_ chunks: UnsafeBufferPointer<Int>, _ reserved: UnsafeBufferPointer<Int>, held: UnsafeBufferPointer<Int>) {
+        for slot in held { mappingReserve.release(slot) }
+        placement.cancel(chunks, current: { pageTable[$0] }, reserved: reserved)
+    }
+
+    /// Maps logical chunk `logical` to physical `physical` in the view,
+    /// giving back the two mappings `slot` held for it just before (none
+    /// needed while an open homes chunks before mapping the view).
+    func remapViewChunk(_ logical: Int, physical: Int, heldSlot slot: Int) throws(PMemError) {
+        mappingReserve.release(slot)
+        if viewIsMapped { try mapChunks(logical, count: 1, physical: physical) }
+    }
+
+    /// Homes away chunk `logical`, whose lock the caller holds and whose
+    /// home is free.
+    func home(_ logical: Int) throws(PMemError) {
+        let offset = logical * layout.chunkSize
+        var homing = RemappedWrite(UnsafeRawBufferPointer(start: nil, count: 0), at: offset, logical: logical)
+        homingsRunning.add(1, ordering: .relaxed)
+        defer { homingsRunning.subtract(1, ordering: .relaxed) }
+        try performLocked(&homing)
+        placement.noteHoming()
+    }
+
+    /// At open, before the view is mapped: homes chunks until the view's
+    /// claim fits the budget, or says what is missing.
+    func homeUntilClaimFits() throws(PMemError) {
+        while !placement.claimAtOpen() {
+            guard let l = placement.nextToHome(tryLock: { locks.tryLock(chunk: $0) }) else { throw outOfMappings(needing: 0) }
+            defer { locks.unlock(chunk: l) }
+            try home(l)
+        }
+    }
+
+    private func outOfMappings(needing chunks: Int) -> PMemError {
+        let budget = placement.budget
+        let what = chunks > 0 ? "remapping \(chunks) chunk(s) could need \(1 + 2 * chunks) more mappings for the pool's view" :
+            "the pool's view needs up to \(1 + min(layout.logicalChunks, 1 + 2 * placement.awayCount)) mappings"
+        return PMemError(.outOfMappings, "\(what), and the views of this process's pools already claim \(budget.inUse) of their budget of \(budget.limit) (half of vm.max_map_count); no chunk could be homed to make room. Nothing was changed. Raise vm.max_map_count (sysctl), close other pools, or use larger chunks",
+                         path: path)
+    }
+}

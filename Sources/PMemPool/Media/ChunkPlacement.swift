@@ -1,0 +1,271 @@
+import PMemSystem
+import CPMemAtomics
+import Glibc
+
+/// Where remapped chunks go, and which physical chunks are free
+/// (docs/FORMAT.md, "Chunk placement").
+///
+/// Logical chunk `L` is *at home* in physical chunk `L`, or *away*. A remap
+/// takes `L` home when its home is free, else a free chunk of the spare
+/// region (physical chunks from `logicalChunks` on); another chunk's free
+/// home only when the spare region is full and no chunk there can be homed
+/// now (they are all locked, by this commit among others). So a chunk's
+/// home is nearly always free while it is away, and it can be homed.
+///
+/// An away chunk splits the view at most twice, so the view needs at most
+/// `1 + 2 × away` mappings (and never more than one per chunk). The pool
+/// claims that many from a ``ViewMappingBudget``; a commit that would pass it
+/// first homes other chunks (Pool+Homing.swift). A chunk counts as away from
+/// the moment a commit reserves an away chunk for it until a later commit's
+/// view shows it at home again, so the view never holds more than the claim.
+///
+/// Every operation is O(1) for each chunk it places: an owner per physical
+/// chunk, the free chunks in two indexed sets (spare region, homes), the away
+/// chunks in a third; under one mutex, which only remapping commits take.
+final class ChunkPlacement: @unchecked Sendable {
+    let logicalChunks: Int
+    let physicalChunks: Int
+    /// For each physical chunk, the logical chunk it holds or is reserved
+    /// for; -1 when free.
+    private let owner: UnsafeMutablePointer<Int32>
+    /// The free chunks of the spare region, and the free homes.
+    private var freeSpare: IndexedSet
+    private var freeHomes: IndexedSet
+    /// The logical chunks away from home, in the view or reserved.
+    private var away: IndexedSet
+    /// Remapping commits between their reservation and their settling (or
+    /// cancelling): chunks they hold come back when they finish.
+    private var inFlight = 0
+    /// Where the search for a chunk to home starts next.
+    private var homingCursor = 0
+    /// Chunks homed to make room, since the open.
+    private var homings = 0
+    let budget: ViewMappingBudget
+    /// The mappings claimed from `budget`: the view's bound, plus one for
+    /// the file mapping.
+    private var claimed = 0
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let changed = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+
+    /// The placement of `table` (logical -> physical, checked: in range, no
+    /// physical chunk twice). Claims nothing yet (``claimAtOpen()``).
+    init(table: UnsafeBufferPointer<Int>, physicalChunks: Int, budget: ViewMappingBudget) {
+        logicalChunks = table.count
+        self.physicalChunks = physicalChunks
+        self.budget = budget
+        owner = .allocate(capacity: max(physicalChunks, 1))
+        owner.initialize(repeating: -1, count: max(physicalChunks, 1))
+        freeSpare = IndexedSet(universe: physicalChunks)
+        freeHomes = IndexedSet(universe: physicalChunks)
+        away = IndexedSet(universe: table.count)
+        for (l, p) in table.enumerated() {
+            owner[p] = Int32(l)
+            if p != l { away.insert(l) }
+        }
+        // Pushed highest first, so the lowest is taken first: a run of
+        // remaps from a fresh pool lands in consecutive chunks.
+        for p in stride(from: physicalChunks - 1, through: 0, by: -1) where owner[p] < 0 {
+            if p >= logicalChunks { freeSpare.insert(p) } else { freeHomes.insert(p) }
+        }
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(changed, nil)
+    }
+
+    deinit {
+        budget.release(claimed)
+        pthread_cond_destroy(changed)
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+        changed.deallocate()
+        owner.deallocate()
+        freeSpare.deallocate()
+        freeHomes.deallocate()
+        away.deallocate()
+    }
+
+    /// The mappings the view and the file mapping need at most with `awayCount` chunks away.
+    private func bound(_ awayCount: Int) -> Int { 1 + min(logicalChunks, 1 + 2 * awayCount) }
+
+    var awayCount: Int { locked { away.count } }
+    var claimedMappings: Int { locked { claimed } }
+    var freeCount: Int { locked { freeSpare.count + freeHomes.count } }
+    var homingCount: Int { locked { homings } }
+    func noteHoming() { locked { homings += 1 } }
+
+    /// Claims the open's mappings. False when the budget has no room for
+    /// them: the open homes chunks first (``nextToHome(tryLock:)``).
+    func claimAtOpen() -> Bool { locked { reclaim(for: away.count) } }
+
+    /// Brings the claim to the bound for `awayCount`; false (nothing changed)
+    /// when the budget refuses a rise.
+    private func reclaim(for awayCount: Int) -> Bool {
+        let wanted = bound(awayCount)
+        if wanted > claimed {
+            guard budget.claim(wanted - claimed) else { return false }
+        } else if wanted < claimed {
+            budget.release(claimed - wanted)
+        }
+        claimed = wanted
+        return true
+    }
+
+    enum Reservation { case reserved, needsRoom, poisoned }
+
+    /// Reserves a physical chunk for each logical chunk in `chunks` (whose
+    /// current places `current` gives) into `out`: its home if free, else a
+    /// free chunk of the spare region, else, only if `anyFree`, another
+    /// chunk's free home. All or nothing. `.needsRoom` when the spare region
+    /// or the budget has no room: a chunk must be homed first, or a commit in
+    /// flight must finish.
+    func reserve(_ chunks: UnsafeBufferPointer<Int>, current: (Int) -> Int, into out: UnsafeMutableBufferPointer<Int>,
+                 anyFree: Bool, poisoned: UnsafeMutablePointer<UInt64>) -> Reservation {
+        lock()
+        defer { unlock() }
+        if pmem_load64(poisoned) != 0 { return .poisoned }
+        var homes = 0, leaving = 0
+        for l in chunks {
+            if owner[l] < 0 { homes += 1 } else if current(l) == l { leaving += 1 }
+        }
+        let outside = chunks.count - homes
+        if freeSpare.count < outside {
+            guard anyFree, freeSpare.count + freeHomes.count - homes >= outside else { return .needsRoom }
+        }
+        if leaving > 0 { guard reclaim(for: away.count + leaving) else { return .needsRoom } }
+        for (i, l) in chunks.enumerated() {
+            let p: Int
+            if owner[l] < 0 {
+                p = l
+                freeHomes.remove(p)
+            } else if let s = freeSpare.popLast() {
+                p = s
+            } else {
+                p = freeHomes.popLast()!
+            }
+            owner[p] = Int32(l)
+            out[i] = p
+            if current(l) == l { away.insert(l) }
+        }
+        inFlight += 1
+        return .reserved
+    }
+
+    /// Gives back what ``reserve(_:current:into:poisoned:)`` took, for a
+    /// commit that failed before its commit point (nothing names them).
+    func cancel(_ chunks: UnsafeBufferPointer<Int>, current: (Int) -> Int, reserved: UnsafeBufferPointer<Int>) {
+        lock()
+        for (l, p) in zip(chunks, reserved) {
+            makeFree(p)
+            if current(l) == l { away.remove(l) }
+        }
+        _ = reclaim(for: away.count)
+        inFlight -= 1
+        pthread_cond_broadcast(changed)
+        unlock()
+    }
+
+    /// After a commit's page-table entries are durable and the view shows
+    /// them: `chunks` moved from `replaced` to `now`; the replaced chunks are free.
+    func settle(_ chunks: UnsafeBufferPointer<Int>, replaced: UnsafeBufferPointer<Int>, now: UnsafeBufferPointer<Int>) {
+        lock()
+        for i in 0..<chunks.count {
+            makeFree(replaced[i])
+            if now[i] == chunks[i] { away.remove(chunks[i]) }
+        }
+        _ = reclaim(for: away.count)
+        inFlight -= 1
+        pthread_cond_broadcast(changed)
+        unlock()
+    }
+
+    private func makeFree(_ p: Int) {
+        owner[p] = -1
+        if p >= logicalChunks { freeSpare.insert(p) } else { freeHomes.insert(p) }
+    }
+
+    /// An away chunk whose home is free, locked with `tryLock` (which must
+    /// not block); nil when there is none to take now.
+    /// The caller homes it and unlocks it.
+    func nextToHome(tryLock: (Int) -> Bool) -> Int? {
+        lock()
+        defer { unlock() }
+        let count = away.count
+        guard count > 0 else { return nil }
+        for i in 0..<count {
+            let l = away.element(at: (homingCursor + i) % count)
+            guard owner[l] < 0, tryLock(l) else { continue }
+            homingCursor = (homingCursor + i + 1) % count
+            return l
+        }
+        return nil
+    }
+
+    /// Waits until a commit in flight settles or cancels (or `deadline`
+    /// passes). False when none is in flight: waiting could not help.
+    func waitForChange(until deadline: timespec, poisoned: UnsafeMutablePointer<UInt64>) -> Bool {
+        lock()
+        defer { unlock() }
+        guard inFlight > 0, pmem_load64(poisoned) == 0 else { return false }
+        var at = deadline
+        return pthread_cond_timedwait(changed, mutex, &at) == 0
+    }
+
+    func wakeAll() {
+        lock()
+        pthread_cond_broadcast(changed)
+        unlock()
+    }
+
+    private func lock() { pthread_mutex_lock(mutex) }
+    private func unlock() { pthread_mutex_unlock(mutex) }
+    private func locked<T>(_ body: () -> T) -> T {
+        lock()
+        defer { unlock() }
+        return body()
+    }
+}
+
+/// A set of integers below `universe` with O(1) insert, remove, pop and
+/// indexed access: the members in an array, each member's index in a second.
+struct IndexedSet {
+    private let members: UnsafeMutablePointer<Int32>
+    private let index: UnsafeMutablePointer<Int32>
+    private(set) var count = 0
+
+    init(universe: Int) {
+        members = .allocate(capacity: max(universe, 1))
+        index = .allocate(capacity: max(universe, 1))
+        index.initialize(repeating: -1, count: max(universe, 1))
+    }
+
+    func deallocate() {
+        members.deallocate()
+        index.deallocate()
+    }
+
+    func contains(_ x: Int) -> Bool { index[x] >= 0 }
+    func element(at i: Int) -> Int { Int(members[i]) }
+
+    mutating func insert(_ x: Int) {
+        guard index[x] < 0 else { return }
+        members[count] = Int32(x)
+        index[x] = Int32(count)
+        count += 1
+    }
+
+    mutating func remove(_ x: Int) {
+        let i = Int(index[x])
+        guard i >= 0 else { return }
+        count -= 1
+        let last = members[count]
+        members[i] = last
+        index[Int(last)] = Int32(i)
+        index[x] = -1
+    }
+
+    mutating func popLast() -> Int? {
+        guard count > 0 else { return nil }
+        let x = Int(members[count - 1])
+        remove(x)
+        return x
+    }
+}
