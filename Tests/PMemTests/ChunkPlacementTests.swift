@@ -79,6 +79,50 @@ struct ChunkPlacementTests {
         }
     }
 
+    @Test("two threads remapping disjoint halves, four spare chunks, a budget of 24: homing by trylock, waits and fallbacks keep every byte, within the budget")
+    func concurrentRemaps() throws {
+        let scratch = Scratch(on: "/dev/shm")
+        let chunk = 4096, chunks = 64, half = chunks / 2
+        let budget = ViewMappingBudget(limit: 24)
+        let pool = try Pool.$forcedMappingBudget.withValue(budget) {
+            try Pool.create(at: scratch.path("pool"), capacity: chunks * chunk, chunkSize: chunk, spareCapacity: 4 * chunk)
+        }
+        final class Results: @unchecked Sendable {
+            let lock = NSLock()
+            var models: [[UInt8]] = [[], []]
+            var errors: [String] = []
+        }
+        let results = Results()
+        let group = DispatchGroup()
+        for t in 0..<2 {
+            group.enter()
+            Thread {
+                defer { group.leave() }
+                var g = SeededGenerator(state: UInt64(90 + t))
+                var model = [UInt8](repeating: 0, count: half * chunk)
+                do {
+                    for i in 0..<400 {
+                        let first = Int.random(in: 0..<(half - 1), using: &g), count = Int.random(in: 1...2, using: &g)
+                        let bytes = [UInt8](repeating: UInt8((i + 100 * t) % 251 + 1), count: count * chunk)
+                        try pool.write(bytes, at: (t * half + first) * chunk)
+                        model.replaceSubrange((first * chunk)..<((first + count) * chunk), with: bytes)
+                    }
+                } catch {
+                    results.lock.lock(); results.errors.append("thread \(t): \(error)"); results.lock.unlock()
+                }
+                results.lock.lock(); results.models[t] = model; results.lock.unlock()
+            }.start()
+        }
+        group.wait()
+        #expect(results.errors.isEmpty, "\(results.errors)")
+        for t in 0..<2 {
+            #expect(firstMismatch(try pool.read(at: t * half * chunk, count: half * chunk), results.models[t]) == nil, "half \(t)")
+        }
+        #expect(budget.inUse <= budget.limit)
+        #expect(pool.viewMappingCount < budget.limit)
+        #expect(pool.statistics.homings > 0)
+    }
+
     @Test("an open whose page table needs more mappings than the budget has homes chunks through the file before it maps the view")
     func openHomesFirst() throws {
         let scratch = Scratch(on: "/dev/shm")

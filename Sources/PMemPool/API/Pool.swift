@@ -158,9 +158,14 @@ public final class Pool: @unchecked Sendable {
                             path: path, requiredAlignment: chunkSize)
         }
         let spare = spareCapacity ?? defaultSpareCapacity(capacity: capacity, chunkSize: chunkSize)
-        guard spare >= chunkSize, spare % chunkSize == 0, spare / chunkSize <= Int(UInt32.max) / 2 else {
+        guard spare >= chunkSize, spare % chunkSize == 0 else {
             throw PMemError(.unalignedLength, "the spare capacity must be a positive multiple of the chunk size \(chunkSize), not \(spare)",
                             path: path, requiredAlignment: chunkSize)
+        }
+        // Chunk numbers are 32-bit in memory (ChunkPlacement.swift).
+        guard capacity / chunkSize + spare / chunkSize <= Int(Int32.max) else {
+            throw PMemError(.invalidArgument, "\(capacity / chunkSize + spare / chunkSize) chunks of capacity and spare are more than a pool can have (2,147,483,647); use larger chunks",
+                            path: path)
         }
         guard (1...PoolLayout.maxLanes).contains(lanes) else {
             throw PMemError(.invalidArgument, "a pool has 1 to \(PoolLayout.maxLanes) lanes, not \(lanes)", path: path)
@@ -261,6 +266,8 @@ public final class Pool: @unchecked Sendable {
                                     acceptedUncleanShutdown: record?.acceptedUnclean)
         }
 
+        // Before the view's reservation, which a failure here would leak.
+        let mappingReserve = try MappingReserve(slots: max(layout.spareChunks, 1))
         let view: UnsafeMutableRawPointer
         switch Syscalls.reserveAddressSpace(layout.capacity, alignment: 2 << 20) {
         case .success(let p): view = p
@@ -285,9 +292,12 @@ public final class Pool: @unchecked Sendable {
         #if PMEM_TEST_HOOKS
         if let forced = Self.forcedMappingBudget { budget = forced }
         #endif
-        let placement = table.withUnsafeBufferPointer { ChunkPlacement(table: $0, physicalChunks: layout.physicalChunks, budget: budget) }
+        let badChunks = Set(media.dataBadBlocks.compactMap(\.physicalChunk))
+        let placement = table.withUnsafeBufferPointer {
+            ChunkPlacement(table: $0, physicalChunks: layout.physicalChunks, unusable: badChunks, budget: budget)
+        }
         self.placement = placement
-        self.mappingReserve = try MappingReserve(slots: max(layout.spareChunks, 1))
+        self.mappingReserve = mappingReserve
         // Where a flush is an msync, applies are deferred to the next sync
         // (docs/FORMAT.md, "Deferred apply"), which needs lanes in pairs.
         self.defersApply = !persistence.flushesLines && layout.laneCount >= 2

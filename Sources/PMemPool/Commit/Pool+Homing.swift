@@ -34,7 +34,7 @@ extension Pool {
             }
             // Out of the lock order, so never waiting: a chunk another
             // commit holds is skipped (it may be this commit's own).
-            if let l = placement.nextToHome(tryLock: { locks.tryLock(chunk: $0) }) {
+            if let l = nextToHome() {
                 defer { locks.unlock(chunk: l) }
                 try home(l)
                 continue
@@ -50,7 +50,8 @@ extension Pool {
             // homed now (this commit holds them, or in-place writes do for a
             // moment): take any free chunk, if only the spare region was full.
             if !placement.waitForChange(until: end, poisoned: locks.poisonWord) {
-                if !anyFree { anyFree = true } else { sched_yield() }
+                // Not spinning: this commit holds its chunks' locks.
+                if !anyFree { anyFree = true } else { usleep(1000) }
             }
         }
     }
@@ -64,8 +65,23 @@ extension Pool {
     /// giving back the two mappings `slot` held for it just before (none
     /// needed while an open homes chunks before mapping the view).
     func remapViewChunk(_ logical: Int, physical: Int, heldSlot slot: Int) throws(PMemError) {
-        mappingReserve.release(slot)
-        if viewIsMapped { try mapChunks(logical, count: 1, physical: physical) }
+        guard viewIsMapped else { return mappingReserve.release(slot) }
+        try mappingReserve.release(slot) { () throws(PMemError) in try mapChunks(logical, count: 1, physical: physical) }
+    }
+
+    /// An away chunk to home, locked (by trylock: out of the lock order), or
+    /// nil. Never one stored on a chunk with bad blocks: reading it could
+    /// raise SIGBUS (docs/FORMAT.md, "Media errors and unsafe shutdowns").
+    private func nextToHome() -> Int? {
+        placement.nextToHome { l in
+            guard locks.tryLock(chunk: l) else { return false }
+            // Under the chunk's lock, its page-table entry is settled.
+            if placement.isUnusable(pageTable[l]) {
+                locks.unlock(chunk: l)
+                return false
+            }
+            return true
+        }
     }
 
     /// Homes away chunk `logical`, whose lock the caller holds and whose
@@ -83,7 +99,7 @@ extension Pool {
     /// claim fits the budget, or says what is missing.
     func homeUntilClaimFits() throws(PMemError) {
         while !placement.claimAtOpen() {
-            guard let l = placement.nextToHome(tryLock: { locks.tryLock(chunk: $0) }) else { throw outOfMappings(needing: 0) }
+            guard let l = nextToHome() else { throw outOfMappings(needing: 0) }
             defer { locks.unlock(chunk: l) }
             try home(l)
         }

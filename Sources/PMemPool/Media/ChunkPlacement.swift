@@ -26,7 +26,7 @@ final class ChunkPlacement: @unchecked Sendable {
     let logicalChunks: Int
     let physicalChunks: Int
     /// For each physical chunk, the logical chunk it holds or is reserved
-    /// for; -1 when free.
+    /// for; -1 when free; -2 when free but never to be used (bad blocks).
     private let owner: UnsafeMutablePointer<Int32>
     /// The free chunks of the spare region, and the free homes.
     private var freeSpare: IndexedSet
@@ -47,9 +47,15 @@ final class ChunkPlacement: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let changed = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
 
+    /// Physical chunks with bad blocks (docs/FORMAT.md, "Media errors and
+    /// unsafe shutdowns"): never handed out, and a chunk stored on one is
+    /// never homed (that would read it).
+    private let unusable: Set<Int>
+
     /// The placement of `table` (logical -> physical, checked: in range, no
     /// physical chunk twice). Claims nothing yet (``claimAtOpen()``).
-    init(table: UnsafeBufferPointer<Int>, physicalChunks: Int, budget: ViewMappingBudget) {
+    init(table: UnsafeBufferPointer<Int>, physicalChunks: Int, unusable: Set<Int>, budget: ViewMappingBudget) {
+        self.unusable = unusable
         logicalChunks = table.count
         self.physicalChunks = physicalChunks
         self.budget = budget
@@ -65,7 +71,7 @@ final class ChunkPlacement: @unchecked Sendable {
         // Pushed highest first, so the lowest is taken first: a run of
         // remaps from a fresh pool lands in consecutive chunks.
         for p in stride(from: physicalChunks - 1, through: 0, by: -1) where owner[p] < 0 {
-            if p >= logicalChunks { freeSpare.insert(p) } else { freeHomes.insert(p) }
+            if unusable.contains(p) { owner[p] = -2 } else if p >= logicalChunks { freeSpare.insert(p) } else { freeHomes.insert(p) }
         }
         pthread_mutex_init(mutex, nil)
         pthread_cond_init(changed, nil)
@@ -124,7 +130,7 @@ final class ChunkPlacement: @unchecked Sendable {
         if pmem_load64(poisoned) != 0 { return .poisoned }
         var homes = 0, leaving = 0
         for l in chunks {
-            if owner[l] < 0 { homes += 1 } else if current(l) == l { leaving += 1 }
+            if owner[l] == -1 { homes += 1 } else if current(l) == l { leaving += 1 }
         }
         let outside = chunks.count - homes
         if freeSpare.count < outside {
@@ -133,7 +139,7 @@ final class ChunkPlacement: @unchecked Sendable {
         if leaving > 0 { guard reclaim(for: away.count + leaving) else { return .needsRoom } }
         for (i, l) in chunks.enumerated() {
             let p: Int
-            if owner[l] < 0 {
+            if owner[l] == -1 {
                 p = l
                 freeHomes.remove(p)
             } else if let s = freeSpare.popLast() {
@@ -178,12 +184,20 @@ final class ChunkPlacement: @unchecked Sendable {
     }
 
     private func makeFree(_ p: Int) {
+        if unusable.contains(p) {
+            owner[p] = -2
+            return
+        }
         owner[p] = -1
         if p >= logicalChunks { freeSpare.insert(p) } else { freeHomes.insert(p) }
     }
 
-    /// An away chunk whose home is free, locked with `tryLock` (which must
-    /// not block); nil when there is none to take now.
+    /// Whether physical chunk `p` has bad blocks.
+    func isUnusable(_ p: Int) -> Bool { !unusable.isEmpty && unusable.contains(p) }
+
+    /// An away chunk whose home is free, for which `tryLock` (which must not
+    /// block) returned true, leaving it locked; nil when there is none to
+    /// take now.
     /// The caller homes it and unlocks it.
     func nextToHome(tryLock: (Int) -> Bool) -> Int? {
         lock()
@@ -192,7 +206,7 @@ final class ChunkPlacement: @unchecked Sendable {
         guard count > 0 else { return nil }
         for i in 0..<count {
             let l = away.element(at: (homingCursor + i) % count)
-            guard owner[l] < 0, tryLock(l) else { continue }
+            guard owner[l] == -1, tryLock(l) else { continue }
             homingCursor = (homingCursor + i + 1) % count
             return l
         }

@@ -14,12 +14,18 @@ import Synchronization
 ///
 /// A page per remapped chunk in flight: at most the pool's spare chunks, so
 /// the reservation is `2 × spare + 1` pages of address space, never touched.
+///
+/// One gate for the process: a hold and a give-back-and-map never overlap,
+/// so no other pool's commit takes the two mappings between a release and
+/// its `MAP_FIXED`. (Another library's `mmap` in the process still can; the
+/// budget leaves the rest of the process half of `vm.max_map_count`.)
 final class MappingReserve: @unchecked Sendable {
     private let region: UnsafeMutableRawPointer?
     private let pageSize = 4096
     private let pages: Int
     /// Page slots not held, by index (slot `i` is page `2i + 1`).
     private let free: Mutex<[Int]>
+    private static let gate = Mutex(())
 
     /// A reservation with `slots` slots; nil region (nothing held ever) if
     /// the address space could not be reserved, which the open reports.
@@ -48,15 +54,18 @@ final class MappingReserve: @unchecked Sendable {
             return true
         }
         guard taken else { return false }
-        for i in 0..<count {
-            if case .failure = Syscalls.protect(page(out[i]), pageSize, readable: true) {
-                // Give back what was held, and the slots.
-                for j in 0..<i { _ = Syscalls.protect(page(out[j]), pageSize, readable: false) }
-                free.withLock { free in for j in 0..<count { free.append(out[j]) } }
-                return false
+        let held = Self.gate.withLock { _ in
+            for i in 0..<count {
+                if case .failure = Syscalls.protect(page(out[i]), pageSize, readable: true) {
+                    // Give back what was held.
+                    for j in 0..<i { _ = Syscalls.protect(page(out[j]), pageSize, readable: false) }
+                    return false
+                }
             }
+            return true
         }
-        return true
+        if !held { free.withLock { free in for j in 0..<count { free.append(out[j]) } } }
+        return held
     }
 
     /// Gives slot `slot`'s two mappings back to the process (just before the
@@ -64,7 +73,17 @@ final class MappingReserve: @unchecked Sendable {
     /// it with its neighbours: it needs no new mapping, so it cannot fail
     /// for want of one.
     func release(_ slot: Int) {
-        _ = Syscalls.protect(page(slot), pageSize, readable: false)
+        Self.gate.withLock { _ in _ = Syscalls.protect(page(slot), pageSize, readable: false) }
         free.withLock { $0.append(slot) }
+    }
+
+    /// Gives slot `slot` back and runs `map` (the `MAP_FIXED` that needs its
+    /// two mappings) before any other hold can take them.
+    func release(_ slot: Int, thenMap map: () throws(PMemError) -> Void) throws(PMemError) {
+        defer { free.withLock { $0.append(slot) } }
+        try Self.gate.withLock { (_) throws(PMemError) in
+            _ = Syscalls.protect(page(slot), pageSize, readable: false)
+            try map()
+        }
     }
 }
