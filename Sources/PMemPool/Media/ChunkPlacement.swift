@@ -93,8 +93,6 @@ final class ChunkPlacement: @unchecked Sendable {
     private func bound(_ awayCount: Int) -> Int { 1 + min(logicalChunks, 1 + 2 * awayCount) }
 
     var awayCount: Int { locked { away.count } }
-    var claimedMappings: Int { locked { claimed } }
-    var freeCount: Int { locked { freeSpare.count + freeHomes.count } }
     var homingCount: Int { locked { homings } }
     func noteHoming() { locked { homings += 1 } }
 
