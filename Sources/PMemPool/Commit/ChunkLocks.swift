@@ -4,22 +4,33 @@ import PMemSealing
 import CPMemAtomics
 import Glibc
 
-/// The pool's locks, without a pool-wide mutex on the commit path: one lock
-/// word per logical chunk, one per lane (each lane's on its own cache line),
-/// and a mutex only around the free physical chunks, which only remapping
-/// commits take. A commit takes its chunks in ascending order, then its
-/// spares, then lanes (several only in ascending order), and a lane's holder
-/// never waits for a chunk or a spare: so no two commits wait for each other
-/// in a cycle. A lane's record is written and flushed only by the lane's
-/// holder (kills included), so no two threads flush one record's line.
+/// The pool's locks, without a pool-wide mutex on the commit path: a lock
+/// word per *stripe* of logical chunks, one per lane (each lane's on its own
+/// cache line), and a mutex only around the free physical chunks, which
+/// only remapping commits take. A commit takes its chunks' stripes in
+/// ascending order (each once), then its spares, then lanes (several only
+/// in ascending order), and a lane's holder never waits for a stripe or a
+/// spare: so no two commits wait for each other in a cycle. A lane's record
+/// is written and flushed only by the lane's holder (kills included), so no
+/// two threads flush one record's line.
 ///
-/// Beside each chunk's lock lives what the commit protocol needs to know
-/// about the chunk (docs/FORMAT.md, "Sequence numbers"): the lane and
-/// sequence number of the last record that touched it. Both change only
-/// under the chunk's lock.
+/// Logical chunk `L` belongs to stripe `L mod stripeCount`. A pool of up to
+/// ``maximumStripes`` chunks has a stripe per chunk; a larger one shares
+/// them, so that the table's size and its cost at open and close do not
+/// grow with the pool (two commits on different chunks of one stripe take
+/// turns, as two commits on one chunk do).
+///
+/// Beside each stripe's lock lives what the commit protocol needs to know
+/// about its chunks (docs/FORMAT.md, "Sequence numbers" and invariant I2):
+/// the lane and sequence number of the last record that touched one of
+/// them. Both change only under the stripe's lock. The protocol treats a
+/// stripe as it would one chunk: a new record on any of its chunks
+/// overwrites or kills that record, which is always safe once the record's
+/// commit returned, and the stripe's sequence number is at least that of
+/// every record on each of its chunks.
 ///
 /// A commit that homes a chunk to make room for its own remaps
-/// (Pool+Homing.swift) takes that chunk's lock out of order, so only by
+/// (Pool+Homing.swift) takes that chunk's stripe out of order, so only by
 /// `tryLock`, never waiting.
 ///
 /// A struct of raw pointers, not a class: the commit path touches it with
@@ -28,12 +39,17 @@ import Glibc
 /// The lanes' counters live in the lanes' own lines, written only by the
 /// lane's holder (plain loads and stores), read relaxed by ``snapshot``.
 struct ChunkLocks: @unchecked Sendable {
+    /// The most stripes a pool has: 256 KiB of lines.
+    static let maximumStripes = 4096
     let chunkCount: Int
     let laneCount: Int
-    /// Per logical chunk, a cache line of its own (pmem_lock_lines.h): its
-    /// lock word, the lane and sequence number of the last record that
-    /// touched it, the counters of the in-place writes into it.
-    private let chunkLines: UnsafeMutablePointer<pmem_chunk_line>
+    /// A power of two: a stripe per chunk up to ``maximumStripes``.
+    let stripeCount: Int
+    private let stripeMask: Int
+    /// Per stripe, a cache line of its own (pmem_lock_lines.h): its lock
+    /// word, the lane and sequence number of the last record that touched
+    /// one of its chunks, the counters of the in-place writes into them.
+    private let stripeLines: UnsafeMutablePointer<pmem_stripe_line>
     /// Per lane, two lines of its own: its lock word, its last sequence
     /// number, its counters, the sync ticket its record's apply waits for.
     private let laneLines: UnsafeMutablePointer<pmem_lane_line>
@@ -53,16 +69,32 @@ struct ChunkLocks: @unchecked Sendable {
     /// highest ticket of one that has ended at 64 (a line each).
     private let syncWords: UnsafeMutableRawPointer
 
+    /// The stripes of a pool of `chunks` chunks: the smallest power of two
+    /// at least `chunks`, at most ``maximumStripes``.
+    static func stripes(for chunks: Int) -> Int {
+        var n = 1
+        while n < min(chunks, maximumStripes) { n <<= 1 }
+        return n
+    }
+
     init(chunks: Int, lanes: Int, placement: ChunkPlacement, pairs: Bool = false) {
         chunkCount = chunks
         laneCount = lanes
+        var stripes = Self.stripes(for: chunks)
+        #if PMEM_TEST_HOOKS
+        if let forced = Pool.forcedLockStripes { stripes = forced }
+        #endif
+        precondition(stripes > 0 && stripes & (stripes - 1) == 0, "a power of two")
+        stripeCount = stripes
+        stripeMask = stripes - 1
         self.pairs = pairs && lanes >= 2
         syncWords = .allocate(byteCount: 128, alignment: 64)
         syncWords.initializeMemory(as: UInt8.self, repeating: 0, count: 128)
         // Each line starts a cache line: the sizes are whole lines
         // (pmem_lock_lines.h checks them), the first starts at one.
-        chunkLines = Self.lines(chunks, of: pmem_chunk_line())
-        for c in 0..<chunks { chunkLines[c].last_lane = -1 }
+        var stripe = pmem_stripe_line()
+        stripe.last_lane = -1
+        stripeLines = Self.lines(stripes, of: stripe)
         laneLines = Self.lines(lanes, of: pmem_lane_line())
         poisonWord = .allocate(capacity: 8) // a line of its own, read by every commit
         poisonWord.initialize(repeating: 0, count: 8)
@@ -79,7 +111,7 @@ struct ChunkLocks: @unchecked Sendable {
 
     /// Frees the memory (the pool's deinit).
     func deallocate() {
-        UnsafeMutableRawPointer(chunkLines).deallocate()
+        UnsafeMutableRawPointer(stripeLines).deallocate()
         UnsafeMutableRawPointer(laneLines).deallocate()
         poisonWord.deallocate()
         syncWords.deallocate()
@@ -102,12 +134,12 @@ struct ChunkLocks: @unchecked Sendable {
         placement.wakeAll()
     }
 
-    /// Waits until no operation holds a chunk's lock (after ``close()``, none
-    /// can take one again, so on return nothing is in flight).
+    /// Waits until no operation holds a stripe's lock (after ``close()``,
+    /// none can take one again, so on return nothing is in flight).
     func waitForHolders() {
-        for logical in 0..<chunkCount {
-            while pmem_trylock(chunkWord(logical)) == 0 { sched_yield() }
-            pmem_unlock(chunkWord(logical))
+        for stripe in 0..<stripeCount {
+            while pmem_trylock(stripeWord(stripe)) == 0 { sched_yield() }
+            pmem_unlock(stripeWord(stripe))
         }
     }
 
@@ -125,24 +157,25 @@ struct ChunkLocks: @unchecked Sendable {
         bump(4, appliedBytes); bump(5, remapBytes); bump(6, remaps); bump(7, fences)
     }
 
-    /// Adds one in-place write of `bytes` bytes (8 stored, one fence) to
-    /// chunk `logical`'s counters. Only the chunk's lock holder writes them.
+    /// Adds one in-place write of `bytes` bytes (8 stored, one fence) to the
+    /// counters of chunk `logical`'s stripe. Only the stripe's lock holder
+    /// writes them.
     @inline(__always)
     func addInPlace(chunk logical: Int, bytes: Int) {
-        let base = pmem_chunk_in_place(chunkLines + logical)!
+        let base = pmem_stripe_in_place(line(of: logical))!
         @inline(__always) func bump(_ i: Int, _ n: Int) { pmem_store64(base + i, pmem_load64(base + i) &+ UInt64(n)) }
         bump(0, 1); bump(1, bytes); bump(2, 8); bump(3, 1)
     }
 
-    /// Every lane's counters and every chunk's in-place ones, summed.
+    /// Every lane's counters and every stripe's in-place ones, summed.
     var snapshot: PoolStatistics {
         var c = [Int](repeating: 0, count: 8)
         for lane in 0..<laneCount {
             let base = pmem_lane_counters(laneLines + lane)!
             for i in 0..<8 { c[i] += Int(truncatingIfNeeded: pmem_load64(base + i)) }
         }
-        for logical in 0..<chunkCount {
-            let base = pmem_chunk_in_place(chunkLines + logical)!
+        for stripe in 0..<stripeCount {
+            let base = pmem_stripe_in_place(stripeLines + stripe)!
             // commits, bytes requested, in place, fences
             for (i, counter) in [0, 1, 2, 7].enumerated() { c[counter] += Int(truncatingIfNeeded: pmem_load64(base + i)) }
         }
@@ -152,20 +185,23 @@ struct ChunkLocks: @unchecked Sendable {
 
     // MARK: Chunks
 
-    private func chunkWord(_ logical: Int) -> UnsafeMutablePointer<UInt32> { pmem_chunk_lock(chunkLines + logical) }
+    @inline(__always)
+    private func line(of logical: Int) -> UnsafeMutablePointer<pmem_stripe_line> { stripeLines + (logical & stripeMask) }
+    @inline(__always)
+    private func stripeWord(_ stripe: Int) -> UnsafeMutablePointer<UInt32> { pmem_stripe_lock(stripeLines + stripe) }
 
-    /// The lane of the last record that touched chunk `logical` (-1: none).
-    /// Read and written under the chunk's lock.
-    func lastLane(_ logical: Int) -> Int { Int(chunkLines[logical].last_lane) }
-    func setLastLane(_ logical: Int, _ lane: Int) { chunkLines[logical].last_lane = Int32(lane) }
-    /// The sequence number of the last record that touched chunk `logical`.
-    func lastSequence(_ logical: Int) -> UInt64 { chunkLines[logical].last_sequence }
-    func setLastSequence(_ logical: Int, _ value: UInt64) { chunkLines[logical].last_sequence = value }
+    /// The lane of the last record that touched a chunk of `logical`'s
+    /// stripe (-1: none). Read and written under the stripe's lock.
+    func lastLane(_ logical: Int) -> Int { Int(line(of: logical).pointee.last_lane) }
+    func setLastLane(_ logical: Int, _ lane: Int) { line(of: logical).pointee.last_lane = Int32(lane) }
+    /// The sequence number of that record.
+    func lastSequence(_ logical: Int) -> UInt64 { line(of: logical).pointee.last_sequence }
+    func setLastSequence(_ logical: Int, _ value: UInt64) { line(of: logical).pointee.last_sequence = value }
 
-    /// Takes chunk `logical`'s lock, spinning briefly and then yielding.
+    /// Takes stripe `stripe`'s lock, spinning briefly and then yielding.
     /// Returns false (holding nothing) once the locks are poisoned.
-    func lock(chunk logical: Int) -> Bool {
-        let word = chunkWord(logical)
+    private func lock(stripe: Int) -> Bool {
+        let word = stripeWord(stripe)
         var spins = 0
         while pmem_trylock(word) == 0 {
             if isPoisoned { return false }
@@ -179,21 +215,64 @@ struct ChunkLocks: @unchecked Sendable {
         return true
     }
 
-    func unlock(chunk logical: Int) { pmem_unlock(chunkWord(logical)) }
+    /// Takes the lock of chunk `logical`'s stripe (see ``lock(stripe:)``).
+    func lock(chunk logical: Int) -> Bool { lock(stripe: logical & stripeMask) }
 
-    /// Takes chunk `logical`'s lock if it is free, without waiting.
-    func tryLock(chunk logical: Int) -> Bool { pmem_trylock(chunkWord(logical)) != 0 }
+    func unlock(chunk logical: Int) { pmem_unlock(stripeWord(logical & stripeMask)) }
 
-    /// Locks the chunks `range` in ascending order (all or, when poisoned, none).
+    /// Takes the lock of chunk `logical`'s stripe if it is free, without
+    /// waiting (false also when the caller holds it).
+    func tryLock(chunk logical: Int) -> Bool { pmem_trylock(stripeWord(logical & stripeMask)) != 0 }
+
+    /// Locks the stripes of the chunks `range`, each once, in ascending
+    /// order (all or, when poisoned, none).
     func lock(chunks range: Range<Int>) -> Bool {
-        for l in range where !lock(chunk: l) {
-            for held in range.lowerBound..<l { unlock(chunk: held) }
-            return false
-        }
-        return true
+        lock(count: range.count) { range.lowerBound + $0 }
     }
 
-    func unlock(chunks range: Range<Int>) { for l in range { unlock(chunk: l) } }
+    func unlock(chunks range: Range<Int>) { unlock(count: range.count) { range.lowerBound + $0 } }
+
+    /// Locks the stripes of the `count` chunks `chunk(0..<count)`, each
+    /// once, in ascending order (all or, when poisoned, none). Allocates
+    /// nothing: the stripes are a bitmap on the stack.
+    @inline(__always)
+    func lock(count: Int, _ chunk: (Int) -> Int) -> Bool {
+        if count == 1 { return lock(chunk: chunk(0)) }
+        return withStripes(count, chunk) { stripes in
+            for (i, s) in stripes.enumerated() where !lock(stripe: s) {
+                for held in stripes.prefix(i) { pmem_unlock(stripeWord(held)) }
+                return false
+            }
+            return true
+        }
+    }
+
+    /// Releases what ``lock(count:_:)`` took.
+    @inline(__always)
+    func unlock(count: Int, _ chunk: (Int) -> Int) {
+        if count == 1 { return unlock(chunk: chunk(0)) }
+        _ = withStripes(count, chunk) { stripes in
+            for s in stripes { pmem_unlock(stripeWord(s)) }
+            return true
+        }
+    }
+
+    /// Calls `body` with the distinct stripes of `chunk(0..<count)`, ascending.
+    private func withStripes(_ count: Int, _ chunk: (Int) -> Int, _ body: (StripeSet) -> Bool) -> Bool {
+        let words = (stripeCount + 63) / 64
+        return withUnsafeTemporaryAllocation(of: UInt64.self, capacity: words) { bits in
+            bits.initialize(repeating: 0)
+            if count >= stripeCount {
+                for s in 0..<stripeCount { bits[s >> 6] |= 1 << UInt64(s & 63) }
+            } else {
+                for i in 0..<count {
+                    let s = chunk(i) & stripeMask
+                    bits[s >> 6] |= 1 << UInt64(s & 63)
+                }
+            }
+            return body(StripeSet(bits: UnsafeBufferPointer(bits)))
+        }
+    }
 
     // MARK: Lanes
 
@@ -269,4 +348,33 @@ struct ChunkLocks: @unchecked Sendable {
     /// apply's last store (a full barrier, so the stores precede any sync
     /// that draws this ticket or a later one).
     func nextSyncTicket() -> UInt64 { pmem_fetch_add64(syncWords, 0) &+ 1 }
+}
+
+/// A set of stripes as a bitmap, iterated in ascending order.
+struct StripeSet: Sequence {
+    let bits: UnsafeBufferPointer<UInt64>
+
+    struct Iterator: IteratorProtocol {
+        let bits: UnsafeBufferPointer<UInt64>
+        var word = 0
+        var rest: UInt64
+
+        init(bits: UnsafeBufferPointer<UInt64>) {
+            self.bits = bits
+            rest = bits.first ?? 0
+        }
+
+        mutating func next() -> Int? {
+            while rest == 0 {
+                word += 1
+                guard word < bits.count else { return nil }
+                rest = bits[word]
+            }
+            let bit = rest.trailingZeroBitCount
+            rest &= rest - 1
+            return word << 6 | bit
+        }
+    }
+
+    func makeIterator() -> Iterator { Iterator(bits: bits) }
 }

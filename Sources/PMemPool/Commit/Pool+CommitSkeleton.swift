@@ -8,17 +8,14 @@ import PMemSystem
 extension Pool {
     @inline(__always)
     func perform<U: CommitUpdate>(_ update: inout U) throws(PMemError) {
-        // Before the steps: the chunks, ascending; spares; lanes.
-        var held = 0
-        defer { for i in 0..<held { locks.unlock(chunk: update.touched(i)) } }
-        while held < update.touchedCount {
-            guard locks.lock(chunk: update.touched(held)) else { throw needsRecoveryError }
-            held += 1
-        }
+        // Before the steps: the chunks' stripes, ascending; spares; lanes.
+        let count = update.touchedCount
+        guard locks.lock(count: count, { update.touched($0) }) else { throw needsRecoveryError }
+        defer { locks.unlock(count: count) { update.touched($0) } }
         try performLocked(&update)
     }
 
-    /// The steps, with the update's chunks locked by the caller.
+    /// The steps, with the update's chunks' stripes locked by the caller.
     @inline(__always)
     func performLocked<U: CommitUpdate>(_ update: inout U) throws(PMemError) {
         // Places for remapped chunks (homing others first if need be).

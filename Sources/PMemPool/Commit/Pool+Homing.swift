@@ -32,8 +32,8 @@ extension Pool {
             case .poisoned: throw needsRecoveryError
             case .needsRoom: break
             }
-            // Out of the lock order, so never waiting: a chunk another
-            // commit holds is skipped (it may be this commit's own).
+            // Out of the lock order, so never waiting: a chunk whose stripe
+            // another commit holds is skipped (it may be this commit's own).
             if let l = nextToHome() {
                 defer { locks.unlock(chunk: l) }
                 try home(l)
@@ -75,7 +75,7 @@ extension Pool {
     private func nextToHome() -> Int? {
         placement.nextToHome { l in
             guard locks.tryLock(chunk: l) else { return false }
-            // Under the chunk's lock, its page-table entry is settled.
+            // Under its stripe's lock, the chunk's page-table entry is settled.
             if placement.isUnusable(pageTable[l]) {
                 locks.unlock(chunk: l)
                 return false

@@ -113,6 +113,12 @@ extension Pool {
     /// instead of the process's (tests: a small one, without starving the
     /// pools of tests running beside).
     @TaskLocal package static var forcedMappingBudget: ViewMappingBudget?
+
+    /// The number of lock stripes (a power of two) of a pool opened in the
+    /// current task, instead of one per chunk up to
+    /// ``ChunkLocks/maximumStripes`` (tests: a small pool whose chunks share
+    /// stripes, as those of a large one do).
+    @TaskLocal package static var forcedLockStripes: Int?
     #endif
 
     /// Whether the build carries test hooks (crash points, dropped steps).
