@@ -21,6 +21,14 @@ static inline int ccrc32c_cpu_features(void) { return ccrc32c_cpu_features_; }
 /// Call only when ccrc32c_hardware_available() returned 1.
 uint32_t ccrc32c_hardware_update(uint32_t crc, const void *bytes, size_t length);
 
+/// Checks `count` little-endian 8-byte words, each a 32-bit value in its low
+/// half and in its high half the CRC-32C (final, inverted) of the 8 bytes
+/// `key ++ value` (each 32-bit little-endian), where word i's key is
+/// `first_key + i`: the shape of a page-table entry. Stores each value into
+/// `values[i]`; returns `count`, or the index of the first word whose CRC
+/// does not match. Call only when ccrc32c_hardware_available() returned 1.
+size_t ccrc32c_check_keyed_words(const void *words, uint32_t first_key, size_t count, int64_t *values);
+
 /// The raw (not inverted) CRC-32C states of three equal-length streams
 /// a, b, c of `words` 8-byte words each, updated together: three independent
 /// chains hide the crc32 instruction's 3-cycle latency (one per cycle).

@@ -255,7 +255,8 @@ public final class Pool: @unchecked Sendable {
         _ = try PoolMedia.refuseBadMetadata((try? listed.get()) ?? [], UnsafeRawBufferPointer(bytes), path: path)
         let (shutdown, record) = try PoolMedia.checkShutdown(file.base, fileSize: file.count, device: file.unsafeShutdownCount(),
                                                              acceptingUnclean: acceptingUnclean, persistence: persistence, path: path)
-        let (layout, recovered, table) = try Self.openMetadata(bytes, persistence: persistence, poisoned: (try? listed.get()) ?? [], path: path)
+        let (layout, recovered, table) = try Self.openMetadata(bytes, persistence: persistence, poisoned: (try? listed.get()) ?? [],
+                                                                   path: path, descriptor: fd)
         shutdownRecord = record
         switch listed {
         case .success(let blocks):
@@ -379,28 +380,63 @@ public final class Pool: @unchecked Sendable {
     /// the header, recover, read and check the page table. `Pool.open` and
     /// the fuzzer's image check both go through here.
     static func openMetadata(_ bytes: UnsafeMutableRawBufferPointer, persistence: PersistenceCalls, poisoned: [BadBlock] = [],
-                             path: FilePath?) throws(PMemError) -> (layout: PoolLayout, recovered: Int, pageTable: [Int]) {
+                             path: FilePath?, descriptor: CInt? = nil) throws(PMemError) -> (layout: PoolLayout, recovered: Int, pageTable: [Int]) {
         let layout = try PoolLayout.decode(UnsafeRawBufferPointer(bytes), fileSize: bytes.count, path: path)
         let base = bytes.baseAddress!   // decode refused an empty file
         let recovered = try recover(base, layout: layout, persistence: persistence, poisoned: poisoned, path: path)
-        return (layout, recovered, try readPageTable(base, layout: layout, path: path))
+        return (layout, recovered, try readPageTable(base, layout: layout, path: path, descriptor: descriptor))
     }
 
     /// Reads and checks the page table: every entry intact, in range, and no
-    /// physical chunk named twice.
-    static func readPageTable(_ base: UnsafeRawPointer, layout: PoolLayout, path: FilePath?) throws(PMemError) -> [Int] {
-        var table = [Int](repeating: 0, count: layout.logicalChunks)
+    /// physical chunk named twice. With `descriptor`, the table is read with
+    /// `pread` in large requests rather than through the file mapping,
+    /// which reads no pages ahead (on a page cache each of its pages would
+    /// be a read of its own), and then dropped from the page cache, so that
+    /// a later fault brings in one page, not a large folio that each msync
+    /// would write back whole (PMemMapping's Mapping.swift).
+    static func readPageTable(_ base: UnsafeRawPointer, layout: PoolLayout, path: FilePath?,
+                              descriptor: CInt? = nil) throws(PMemError) -> [Int] {
+        let count = layout.logicalChunks
+        // Entries a request: 1 MiB.
+        let block = 1 << 17
+        let buffer = descriptor == nil ? nil : UnsafeMutableRawBufferPointer.allocate(byteCount: 8 * min(block, count), alignment: 64)
+        defer { buffer?.deallocate() }
+        var failure: PMemError?
+        let table = [Int](unsafeUninitializedCapacity: count) { entries, initialized in
+            var l = 0
+            while l < count {
+                let n = min(block, count - l)
+                let offset = PoolLayout.pageTableEntryOffset(l)
+                var words = base + offset
+                if let descriptor, let buffer {
+                    let request = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<(8 * n)])
+                    guard case .success(8 * n) = Syscalls.preadAll(descriptor, request, at: offset) else {
+                        failure = PMemError(.ioFailure, "reading the page table (pread) failed or came up short", path: path, fileOffset: offset)
+                        break
+                    }
+                    words = UnsafeRawPointer(buffer.baseAddress!)
+                }
+                let intact = CRC32C.checkKeyedWords(words, firstKey: l, count: n, values: entries.baseAddress! + l)
+                guard intact == n else {
+                    failure = PMemError(.poolCorrupt, "page-table entry \(l + intact) is damaged", path: path,
+                                        fileOffset: PoolLayout.pageTableEntryOffset(l + intact))
+                    break
+                }
+                l += n
+            }
+            initialized = failure == nil ? count : 0
+        }
+        if let failure { throw failure }
+        if let descriptor { Syscalls.dropCachedPages(descriptor, offset: PoolLayout.pageTableOffset, length: 8 * count) }
         // One bit per physical chunk, not a hashed set: open stays linear and cheap.
         var seen = [UInt64](repeating: 0, count: (layout.physicalChunks + 63) / 64)
-        for l in 0..<layout.logicalChunks {
-            let word = UInt64(littleEndian: (base + PoolLayout.pageTableEntryOffset(l)).load(as: UInt64.self))
-            guard let p = PageTableEntry.decode(word, logical: l), p < layout.physicalChunks,
-                  seen[p >> 6] & (1 << UInt64(p & 63)) == 0 else {
-                throw PMemError(.poolCorrupt, "page-table entry \(l) is damaged, out of range or names a chunk twice",
+        for l in 0..<count {
+            let p = table[l]
+            guard p < layout.physicalChunks, seen[p >> 6] & (1 << UInt64(p & 63)) == 0 else {
+                throw PMemError(.poolCorrupt, "page-table entry \(l) is out of range or names a chunk twice",
                                 path: path, fileOffset: PoolLayout.pageTableEntryOffset(l))
             }
             seen[p >> 6] |= 1 << UInt64(p & 63)
-            table[l] = p
         }
         return table
     }

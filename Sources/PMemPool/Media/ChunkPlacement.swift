@@ -237,41 +237,46 @@ final class ChunkPlacement: @unchecked Sendable {
 }
 
 /// A set of integers below `universe` with O(1) insert, remove, pop and
-/// indexed access: the members in an array, each member's index in a second.
+/// indexed access: the members in an array, each member's place plus one
+/// in a second (0: not a member). Both come from the allocator untouched
+/// (`calloc`'s zeros, for a large set the kernel's zero pages), so making
+/// a set costs nothing per element until elements come in: an open of a
+/// pool of millions of chunks, nearly all at home, fills only what it uses.
 struct IndexedSet {
     private let members: UnsafeMutablePointer<Int32>
-    private let index: UnsafeMutablePointer<Int32>
+    private let place: UnsafeMutablePointer<Int32>
     private(set) var count = 0
 
     init(universe: Int) {
-        members = .allocate(capacity: max(universe, 1))
-        index = .allocate(capacity: max(universe, 1))
-        index.initialize(repeating: -1, count: max(universe, 1))
+        let n = max(universe, 1)
+        members = .allocate(capacity: n)
+        guard let zeros = calloc(n, MemoryLayout<Int32>.stride) else { fatalError("out of memory for \(n) chunks") }
+        place = zeros.bindMemory(to: Int32.self, capacity: n)
     }
 
     func deallocate() {
         members.deallocate()
-        index.deallocate()
+        free(place)
     }
 
-    func contains(_ x: Int) -> Bool { index[x] >= 0 }
+    func contains(_ x: Int) -> Bool { place[x] != 0 }
     func element(at i: Int) -> Int { Int(members[i]) }
 
     mutating func insert(_ x: Int) {
-        guard index[x] < 0 else { return }
+        guard place[x] == 0 else { return }
         members[count] = Int32(x)
-        index[x] = Int32(count)
         count += 1
+        place[x] = Int32(count)
     }
 
     mutating func remove(_ x: Int) {
-        let i = Int(index[x])
+        let i = Int(place[x]) - 1
         guard i >= 0 else { return }
         count -= 1
         let last = members[count]
         members[i] = last
-        index[Int(last)] = Int32(i)
-        index[x] = -1
+        place[Int(last)] = Int32(i + 1)
+        place[x] = 0
     }
 
     mutating func popLast() -> Int? {

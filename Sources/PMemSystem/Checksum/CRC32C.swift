@@ -33,6 +33,29 @@ package enum CRC32C {
         return t
     }()
 
+    /// Checks `count` little-endian 8-byte words at `words`, each a 32-bit
+    /// value in its low half and, in its high half, the CRC-32C of the 8
+    /// bytes `key ++ value` (32-bit little-endian each), word i's key being
+    /// `firstKey + i`. Stores each value into `values[i]`; returns `count`,
+    /// or the index of the first word whose CRC does not match. With the
+    /// crc32 instruction, one call for the lot, not one per word.
+    package static func checkKeyedWords(_ words: UnsafeRawPointer, firstKey: Int, count: Int,
+                                        values: UnsafeMutablePointer<Int>, hardware: Bool = hardwareAvailable) -> Int {
+        if hardware {
+            return values.withMemoryRebound(to: Int64.self, capacity: count) {
+                ccrc32c_check_keyed_words(words, UInt32(truncatingIfNeeded: firstKey), count, $0)
+            }
+        }
+        for i in 0..<count {
+            let word = UInt64(littleEndian: words.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self))
+            var message = (UInt32(truncatingIfNeeded: firstKey + i).littleEndian, UInt32(truncatingIfNeeded: word).littleEndian)
+            let crc = withUnsafeBytes(of: &message) { tableChecksum($0) }
+            guard UInt32(truncatingIfNeeded: word >> 32) == crc else { return i }
+            values[i] = Int(UInt32(truncatingIfNeeded: word))
+        }
+        return count
+    }
+
     /// The CRC-32C of `bytes`, continuing from `crc` (0 to start).
     /// `folding: false` keeps to the crc32 instruction (for the tests).
     package static func checksum(_ bytes: UnsafeRawBufferPointer, continuing crc: UInt32 = 0,

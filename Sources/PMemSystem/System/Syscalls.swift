@@ -383,6 +383,14 @@ package enum Syscalls {
         _ = Glibc.madvise(address, length, MADV_RANDOM)
     }
 
+    /// Reads ahead the pages of the mapping at `address` (page-aligned)
+    /// that are not cached (`MADV_WILLNEED`), in large requests: a mapping
+    /// advised ``adviseNoReadAhead(_:_:)`` otherwise faults its pages in one
+    /// read each. Advice: when refused, nothing is wrong, only slower.
+    package static func adviseWillNeed(_ address: UnsafeMutableRawPointer, _ length: Int) {
+        _ = Glibc.madvise(address, length, MADV_WILLNEED)
+    }
+
     /// Drops the clean cached pages of the file's range that no process maps
     /// (`POSIX_FADV_DONTNEED`); dirty ones stay (and start writing back).
     /// Advice: a tmpfs keeps its pages.
