@@ -44,7 +44,7 @@ let package = Package(
         .target(
             name: "FloorLoop",
             cSettings: [
-                "ccrc32c_copy_body_fold", "ccrc32c_copy_body_nt", "ccrc32c_cpu_features_", "ccrc32c_fold_available",
+                "ccrc32c_check_keyed_words", "ccrc32c_copy_body_fold", "ccrc32c_copy_body_nt", "ccrc32c_cpu_features_", "ccrc32c_fold_available",
                 "ccrc32c_fold_update", "ccrc32c_hardware_available", "ccrc32c_hardware_update", "ccrc32c_hardware_update3",
             ].map { .define($0, to: "floor_" + $0) },
             linkerSettings: [.linkedLibrary("pmem2")]

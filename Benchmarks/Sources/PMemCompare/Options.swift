@@ -18,6 +18,11 @@ struct Options {
     var xfsOnly = false
     /// A payload size to write in a loop, alone, for a profiler.
     var loopSize: Int?
+    /// Where the scale section's pools go (a disk: up to 16 GiB), whether it
+    /// runs, and whether it runs alone.
+    var scaleDirectory = "/var/tmp"
+    var scale = true
+    var scaleOnly = false
 
     /// Repetitions of every measurement; the median is reported.
     var repetitions: Int { explicitRepetitions ?? (quick ? 3 : 7) }
@@ -41,6 +46,11 @@ struct Options {
           --no-force    leave PMEM2_FORCE_GRANULARITY and PMEM_IS_PMEM_FORCE as they are
           --no-xfs      skip the loop-mounted xfs stage
           --xfs-only    run the xfs stage alone; print its table, write no files
+          --scale-dir DIR  where the scale section's pools go (default /var/tmp: a disk;
+                        32 Ki, 512 Ki and 4 Mi chunks of 4 KiB, the last a 16 GiB file;
+                        --quick: the first two)
+          --no-scale    skip the scale section
+          --scale-only  run the scale section alone; print its table, write no files
           --loop BYTES  only Pool.write of BYTES in a loop (about 2 s), printing ns per
                         write: for a profiler (perf record); writes no files
         """
@@ -65,12 +75,17 @@ struct Options {
                 options.xfs = false
             case "--xfs-only":
                 options.xfsOnly = true
-            case "--dir", "--json", "--svg", "--reps", "--loop", "--granularity":
+            case "--no-scale":
+                options.scale = false
+            case "--scale-only":
+                options.scaleOnly = true
+            case "--dir", "--json", "--svg", "--reps", "--loop", "--granularity", "--scale-dir":
                 guard let value = rest.popFirst(), !value.isEmpty, !value.hasPrefix("--") else {
                     throw UsageError(description: "\(argument) needs a value")
                 }
                 switch argument {
                 case "--dir": options.directory = value
+                case "--scale-dir": options.scaleDirectory = value
                 case "--granularity":
                     guard ["cache_line", "byte"].contains(value) else {
                         throw UsageError(description: "--granularity is cache_line or byte, not \(value)")

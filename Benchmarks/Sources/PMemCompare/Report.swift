@@ -11,6 +11,7 @@ enum Report {
         opens(results.poolOpens, into: &out)
         threads(results.threads, into: &out)
         kernelAtomic(results.kernelAtomic, into: &out)
+        if let scale = results.scale { out += scaleLines(scale) }
         out.append("results: \(jsonPath), chart: \(svgPath)")
         out.append("")
         targets(results.targets, into: &out)
@@ -96,6 +97,32 @@ enum Report {
     }
 
     /// The xfs stage's table alone (`--xfs-only`).
+    static func scaleLines(_ scale: ScaleResult) -> [String] {
+        var out = ["Scale: pools of 4 KiB chunks in files on \(scale.directory), \(Workload.label(scale.spareBytes)) spare, all open, in turns; medians",
+                   "  chunks     create      open   open/chunk  RAM/chunk  256 B write  chunk remap  process mappings (before, after the remaps)"]
+        for p in scale.pools {
+            out.append("  \(pad(String(p.chunks), 9))\(lpad(fixed(p.createSeconds, 1), 6)) s\(lpad(fixed(p.openMedianMilliseconds, 1), 8)) ms"
+                + "\(lpad(fixed(p.openNsPerChunk, 1), 9)) ns\(lpad(fixed(p.residentBytesPerChunk, 1), 9)) B"
+                + "\(lpad(nanoseconds(p.write256MedianNs), 10)) ns\(lpad(nanoseconds(p.remapMedianNs), 10)) ns"
+                + "  \(p.processMappingsBeforeRemaps), \(p.processMappingsAfterRemaps)")
+        }
+        for reason in scale.skipped { out.append("  skipped: \(reason)") }
+        if let first = scale.pools.first {
+            for p in scale.pools.dropFirst() {
+                out.append("  \(p.chunks) over \(first.chunks) chunks: 256 B write \(fixed(p.write256MedianNs / first.write256MedianNs, 2))x, "
+                    + "remap \(fixed(p.remapMedianNs / first.remapMedianNs, 2))x")
+            }
+        }
+        out.append("")
+        return out
+    }
+
+    static func targetLines(_ targets: [Target]) -> [String] {
+        var out: [String] = []
+        Self.targets(targets, into: &out)
+        return out
+    }
+
     static func kernelAtomicLines(_ k: KernelAtomicResult) -> [String] {
         var out: [String] = []
         kernelAtomic(k, into: &out)

@@ -13,6 +13,9 @@ struct Results: Codable {
     var poolOpens: [OpenResult]
     /// Pool.write against pwritev2(RWF_ATOMIC | RWF_DSYNC) on a loop-mounted xfs.
     var kernelAtomic: KernelAtomicResult
+    /// Pools of growing chunk counts on the disk (ScaleComparison.swift);
+    /// nil with --no-scale.
+    var scale: ScaleResult?
     var targets: [Target] = []
 
     /// The median ns per write of `peer` at `size`, if it ran there.

@@ -3,8 +3,8 @@
 struct Target: Codable {
     var goal: String
     /// Where the goal comes from: "issue 13" (the small-commit work),
-    /// "issue 31" (small writes at the floor) or "earlier" (goals of
-    /// earlier work that issue 13 does not restate).
+    /// "issue 31" (small writes at the floor), "issue 28" (device scale)
+    /// or "earlier" (goals of earlier work that issue 13 does not restate).
     var source: String
     /// What was compared with the limit; nil when it was not measured.
     var measured: Double?
@@ -34,7 +34,7 @@ struct Target: Codable {
 }
 
 enum Targets {
-    static let issue = "issue 13", small = "issue 31", earlier = "earlier"
+    static let issue = "issue 13", small = "issue 31", device = "issue 28", earlier = "earlier"
 
     static func evaluate(_ results: Results) -> [Target] {
         let pool = PeerName.pool, raw = PeerName.raw, obj = PeerName.pmemobj
@@ -118,6 +118,21 @@ enum Targets {
                    results.persist.ratio > 0 ? results.persist.ratio : nil, "x", atMost: 1.05),
             Target(earlier, "1 GiB pool opens in at most 50 ms (median)", gib, "ms", atMost: 50),
         ]
+        if let scale = results.scale { targets += Self.scale(scale) }
         return targets
+    }
+
+    /// The device-scale goals: a pool of 4 Mi chunks against one of 32 Ki.
+    static func scale(_ scale: ScaleResult) -> [Target] {
+        let small = scale.pool(32_768), large = scale.pool(4_194_304)
+        func over(_ value: (ScalePoolResult) -> Double) -> Double? {
+            guard let small, let large, value(small) > 0 else { return nil }
+            return value(large) / value(small)
+        }
+        return [
+            Target(device, "256 B write at 4 Mi chunks within 1.1x of 32 Ki chunks", over(\.write256MedianNs), "x", atMost: 1.1),
+            Target(device, "chunk remap at 4 Mi chunks within 1.3x of 32 Ki chunks", over(\.remapMedianNs), "x", atMost: 1.3),
+            Target(device, "open of 4 Mi chunks under 50 ns per chunk", large?.openNsPerChunk, "ns", atMost: 50),
+        ]
     }
 }

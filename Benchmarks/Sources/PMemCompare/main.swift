@@ -27,6 +27,17 @@ func runPMemCompare() {
         }
         return
     }
+    if options.scaleOnly {
+        do {
+            let scale = try ScaleComparison.measure(directory: options.scaleDirectory, repetitions: options.repetitions, quick: options.quick)
+            print(Report.scaleLines(scale).joined(separator: "\n"))
+            print(Report.targetLines(Targets.scale(scale)).joined(separator: "\n"))
+        } catch {
+            Console.progress("pmem-compare: \(error)")
+            exit(1)
+        }
+        return
+    }
     if options.xfsOnly {
         let kernelAtomic = KernelAtomicComparison.measure(repetitions: options.repetitions, quick: options.quick, enabled: true)
         print(Report.kernelAtomicLines(kernelAtomic).joined(separator: "\n"))
@@ -76,6 +87,8 @@ func measure(_ options: Options, scratch: Scratch) throws -> Results {
     for i in writes.sizes.indices { writes.sizes[i].poolCounts = counted[writes.sizes[i].size] }
     let persist = try PersistComparison.measure(scratch: scratch, repetitions: options.repetitions, quick: options.quick)
     let opens = try PoolOpenTiming.measure(scratch: scratch, repetitions: options.repetitions, quick: options.quick)
+    let scale = options.scale
+        ? try ScaleComparison.measure(directory: options.scaleDirectory, repetitions: options.repetitions, quick: options.quick) : nil
     // Last: it lifts PMEM2_FORCE_GRANULARITY for its pool (the msync path).
     let kernelAtomic = KernelAtomicComparison.measure(repetitions: options.repetitions, quick: options.quick, enabled: options.xfs)
     if let reason = kernelAtomic.skipped { Console.progress("xfs stage skipped: \(reason)") }
@@ -89,7 +102,8 @@ func measure(_ options: Options, scratch: Scratch) throws -> Results {
             + "starting with a different peer each round; medians reported; write i goes to slot i mod \(Workload.offsetSlots) "
             + "of the write's size (at least 64 B) in a \(Workload.label(Workload.regionSize)) region; CLOCK_MONOTONIC")
     return Results(date: date, machine: MachineInfo.current(), settings: settings, sizes: writes.sizes,
-                   threads: writes.threads, persist: persist, poolOpens: opens, kernelAtomic: kernelAtomic)
+                   threads: writes.threads, persist: persist, poolOpens: opens, kernelAtomic: kernelAtomic,
+                   scale: scale)
 }
 
 /// The stages that share the peers: the size sweep, then the thread
