@@ -16,7 +16,7 @@ struct PoolCreate: ParsableCommand {
     @Argument(help: "The pool file to create (it must not exist).") var path: String
     @Option(help: "Logical bytes (K, M, G, T suffixes): a multiple of the chunk size.") var capacity: ByteCount
     @Option(help: "The chunk size: a power of two from 4K to 1G.") var chunk: ByteCount = ByteCount(argument: "2M")!
-    @Option(help: "Spare bytes, which bound the largest atomic write (default: a quarter of the capacity, at least two chunks).")
+    @Option(help: "Spare bytes, which bound the largest atomic write (default: a quarter of the capacity, at most 4G and 8,192 chunks, at least two chunks).")
     var spare: ByteCount?
     @Option(help: "Commits that can run at once (1 to 1024).") var lanes = 4
     @Option(help: sealPlacementHelp) var sealPlacement: PlacementArgument = .automatic
