@@ -95,6 +95,34 @@ struct LockStripeTests {
         }
     }
 
+    /// One stripe for all chunks: every commit holds the lock of every
+    /// chunk, so homing by trylock could never take one. A commit homes the
+    /// chunks of its own stripes that are not its own instead, and the
+    /// small budget holds without a refusal.
+    @Test("with every chunk in one stripe, a remap homes the other chunks of its stripe to fit a small mapping budget")
+    func homingWithinTheCommitsStripes() throws {
+        let scratch = Scratch(on: "/dev/shm")
+        let chunk = 4096, chunks = 64
+        let budget = ViewMappingBudget(limit: 12)
+        try Pool.$forcedLockStripes.withValue(1) {
+            try Pool.$forcedMappingBudget.withValue(budget) {
+                let pool = try Pool.create(at: scratch.path("pool"), capacity: chunks * chunk, chunkSize: chunk, spareCapacity: 16 * chunk)
+                #expect(pool.locks.stripeCount == 1)
+                var model = [UInt8](repeating: 0, count: chunks * chunk)
+                var rng = SeededGenerator(state: 21)
+                for i in 0..<300 {
+                    let first = Int.random(in: 0..<(chunks - 2), using: &rng), count = Int.random(in: 1...2, using: &rng)
+                    let bytes = [UInt8](repeating: UInt8(i % 251 + 1), count: count * chunk)
+                    try pool.write(bytes, at: first * chunk)
+                    model.replaceSubrange((first * chunk)..<((first + count) * chunk), with: bytes)
+                }
+                #expect(pool.statistics.homings > 0)
+                #expect(budget.inUse <= budget.limit && pool.viewMappingCount < budget.limit)
+                #expect(firstMismatch(try pool.read(at: 0, count: pool.capacity), model) == nil)
+            }
+        }
+    }
+
     @Test("a write spanning more chunks than there are stripes locks each stripe once (no self-deadlock)")
     func writeWiderThanTheStripes() throws {
         let scratch = Scratch(on: "/dev/shm")

@@ -44,9 +44,9 @@ extension Pool {
     /// the lock of each chunk it touches, so it waits for a commit on the same
     /// chunk rather than racing its remap.
     ///
-    /// The first store into a chunk that a committed write's record still
-    /// covers kills that record first, with a fence (docs/FORMAT.md, I2);
-    /// later stores cost only the lock.
+    /// The first store into a chunk whose lock stripe a committed write's
+    /// record still covers kills that record first, with a fence
+    /// (docs/FORMAT.md, I2); later stores cost only the lock.
     @inlinable
     public func storeUncommitted<T: BitwiseCopyable>(_ value: T, at offset: Int) throws(PMemError) {
         try Swift.withUnsafeBytes(of: value) { (bytes) throws(PMemError) in try storeUncommitted(bytes: bytes, at: offset) }

@@ -215,6 +215,9 @@ struct ChunkLocks: @unchecked Sendable {
         return true
     }
 
+    /// The stripe of chunk `logical`.
+    func stripe(of logical: Int) -> Int { logical & stripeMask }
+
     /// Takes the lock of chunk `logical`'s stripe (see ``lock(stripe:)``).
     func lock(chunk logical: Int) -> Bool { lock(stripe: logical & stripeMask) }
 

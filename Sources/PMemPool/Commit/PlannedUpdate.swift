@@ -31,10 +31,12 @@ struct PlannedUpdate: CommitUpdate {
     @inline(__always)
     mutating func reserveChunks(in pool: Pool) throws(PMemError) {
         guard !spares.isEmpty else { return }
-        let chunks = plan.remapped.map(\.logical)
+        let chunks = plan.remapped.map(\.logical), touched = plan.touched
         try spares.withUnsafeMutableBufferPointer { (out) throws(PMemError) in
             try held.withUnsafeMutableBufferPointer { (held) throws(PMemError) in
-                try chunks.withUnsafeBufferPointer { (chunks) throws(PMemError) in try pool.reserveChunks(chunks, into: out, holding: held) }
+                try chunks.withUnsafeBufferPointer { (chunks) throws(PMemError) in
+                    try pool.reserveChunks(chunks, into: out, holding: held, touchedCount: touched.count) { touched[$0] }
+                }
             }
         }
     }

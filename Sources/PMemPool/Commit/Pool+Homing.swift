@@ -17,10 +17,18 @@ extension Pool {
     /// (MappingReserve.swift), so that the view's remaps after the commit
     /// point cannot be refused; throws ``/PMemSystem/PMemError/Code/outOfMappings``,
     /// with nothing reserved, when the process has none left.
+    ///
+    /// `touched(0..<touchedCount)` are the update's chunks, ascending, whose
+    /// stripes it holds: another chunk of one of those stripes is homed
+    /// without its lock (the update holds it, so no other commit is on the
+    /// chunk); the update's own chunks are not homed.
     func reserveChunks(_ chunks: UnsafeBufferPointer<Int>, into out: UnsafeMutableBufferPointer<Int>,
-                       holding held: UnsafeMutableBufferPointer<Int>) throws(PMemError) {
+                       holding held: UnsafeMutableBufferPointer<Int>,
+                       touchedCount: Int, touched: (Int) -> Int) throws(PMemError) {
         var deadline: timespec?
         var anyFree = false
+        // The stripes the update holds, made when it first homes.
+        var heldStripes: [UInt64] = []
         while true {
             switch placement.reserve(chunks, current: { pageTable[$0] }, into: out, anyFree: anyFree, poisoned: locks.poisonWord) {
             case .reserved:
@@ -33,9 +41,23 @@ extension Pool {
             case .needsRoom: break
             }
             // Out of the lock order, so never waiting: a chunk whose stripe
-            // another commit holds is skipped (it may be this commit's own).
-            if let l = nextToHome() {
-                defer { locks.unlock(chunk: l) }
+            // another commit holds is skipped.
+            if heldStripes.isEmpty {
+                heldStripes = [UInt64](repeating: 0, count: (locks.stripeCount + 63) / 64)
+                for i in 0..<touchedCount {
+                    let s = locks.stripe(of: touched(i))
+                    heldStripes[s >> 6] |= 1 << UInt64(s & 63)
+                }
+            }
+            let found = heldStripes.withUnsafeBufferPointer { stripes in
+                nextToHome { l in
+                    let s = locks.stripe(of: l)
+                    guard stripes[s >> 6] & (1 << UInt64(s & 63)) != 0 else { return nil }
+                    return Self.contains(l, count: touchedCount, touched)
+                }
+            }
+            if let (l, lockedHere) = found {
+                defer { if lockedHere { locks.unlock(chunk: l) } }
                 try home(l)
                 continue
             }
@@ -69,19 +91,41 @@ extension Pool {
         try mappingReserve.release(slot) { () throws(PMemError) in try mapChunks(logical, count: 1, physical: physical) }
     }
 
-    /// An away chunk to home, locked (by trylock: out of the lock order), or
-    /// nil. Never one stored on a chunk with bad blocks: reading it could
-    /// raise SIGBUS (docs/FORMAT.md, "Media errors and unsafe shutdowns").
-    private func nextToHome() -> Int? {
-        placement.nextToHome { l in
-            guard locks.tryLock(chunk: l) else { return false }
+    /// An away chunk to home, with its stripe locked: by trylock (out of the
+    /// lock order; `lockedHere`), or already by the caller, for whom
+    /// `heldByCaller(l)` says whether `l`'s stripe is its own (nil: not) and
+    /// whether `l` is one of its chunks (true: not to be homed). Nil when
+    /// there is none to take now. Never a chunk stored on a chunk with bad
+    /// blocks: reading it could raise SIGBUS (docs/FORMAT.md, "Media errors
+    /// and unsafe shutdowns").
+    private func nextToHome(heldByCaller: (Int) -> Bool? = { _ in nil }) -> (chunk: Int, lockedHere: Bool)? {
+        var lockedHere = false
+        let chunk = placement.nextToHome { l in
+            if let own = heldByCaller(l) {
+                guard !own else { return false }
+                lockedHere = false
+            } else {
+                guard locks.tryLock(chunk: l) else { return false }
+                lockedHere = true
+            }
             // Under its stripe's lock, the chunk's page-table entry is settled.
             if placement.isUnusable(pageTable[l]) {
-                locks.unlock(chunk: l)
+                if lockedHere { locks.unlock(chunk: l) }
                 return false
             }
             return true
         }
+        return chunk.map { ($0, lockedHere) }
+    }
+
+    /// Whether `l` is among the ascending `touched(0..<count)`.
+    private static func contains(_ l: Int, count: Int, _ touched: (Int) -> Int) -> Bool {
+        var low = 0, high = count
+        while low < high {
+            let mid = (low + high) / 2
+            if touched(mid) < l { low = mid + 1 } else { high = mid }
+        }
+        return low < count && touched(low) == l
     }
 
     /// Homes away chunk `logical`, whose lock the caller holds and whose
@@ -99,7 +143,7 @@ extension Pool {
     /// claim fits the budget, or says what is missing.
     func homeUntilClaimFits() throws(PMemError) {
         while !placement.claimAtOpen() {
-            guard let l = nextToHome() else { throw outOfMappings(needing: 0) }
+            guard let (l, _) = nextToHome() else { throw outOfMappings(needing: 0) }
             defer { locks.unlock(chunk: l) }
             try home(l)
         }

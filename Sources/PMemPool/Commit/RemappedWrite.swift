@@ -37,7 +37,7 @@ struct RemappedWrite: CommitUpdate {
             try withUnsafeMutablePointer(to: &spare) { (out) throws(PMemError) in
                 try withUnsafeMutablePointer(to: &held) { (held) throws(PMemError) in
                     try pool.reserveChunks(UnsafeBufferPointer(start: chunks, count: 1), into: UnsafeMutableBufferPointer(start: out, count: 1),
-                                           holding: UnsafeMutableBufferPointer(start: held, count: 1))
+                                           holding: UnsafeMutableBufferPointer(start: held, count: 1), touchedCount: 1) { _ in logical }
                 }
             }
         }
