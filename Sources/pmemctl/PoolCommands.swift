@@ -83,9 +83,11 @@ struct PoolInfo: ParsableCommand {
         commandName: "info", abstract: "Open a pool (recovering it) and print its geometry, I/O facts and metadata ranges.")
     @Argument(help: "The pool file.") var path: String
     @OptionGroup var unclean: UncleanShutdownOption
+    @OptionGroup var readOnly: ReadOnlyOption
     @Flag(help: "Print one JSON object (keys documented in docs/PMEMCTL.md).") var json = false
 
     func run() throws {
+        if readOnly.readOnly { return try runReadOnly() }
         let (pool, facts) = try reportingErrors { () throws(PMemError) in
             let pool = try Pool.open(at: FilePath(path), acceptingUncleanShutdown: unclean.acceptUncleanShutdown)
             return (pool, try FileFacts(FilePath(path)))
@@ -125,6 +127,34 @@ struct PoolInfo: ParsableCommand {
             print(pool.ioInfo)
         }
     }
+}
+
+extension PoolInfo {
+    /// The geometry and the valid records, from a read-only open.
+    func runReadOnly() throws {
+        let (reader, lanes) = try reportingErrors(json: json) { () throws(PMemError) in
+            let reader = try PoolReader.open(at: FilePath(path))
+            return (reader, try reader.lanesWithValidRecords())
+        }
+        if json {
+            print(JSON.object([("read_only", .bool(true)), ("capacity", .int(reader.capacity)), ("chunk_size", .int(reader.chunkSize)),
+                               ("spare", .int(reader.spareCapacity)), ("lanes", .int(reader.laneCount)),
+                               ("lanes_with_valid_records", .array(lanes.map { .int($0) }))]).rendered)
+        } else {
+            print("opened read-only:      no recovery, no lock, nothing written")
+            print("capacity:              \(reader.capacity) bytes")
+            print("chunk size:            \(reader.chunkSize) bytes")
+            print("spare:                 \(reader.spareCapacity) bytes")
+            print("lanes:                 \(reader.laneCount)")
+            print("valid records:         \(lanes.isEmpty ? "none" : "lanes \(lanes.map(String.init).joined(separator: ", ")) (reads include them; a writable open would replay them)")")
+        }
+    }
+}
+
+/// `--read-only`, for the commands that can work beside a writer.
+struct ReadOnlyOption: ParsableArguments {
+    @Flag(help: "Open the pool read-only (PoolReader): works while a writer has it open; no recovery, no lock, nothing written. Valid commit records are reported and included in what is read, not applied.")
+    var readOnly = false
 }
 
 extension PoolMediaReport {
@@ -213,13 +243,15 @@ struct PoolRead: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "read", abstract: "Write raw bytes of the pool to standard output.")
     @Argument(help: "The pool file.") var path: String
     @OptionGroup var unclean: UncleanShutdownOption
+    @OptionGroup var readOnly: ReadOnlyOption
     @Option(help: "Where in the pool (bytes; K, M, G suffixes).") var offset: ByteCount
     @Option(help: "How many bytes.") var length: ByteCount
 
     func run() throws {
         try reportingErrors { () throws(PMemError) in
-            let pool = try Pool.open(at: FilePath(path), acceptingUncleanShutdown: unclean.acceptUncleanShutdown)
-            let bytes = try pool.read(at: offset.bytes, count: length.bytes)
+            let bytes = readOnly.readOnly
+                ? try PoolReader.open(at: FilePath(path)).read(at: offset.bytes, count: length.bytes)
+                : try Pool.open(at: FilePath(path), acceptingUncleanShutdown: unclean.acceptUncleanShutdown).read(at: offset.bytes, count: length.bytes)
             var done = 0
             while done < bytes.count {
                 let n = bytes.withUnsafeBytes { write(STDOUT_FILENO, $0.baseAddress! + done, $0.count - done) }
@@ -237,14 +269,19 @@ struct PoolCheck: ParsableCommand {
         abstract: "Recover the pool and verify all of its metadata: exit 0 if clean, 1 (with the damage on stderr) if not.")
     @Argument(help: "The pool file.") var path: String
     @OptionGroup var unclean: UncleanShutdownOption
+    @OptionGroup var readOnly: ReadOnlyOption
     @Flag(help: "Print one JSON object (keys documented in docs/PMEMCTL.md).") var json = false
 
     func run() throws {
-        let report = try reportingErrors(json: json) { () throws(PMemError) in try Pool.open(at: FilePath(path), acceptingUncleanShutdown: unclean.acceptUncleanShutdown).check() }
+        let report = try reportingErrors(json: json) { () throws(PMemError) in
+            readOnly.readOnly ? try PoolReader.open(at: FilePath(path)).check()
+                : try Pool.open(at: FilePath(path), acceptingUncleanShutdown: unclean.acceptUncleanShutdown).check()
+        }
         if json {
             print(JSON.object([("ok", .bool(true)), ("logical_chunks", .int(report.logicalChunks)),
                                ("physical_chunks", .int(report.physicalChunks)), ("lanes", .int(report.lanes)),
-                               ("recovered_commits", .int(report.recoveredCommits))]).rendered)
+                               ("recovered_commits", .int(report.recoveredCommits)),
+                               ("valid_records_left", .int(report.validRecordsLeft))]).rendered)
         } else {
             print(report)
         }

@@ -1,4 +1,5 @@
 import Foundation
+import PMem
 import PMemTestSupport
 import Testing
 
@@ -252,6 +253,28 @@ struct PMemCtlTests {
         #expect(result.status == 1)
         #expect(result.errors.contains(code), "\(result.errors)")
         #expect(try Self.run("pool", "read", pool, "--offset", "0", "--length", "1M").data == Data(count: 1 << 20))
+    }
+
+    @Test("pool info, read and check --read-only work while another process writes the pool, which they leave alone; without it they get poolBusy")
+    func readOnlyBesideAWriter() throws {
+        let scratch = Scratch(on: "/dev/shm")
+        let path = scratch.path("pool").string
+        let writer = try Pool.create(at: path, capacity: 1 << 20, chunkSize: 64 << 10, spareCapacity: 128 << 10)
+        try writer.write([UInt8](repeating: 0x41, count: 100), at: 70_000)
+        #expect(try Self.run("pool", "read", path, "--offset", "70000", "--length", "100").status == 1)   // the writer's lock
+        let read = try Self.run("pool", "read", path, "--read-only", "--offset", "70000", "--length", "100")
+        #expect(read.status == 0 && read.data == Data(repeating: 0x41, count: 100), "\(read.errors)")
+        let info = try Self.run("pool", "info", path, "--read-only", "--json")
+        #expect(info.status == 0, "\(info.errors)")
+        let fields = try info.json()
+        #expect(fields["read_only"] as? Bool == true && fields["capacity"] as? Int == 1 << 20 && fields["chunk_size"] as? Int == 64 << 10)
+        #expect(fields["lanes_with_valid_records"] is [Any])
+        let check = try Self.run("pool", "check", path, "--read-only", "--json")
+        #expect(check.status == 0, "\(check.errors)")
+        #expect(try check.json()["ok"] as? Bool == true)
+        // The writer goes on: nothing the readers did stands in its way.
+        try writer.write([UInt8](repeating: 0x42, count: 100), at: 70_000)
+        #expect(try Self.run("pool", "read", path, "--read-only", "--offset", "70000", "--length", "100").data == Data(repeating: 0x42, count: 100))
     }
 
     @Test("pool check exits 1 and names the damage when a page-table entry is corrupt; pool info refuses too")

@@ -79,9 +79,15 @@ public struct PoolCheckReport: Sendable, Hashable, CustomStringConvertible {
     public var lanes: Int
     /// Commit records the open replayed before the check (see ``Pool/recoveredCommits``).
     public var recoveredCommits: Int
+    /// Valid commit records found and left in their lanes: by a read-only
+    /// check (``PoolReader/check()``), which replays nothing.
+    public var validRecordsLeft: Int = 0
 
     /// One line for people.
     public var description: String {
-        "clean: header, \(logicalChunks) page-table entries over \(physicalChunks) chunks, \(lanes) lanes consistent; \(recoveredCommits) commit record\(recoveredCommits == 1 ? "" : "s") replayed at open"
+        let replayed = validRecordsLeft > 0
+            ? "\(validRecordsLeft) valid commit record\(validRecordsLeft == 1 ? "" : "s") left unreplayed (read-only)"
+            : "\(recoveredCommits) commit record\(recoveredCommits == 1 ? "" : "s") replayed at open"
+        return "clean: header, \(logicalChunks) page-table entries over \(physicalChunks) chunks, \(lanes) lanes consistent; \(replayed)"
     }
 }

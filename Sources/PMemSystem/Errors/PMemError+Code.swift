@@ -104,6 +104,10 @@ extension PMemError {
         /// no chunk could be homed to make room. Nothing was changed; the
         /// message names the mappings needed and the sysctl.
         public static let outOfMappings = Code("outOfMappings")
+        /// A read-only opener's read found the pool changing under it (a
+        /// writer's commits) every time it tried; nothing was returned. Read
+        /// again, or a smaller range.
+        public static let changedUnderneath = Code("changedUnderneath")
         /// The pool's metadata (header, page table or a lane) lies on media the
         /// device reports bad (libpmem2's bad-block list): reading it could
         /// raise a machine check (SIGBUS), so the open is refused before any
