@@ -3,7 +3,7 @@ import Foundation
 /// Writes the results (machine, settings, every median and every repetition)
 /// as JSON, and any file next to them, creating the directory if needed.
 enum JSONOutput {
-    static func write(_ results: Results, to path: String) throws {
+    static func write(_ results: some Encodable, to path: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let data = try encoder.encode(results) + Data("\n".utf8)

@@ -3,6 +3,8 @@ struct Options {
     var quick = false
     var directory = "/dev/shm"
     var jsonPath = "Benchmarks/results/compare.json"
+    /// --json as given (--scale-only writes elsewhere by default).
+    var explicitJSONPath: String?
     var svgPath = "Benchmarks/results/compare.svg"
     var explicitRepetitions: Int?
     /// Whether to set PMEM2_FORCE_GRANULARITY and PMEM_IS_PMEM_FORCE, so that
@@ -50,7 +52,8 @@ struct Options {
                         32 Ki, 512 Ki and 4 Mi chunks of 4 KiB, the last a 16 GiB file;
                         --quick: the first two)
           --no-scale    skip the scale section
-          --scale-only  run the scale section alone; print its table, write no files
+          --scale-only  run the scale section alone; print its table, write its JSON
+                        (default Benchmarks/results/scale.json)
           --loop BYTES  only Pool.write of BYTES in a loop (about 2 s), printing ns per
                         write: for a profiler (perf record); writes no files
         """
@@ -91,7 +94,9 @@ struct Options {
                         throw UsageError(description: "--granularity is cache_line or byte, not \(value)")
                     }
                     options.granularity = value
-                case "--json": options.jsonPath = value
+                case "--json":
+                    options.jsonPath = value
+                    options.explicitJSONPath = value
                 case "--svg": options.svgPath = value
                 case "--loop":
                     guard let n = Int(value), n >= 1, n <= Workload.spareCapacity else {

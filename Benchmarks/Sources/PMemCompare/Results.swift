@@ -156,3 +156,14 @@ struct ThreadResult: Codable {
     /// Four threads' ops/s over one thread's (reported, no target).
     var fourThreadSpeedup: Double
 }
+
+/// A run of the scale section alone (`--scale-only`): what
+/// `scripts/bench-tables --scale` renders.
+struct ScaleRun: Codable {
+    var tool = "pmem-compare --scale-only"
+    var date: String
+    var machine: MachineInfo
+    var repetitions: Int
+    var scale: ScaleResult
+    var targets: [Target]
+}

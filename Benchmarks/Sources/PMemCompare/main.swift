@@ -29,9 +29,15 @@ func runPMemCompare() {
     }
     if options.scaleOnly {
         do {
+            let date = ISO8601DateFormatter().string(from: Date())
             let scale = try ScaleComparison.measure(directory: options.scaleDirectory, repetitions: options.repetitions, quick: options.quick)
+            let run = ScaleRun(date: date, machine: MachineInfo.current(), repetitions: options.repetitions, scale: scale,
+                               targets: Targets.scale(scale))
             print(Report.scaleLines(scale).joined(separator: "\n"))
-            print(Report.targetLines(Targets.scale(scale)).joined(separator: "\n"))
+            print(Report.targetLines(run.targets).joined(separator: "\n"))
+            let path = options.explicitJSONPath ?? "Benchmarks/results/scale.json"
+            try JSONOutput.write(run, to: path)
+            print("results: \(path)")
         } catch {
             Console.progress("pmem-compare: \(error)")
             exit(1)
