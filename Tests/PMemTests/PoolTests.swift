@@ -370,6 +370,45 @@ struct PoolRecoveryTests {
         _ = pool.capacity
     }
 
+    /// Pool.lock: a lock held for a moment by another open file description
+    /// of the pool (as a child between its fork and its exec holds a copy of
+    /// the opener's) is waited for; one held throughout is reported busy,
+    /// after the 200 ms of retries.
+    @Test("an open waits out a lock held for a moment by another descriptor, and reports poolBusy for one held throughout")
+    func lockHeldForAMoment() throws {
+        let scratch = Scratch(on: "/dev/shm")
+        let path = scratch.path("pool")
+        do { _ = try smallPool(scratch) }
+        let holder = open(path.string, O_RDONLY)
+        try #require(holder >= 0)
+        defer { close(holder) }
+        try #require(flock(holder, LOCK_EX | LOCK_NB) == 0)
+        final class Flag: @unchecked Sendable {
+            private let lock = NSLock()
+            private var value = false
+            var released: Bool {
+                get { lock.withLock { value } }
+                set { lock.withLock { value = newValue } }
+            }
+        }
+        let flag = Flag()
+        let done = DispatchSemaphore(value: 0)
+        Thread {
+            usleep(50_000)
+            flag.released = true  // before the unlock, which the open waits for
+            flock(holder, LOCK_UN)
+            done.signal()
+        }.start()
+        let pool = try Pool.open(at: path)
+        #expect(flag.released, "opened while another descriptor held the lock")
+        done.wait()
+        pool.close()
+        // Held throughout: refused.
+        try #require(flock(holder, LOCK_EX | LOCK_NB) == 0)
+        let error = #expect(throws: PMemError.self) { _ = try Pool.open(at: path) }
+        #expect(error?.code == .poolBusy)
+    }
+
     @Test("a crash after the log body is written but before the commit record: reopen shows the state before",
           arguments: [CrashPoint.afterLogBody])
     func crashBeforeCommit(point: CrashPoint) throws {
