@@ -45,6 +45,27 @@ struct PoolReaderTests {
         #expect(throws: PMemError.self) { _ = try reader.read(at: writer.capacity - 10, count: 11) }
     }
 
+    @Test("an open whose recovery writes increments the open generation; one with nothing to recover, and a read-only open, leave it")
+    func openGeneration() throws {
+        let scratch = Scratch(on: "/dev/shm")
+        let path = scratch.path("pool")
+        func generation() throws -> UInt64 {
+            let bytes = try Self.fileBytes(path)
+            return bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: PoolLayout.openGenerationOffset, as: UInt64.self)) }
+        }
+        do { _ = try Pool.create(at: path, capacity: 1 << 20, chunkSize: 64 << 10) }
+        let fresh = try generation()
+        do { _ = try Pool.open(at: path) }
+        #expect(try generation() == fresh, "nothing to recover, nothing written")
+        // A logged write leaves its record valid in its lane: the next
+        // open replays and clears it.
+        do { try Pool.open(at: path).write([UInt8](repeating: 5, count: 300), at: 100) }
+        do { _ = try Pool.open(at: path) }
+        #expect(try generation() == fresh + 2, "once before recovery's first store, once after its last")
+        _ = try PoolReader.open(at: path).read(at: 0, count: 64)
+        #expect(try generation() == fresh + 2)
+    }
+
     /// A commit stopped right after its commit point (the process "died"):
     /// the record is valid, its effects not in place. The reader reports the
     /// record, shows the committed bytes, and leaves the media alone; the

@@ -27,6 +27,19 @@ static inline uint64_t pmem_load64(const void *address) {
     return __atomic_load_n((const uint64_t *)address, __ATOMIC_RELAXED);
 }
 
+/// An acquire fence: no load after it (of a read-only opener's data) is
+/// made before the loads before it (its first copy of the lane headers),
+/// and, placed before its second copy, none before it is made after.
+static inline void pmem_acquire_fence(void) {
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+}
+
+/// A release fence: no store before it is made after the stores after it
+/// (recovery's open generation around its own stores).
+static inline void pmem_release_fence(void) {
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+}
+
 /// Compare-and-swap of an 8-byte word; returns whether it swapped.
 static inline int pmem_cas64(void *address, uint64_t expected, uint64_t desired) {
     return __atomic_compare_exchange_n((uint64_t *)address, &expected, desired, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);

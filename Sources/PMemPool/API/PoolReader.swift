@@ -15,10 +15,10 @@ public import SystemPackage
 /// finds in the lanes (a committed commit whose effects may not be in place
 /// yet), and it starts over when a lane's record header changed while it
 /// read, since every change a commit makes to committed bytes happens while
-/// a record it wrote is valid, or after one it killed. In-place 8-byte
-/// writes and ``Pool/storeUncommitted(_:at:)`` leave no record: a read sees
-/// each such store whole or not at all, as a reader in the writer's
-/// process does.
+/// a record it wrote is valid, or after one it killed. Writes that leave no
+/// record (in-place writes of at most 8 bytes, and
+/// ``Pool/storeUncommitted(_:at:)``) are outside that: a read may see any
+/// combination of them, as a reader in the writer's process does.
 ///
 /// ```swift
 /// let reader = try PoolReader.open(at: "/mnt/pmem/ledger.pool")
@@ -156,26 +156,30 @@ public final class PoolReader: @unchecked Sendable {
 
     private typealias Record = (sequence: UInt64, lane: Int, entries: [LogEntry])
 
-    /// Runs `body` over the valid records until no lane's record header
-    /// changed while it ran: then what `body` read belongs to one committed
-    /// state. Throws ``/PMemSystem/PMemError/Code/changedUnderneath`` after
-    /// ``attempts`` tries.
+    /// Runs `body` over the valid records until no lane's record header,
+    /// nor the open generation, changed while it ran: then what `body` read
+    /// belongs to one committed state, and an error it threw is the pool's,
+    /// not a writer's change seen halfway. Throws
+    /// ``/PMemSystem/PMemError/Code/changedUnderneath`` after ``attempts``
+    /// tries.
     private func consistently<T>(_ body: ([Record]) throws(PMemError) -> T) throws(PMemError) -> T {
-        var before = [UInt64](repeating: 0, count: layout.laneCount * CommitRecord.headerSize / 8)
+        let words = layout.laneCount * CommitRecord.headerSize / 8 + 1
+        var before = [UInt64](repeating: 0, count: words)
         var after = before
+        var lane = [UInt8](repeating: 0, count: layout.laneSize)
         for attempt in 0..<Self.attempts {
-            headers(into: &before)
-            switch validRecords() {
+            signature(into: &before, first: true)
+            var outcome: Result<T, PMemError>
+            switch validRecords(matching: before, copy: &lane) {
             case .success(let records):
-                let result = try body(records)
-                headers(into: &after)
-                if before == after { return result }
+                do throws(PMemError) { outcome = .success(try body(records)) } catch { outcome = .failure(error) }
             case .failure(let error):
-                // Malformed entries behind matching checksums, in a lane
-                // nobody was writing: damage, as recovery would say.
-                headers(into: &after)
-                if before == after { throw error }
+                outcome = .failure(error)
+            case nil:
+                outcome = .failure(PMemError(.changedUnderneath, "a lane changed while it was copied", path: path))
             }
+            signature(into: &after, first: false)
+            if before == after { return try outcome.get() }
             // A commit is in flight: let it finish.
             if attempt % 16 == 15 { usleep(100) } else { sched_yield() }
         }
@@ -183,35 +187,63 @@ public final class PoolReader: @unchecked Sendable {
                         path: path)
     }
 
-    /// Every lane's record header, word by word (atomic loads: a writer
-    /// stores them). A record's header changes whenever the lane gets a new
-    /// record (a new sequence number, so a new checksum) or is killed (its
-    /// sequence word becomes 0, its checksum stays): it never comes back to
-    /// an earlier value.
-    private func headers(into words: inout [UInt64]) {
+    /// The open generation and every lane's record header, word by word
+    /// (atomic loads: a writer stores them): first the generation, then the
+    /// headers, then an acquire fence, so that what the caller reads next
+    /// is read after them; for the second copy, the fence first, then the
+    /// headers, then the generation. A record's header changes whenever the
+    /// lane gets a new record (a new sequence number, so a new checksum) or
+    /// is killed (its sequence word becomes 0, its checksum stays): within
+    /// one writer's open it never comes back to an earlier value. Recovery
+    /// zeroes headers, after which sequence numbers start again at 1, so
+    /// across a writer's reopen one could; recovery increments the
+    /// generation before its first store and after its last.
+    private func signature(into words: inout [UInt64], first: Bool) {
         words.withUnsafeMutableBufferPointer { w in
+            let generation = base + PoolLayout.openGenerationOffset
+            if first { w[0] = pmem_load64(generation) } else { pmem_acquire_fence() }
             for lane in 0..<layout.laneCount {
                 let record = base + layout.laneOffset(lane)
-                for i in 0..<(CommitRecord.headerSize / 8) { w[lane * 8 + i] = pmem_load64(record + 8 * i) }
+                for i in 0..<(CommitRecord.headerSize / 8) { w[1 + lane * 8 + i] = pmem_load64(record + 8 * i) }
             }
+            if first { pmem_acquire_fence() } else { w[0] = pmem_load64(generation) }
         }
     }
 
-    /// The valid records, oldest first (a record being written or killed
-    /// fails its checksums, and is no record); a failure when one whose
+    /// The valid records, oldest first, each decoded from a private copy of
+    /// its lane (header and the body it claims, copied once, so that its
+    /// checksums and its entries are read from the same bytes) whose header
+    /// is the one in `expected`; nil when a lane's header is no longer that
+    /// (a writer is at it: try again). A record being written or killed
+    /// fails its checksums and is no record. A failure when one whose
     /// checksums match holds malformed entries (as recovery refuses it).
-    private func validRecords() -> Result<[Record], PMemError> {
+    private func validRecords(matching expected: [UInt64], copy: inout [UInt8]) -> Result<[Record], PMemError>? {
         let maxBody = layout.laneSize - CommitRecord.headerSize
         var valid: [Record] = []
         for lane in 0..<layout.laneCount {
             let record = base + layout.laneOffset(lane)
-            guard let head = CommitRecord.decode(record, maxBody: maxBody) else { continue }
-            guard let entries = LogEntry.decodeBody(UnsafeRawBufferPointer(start: record + CommitRecord.headerSize, count: head.bodyLength),
-                                                    count: head.entryCount, layout: layout) else {
-                return .failure(PMemError(.poolCorrupt, "lane \(lane) holds a record whose checksum matches but whose entries are out of range or malformed",
-                                          path: path, fileOffset: layout.laneOffset(lane)))
+            let outcome = copy.withUnsafeMutableBytes { private_ -> Result<Record?, PMemError>? in
+                let header = private_.baseAddress!
+                for i in 0..<(CommitRecord.headerSize / 8) {
+                    let word = pmem_load64(record + 8 * i)
+                    guard word == expected[1 + lane * 8 + i] else { return nil }
+                    header.storeBytes(of: word, toByteOffset: 8 * i, as: UInt64.self)
+                }
+                guard let claimed = CommitRecord.decodeHeader(header, maxBody: maxBody) else { return .success(nil) }
+                (header + CommitRecord.headerSize).copyMemory(from: record + CommitRecord.headerSize, byteCount: claimed.bodyLength)
+                guard let head = CommitRecord.decode(header, maxBody: maxBody) else { return .success(nil) }
+                guard let entries = LogEntry.decodeBody(UnsafeRawBufferPointer(start: header + CommitRecord.headerSize, count: head.bodyLength),
+                                                        count: head.entryCount, layout: layout) else {
+                    return .failure(PMemError(.poolCorrupt, "lane \(lane) holds a record whose checksum matches but whose entries are out of range or malformed",
+                                              path: path, fileOffset: layout.laneOffset(lane)))
+                }
+                return .success((head.sequence, lane, entries))
             }
-            valid.append((head.sequence, lane, entries))
+            switch outcome {
+            case nil: return nil
+            case .failure(let error): return .failure(error)
+            case .success(let found): if let found { valid.append(found) }
+            }
         }
         valid.sort { $0.sequence < $1.sequence }
         return .success(valid)

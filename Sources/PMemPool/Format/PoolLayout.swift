@@ -10,6 +10,9 @@ struct PoolLayout: Sendable, Equatable {
     static let version: UInt16 = 2
     static let headerSize = 128
     static let pageTableOffset = 4096
+    /// The open generation (docs/FORMAT.md, "Open generation"): 8 bytes in
+    /// page 0, on a cache line of their own.
+    static let openGenerationOffset = 3072
     /// The largest lane count a header may claim.
     static let maxLanes = 1024
     /// The header's fields: byte offsets in page 0 (docs/FORMAT.md, "Header").

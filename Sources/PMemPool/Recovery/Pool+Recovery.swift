@@ -49,6 +49,19 @@ extension Pool {
         if !poisoned.isEmpty {
             try refusePoisonedDestinations(valid.map(\.entries), base: base, layout: layout, poisoned: poisoned, path: path)
         }
+        // Before recovery's first store and after its last: a read-only
+        // opener tells this recovery's zeroed headers (and the records
+        // numbered from 1 again after it) from ones it saw before
+        // (docs/FORMAT.md, "Open generation").
+        let writes = !valid.isEmpty || !dirty.isEmpty
+        func nextGeneration() {
+            let generation = base + PoolLayout.openGenerationOffset
+            pmem_release_fence()
+            pmem_store64(generation, (UInt64(littleEndian: pmem_load64(generation)) &+ 1).littleEndian)
+            pmem_release_fence()
+        }
+        if writes { nextGeneration() }
+        defer { if writes { nextGeneration() } }
         func clear(_ lane: Int) {
             let record = base + layout.laneOffset(lane)
             for word in stride(from: 0, to: CommitRecord.headerSize, by: 8) { pmem_store64(record + word, 0) }
