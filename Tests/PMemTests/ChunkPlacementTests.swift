@@ -23,11 +23,68 @@ struct ChunkPlacementTests {
         (0..<pool.layout.logicalChunks).allSatisfy { pool.pageTable[$0] == $0 || pool.pageTable[$0] >= pool.layout.logicalChunks }
     }
 
-    @Test("one writer's remaps put each chunk at home or in the spare region, and home chunks to make room there")
-    func homeOrSpare() throws {
+    /// Logical chunks that sit in another chunk's home.
+    static func inAnotherHome(_ pool: Pool) -> Int {
+        (0..<pool.layout.logicalChunks).count(where: { pool.pageTable[$0] != $0 && pool.pageTable[$0] < pool.layout.logicalChunks })
+    }
+
+    @Test("while the claim has room, whole-chunk rewrites take other chunks' free homes and copy each byte once: no homing")
+    func noHomingWhileTheClaimHasRoom() throws {
         let scratch = Scratch(on: "/dev/shm")
         let chunk = 4096
         let pool = try Pool.create(at: scratch.path("pool"), capacity: 64 * chunk, chunkSize: chunk, spareCapacity: 4 * chunk)
+        var model = [UInt8](repeating: 0, count: pool.capacity)
+        var rng = SeededGenerator(state: 7)
+        for i in 0..<600 {
+            let first = Int.random(in: 0..<62, using: &rng), count = Int.random(in: 1...3, using: &rng)
+            let bytes = [UInt8](repeating: UInt8(i % 251 + 1), count: count * chunk)
+            try pool.write(bytes, at: first * chunk)
+            model.replaceSubrange((first * chunk)..<((first + count) * chunk), with: bytes)
+        }
+        let stats = pool.statistics
+        #expect(stats.homings == 0)
+        #expect(stats.remapBytes == stats.bytesRequested, "each remapped byte copied once")
+        #expect(Self.inAnotherHome(pool) > 0)
+        #expect(firstMismatch(try pool.read(at: 0, count: pool.capacity), model) == nil)
+        pool.close()
+        let reopened = try Pool.open(at: scratch.path("pool"))
+        #expect(firstMismatch(try reopened.read(at: 0, count: reopened.capacity), model) == nil)
+    }
+
+    @Test("an open with a small budget homes chunks that sit in each other's homes, through the spare region")
+    func openBreaksCycles() throws {
+        let scratch = Scratch(on: "/dev/shm")
+        let chunk = 4096
+        var model = [UInt8](repeating: 0, count: 64 * chunk)
+        do {
+            let pool = try Pool.create(at: scratch.path("pool"), capacity: 64 * chunk, chunkSize: chunk, spareCapacity: 4 * chunk)
+            var rng = SeededGenerator(state: 17)
+            for i in 0..<2000 {
+                let first = Int.random(in: 0..<64, using: &rng)
+                let bytes = [UInt8](repeating: UInt8(i % 251 + 1), count: chunk)
+                try pool.write(bytes, at: first * chunk)
+                model.replaceSubrange((first * chunk)..<((first + 1) * chunk), with: bytes)
+            }
+            #expect(Self.inAnotherHome(pool) > 8)
+        }
+        // 1 + 1 + 2 × away within 8: at most 3 chunks away.
+        let budget = ViewMappingBudget(limit: 8)
+        let pool = try Pool.$forcedMappingBudget.withValue(budget) { try Pool.open(at: scratch.path("pool")) }
+        #expect(Self.awayChunks(pool) <= 3)
+        #expect(pool.viewMappingCount < budget.limit)
+        #expect(firstMismatch(try pool.read(at: 0, count: pool.capacity), model) == nil)
+        pool.close()
+        let reopened = try Pool.open(at: scratch.path("pool"))
+        #expect(firstMismatch(try reopened.read(at: 0, count: reopened.capacity), model) == nil)
+    }
+
+    @Test("with homing from four chunks away, one writer's remaps put each chunk at home or in the spare region, and home chunks to make room there")
+    func homeOrSpare() throws {
+        let scratch = Scratch(on: "/dev/shm")
+        let chunk = 4096
+        let pool = try Pool.$forcedHomingAway.withValue(4) {
+            try Pool.create(at: scratch.path("pool"), capacity: 64 * chunk, chunkSize: chunk, spareCapacity: 4 * chunk)
+        }
         var model = [UInt8](repeating: 0, count: pool.capacity)
         var rng = SeededGenerator(state: 7)
         for i in 0..<600 {

@@ -93,7 +93,7 @@ struct CrashModelTests {
             homing += checker.homing
         }
         // CI requires these lines, each summed over both paths. Homing runs
-        // whenever the pool's eight spare chunks are all away.
+        // when the spare region is full and eleven chunks are away.
         print("after a process death: crash images checked: \(afterDeath.images), violations: \(afterDeath.violations)")
         print("during recovery: crash images checked: \(duringRecovery.images), violations: \(duringRecovery.violations)")
         print("homing: crash images checked: \(homing.images), violations: \(homing.violations)")
@@ -157,8 +157,12 @@ struct CrashModelTests {
         let scratch = Scratch(on: "/dev/shm")
         // On the msync path, lanes go in pairs: 4 lanes make the 2 pairs
         // that chunks pass between. Eight spare chunks of sixteen: the
-        // spare region fills now and then, and homing makes room.
-        let (pool, domain) = try simulatedPool(scratch, spares: 8, lanes: pageMode ? 4 : 2, pageMode: pageMode)
+        // spare region fills now and then; up to eleven chunks away, remaps
+        // take other chunks' free homes, then homing makes room (a large
+        // pool's placement, at the scale of sixteen chunks).
+        let (pool, domain) = try Pool.$forcedHomingAway.withValue(11) {
+            try simulatedPool(scratch, spares: 8, lanes: pageMode ? 4 : 2, pageMode: pageMode)
+        }
         let checker = CrashChecker(pool: pool, domain: domain, seed: pageMode ? 0xFA6E : 0x5EED, mixes: 24)
         // A process death at one moment (fence, flush, acknowledgement) in
         // eight: about 40 % as many images as the power-loss ones.

@@ -290,12 +290,14 @@ public final class Pool: @unchecked Sendable {
         let access = file.access
         self.file = file
         var budget = ViewMappingBudget.process
+        var homingAway: Int? = nil
         #if PMEM_TEST_HOOKS
         if let forced = Self.forcedMappingBudget { budget = forced }
+        homingAway = Self.forcedHomingAway
         #endif
         let badChunks = Set(media.dataBadBlocks.compactMap(\.physicalChunk))
         let placement = table.withUnsafeBufferPointer {
-            ChunkPlacement(table: $0, physicalChunks: layout.physicalChunks, unusable: badChunks, budget: budget)
+            ChunkPlacement(table: $0, physicalChunks: layout.physicalChunks, unusable: badChunks, budget: budget, homingAway: homingAway)
         }
         self.placement = placement
         self.mappingReserve = mappingReserve
@@ -428,15 +430,9 @@ public final class Pool: @unchecked Sendable {
         }
         if let failure { throw failure }
         if let descriptor { Syscalls.dropCachedPages(descriptor, offset: PoolLayout.pageTableOffset, length: 8 * count) }
-        // One bit per physical chunk, not a hashed set: open stays linear and cheap.
-        var seen = [UInt64](repeating: 0, count: (layout.physicalChunks + 63) / 64)
-        for l in 0..<count {
-            let p = table[l]
-            guard p < layout.physicalChunks, seen[p >> 6] & (1 << UInt64(p & 63)) == 0 else {
-                throw PMemError(.poolCorrupt, "page-table entry \(l) is out of range or names a chunk twice",
-                                path: path, fileOffset: PoolLayout.pageTableEntryOffset(l))
-            }
-            seen[p >> 6] |= 1 << UInt64(p & 63)
+        if let l = PageTableEntry.firstInvalid(in: table, physicalChunks: layout.physicalChunks) {
+            throw PMemError(.poolCorrupt, "page-table entry \(l) is out of range or names a chunk twice",
+                            path: path, fileOffset: PoolLayout.pageTableEntryOffset(l))
         }
         return table
     }

@@ -139,13 +139,9 @@ public final class PoolReader: @unchecked Sendable {
             for record in records {
                 for case .pageTable(let logical, let physical) in record.entries { table[logical] = physical }
             }
-            var seen = [UInt64](repeating: 0, count: (layout.physicalChunks + 63) / 64)
-            for (l, p) in table.enumerated() {
-                guard p < layout.physicalChunks, seen[p >> 6] & (1 << UInt64(p & 63)) == 0 else {
-                    throw PMemError(.poolCorrupt, "a valid record sets page-table entry \(l) to a chunk out of range or named twice",
-                                    path: path, fileOffset: PoolLayout.pageTableEntryOffset(l))
-                }
-                seen[p >> 6] |= 1 << UInt64(p & 63)
+            if let l = PageTableEntry.firstInvalid(in: table, physicalChunks: layout.physicalChunks) {
+                throw PMemError(.poolCorrupt, "a valid record sets page-table entry \(l) to a chunk out of range or named twice",
+                                path: path, fileOffset: PoolLayout.pageTableEntryOffset(l))
             }
             return PoolCheckReport(logicalChunks: layout.logicalChunks, physicalChunks: layout.physicalChunks, lanes: layout.laneCount,
                                    recoveredCommits: 0, validRecordsLeft: records.count)

@@ -100,7 +100,7 @@ extension Pool {
     /// and unsafe shutdowns").
     private func nextToHome(heldByCaller: (Int) -> Bool? = { _ in nil }) -> (chunk: Int, lockedHere: Bool)? {
         var lockedHere = false
-        let chunk = placement.nextToHome { l in
+        let chunk = placement.nextToHome { l, inAnotherHome in
             if let own = heldByCaller(l) {
                 guard !own else { return false }
                 lockedHere = false
@@ -109,7 +109,7 @@ extension Pool {
                 lockedHere = true
             }
             // Under its stripe's lock, the chunk's page-table entry is settled.
-            if placement.isUnusable(pageTable[l]) {
+            if placement.isUnusable(pageTable[l]) || (inAnotherHome && pageTable[l] >= layout.logicalChunks) {
                 if lockedHere { locks.unlock(chunk: l) }
                 return false
             }
@@ -128,8 +128,9 @@ extension Pool {
         return low < count && touched(low) == l
     }
 
-    /// Homes away chunk `logical`, whose lock the caller holds and whose
-    /// home is free.
+    /// Homes away chunk `logical`, whose lock the caller holds: into its
+    /// home if that is free, else (a chunk sitting in another's home, whose
+    /// place that frees) into the spare region.
     func home(_ logical: Int) throws(PMemError) {
         let offset = logical * layout.chunkSize
         var homing = RemappedWrite(UnsafeRawBufferPointer(start: nil, count: 0), at: offset, logical: logical)

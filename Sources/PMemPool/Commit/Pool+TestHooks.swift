@@ -119,6 +119,12 @@ extension Pool {
     /// ``ChunkLocks/maximumStripes`` (tests: a small pool whose chunks share
     /// stripes, as those of a large one do).
     @TaskLocal package static var forcedLockStripes: Int?
+
+    /// How many chunks may be away before a remap that finds the spare
+    /// region full homes one rather than taking another chunk's free home
+    /// (``ChunkPlacement/homingAway``), for a pool opened in the current
+    /// task (tests: a small pool that homes as a large one does).
+    @TaskLocal package static var forcedHomingAway: Int?
     #endif
 
     /// Whether the build carries test hooks (crash points, dropped steps).

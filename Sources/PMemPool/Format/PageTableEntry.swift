@@ -18,6 +18,21 @@ enum PageTableEntry {
         return UInt32(truncatingIfNeeded: word >> 32) == crc(logical: logical, physical: named) ? named : nil
     }
 
+    /// The first logical chunk of `table` (logical -> physical) whose
+    /// physical chunk is out of range or named by an earlier entry too; nil
+    /// when every entry is in range and none twice. One bit per physical
+    /// chunk, not a hashed set: linear and cheap at millions of chunks.
+    static func firstInvalid<Table: RandomAccessCollection>(in table: Table, physicalChunks: Int) -> Int?
+        where Table.Element == Int, Table.Index == Int {
+        var seen = [UInt64](repeating: 0, count: (physicalChunks + 63) / 64)
+        for l in table.indices {
+            let p = table[l]
+            guard p >= 0, p < physicalChunks, seen[p >> 6] & (1 << UInt64(p & 63)) == 0 else { return l }
+            seen[p >> 6] |= 1 << UInt64(p & 63)
+        }
+        return nil
+    }
+
     private static func crc(logical: Int, physical: Int) -> UInt32 {
         var bytes = (UInt32(truncatingIfNeeded: logical).littleEndian, UInt32(truncatingIfNeeded: physical).littleEndian)
         return withUnsafeBytes(of: &bytes) { CRC32C.checksum($0) }

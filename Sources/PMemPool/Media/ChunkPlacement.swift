@@ -7,10 +7,11 @@ import Glibc
 ///
 /// Logical chunk `L` is *at home* in physical chunk `L`, or *away*. A remap
 /// takes `L` home when its home is free, else a free chunk of the spare
-/// region (physical chunks from `logicalChunks` on); another chunk's free
-/// home only when the spare region is full and no chunk there can be homed
-/// now (they are all locked, by this commit among others). So a chunk's
-/// home is nearly always free while it is away, and it can be homed.
+/// region (physical chunks from `logicalChunks` on), else another chunk's
+/// free home while no more than ``homingAway`` chunks would be away (no copy
+/// beyond the write's own); past that, or when no chunk can be homed now
+/// (they are all locked, by this commit among others), other chunks are
+/// homed first.
 ///
 /// An away chunk splits the view at most twice, so the view needs at most
 /// `1 + 2 × away` mappings (and never more than one per chunk). The pool
@@ -44,6 +45,12 @@ final class ChunkPlacement: @unchecked Sendable {
     /// The mappings claimed from `budget`: the view's bound, plus one for
     /// the file mapping.
     private var claimed = 0
+    /// Up to this many chunks away, a remap that finds the spare region full
+    /// takes another chunk's free home instead of homing one (a copy of a
+    /// whole chunk): at least the spare chunks (homing no sooner than a pool
+    /// whose away chunks all lie in the spare region), and a view of up to
+    /// an eighth of the budget's mappings.
+    let homingAway: Int
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let changed = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
 
@@ -54,11 +61,12 @@ final class ChunkPlacement: @unchecked Sendable {
 
     /// The placement of `table` (logical -> physical, checked: in range, no
     /// physical chunk twice). Claims nothing yet (``claimAtOpen()``).
-    init(table: UnsafeBufferPointer<Int>, physicalChunks: Int, unusable: Set<Int>, budget: ViewMappingBudget) {
+    init(table: UnsafeBufferPointer<Int>, physicalChunks: Int, unusable: Set<Int>, budget: ViewMappingBudget, homingAway: Int? = nil) {
         self.unusable = unusable
         logicalChunks = table.count
         self.physicalChunks = physicalChunks
         self.budget = budget
+        self.homingAway = homingAway ?? max(physicalChunks - table.count, (budget.limit / 8 - 2) / 2)
         owner = .allocate(capacity: max(physicalChunks, 1))
         owner.initialize(repeating: -1, count: max(physicalChunks, 1))
         freeSpare = IndexedSet(universe: physicalChunks)
@@ -117,10 +125,10 @@ final class ChunkPlacement: @unchecked Sendable {
 
     /// Reserves a physical chunk for each logical chunk in `chunks` (whose
     /// current places `current` gives) into `out`: its home if free, else a
-    /// free chunk of the spare region, else, only if `anyFree`, another
-    /// chunk's free home. All or nothing. `.needsRoom` when the spare region
-    /// or the budget has no room: a chunk must be homed first, or a commit in
-    /// flight must finish.
+    /// free chunk of the spare region, else another chunk's free home if no
+    /// more than ``homingAway`` chunks would be away, or if `anyFree`. All
+    /// or nothing. `.needsRoom` when that leaves no room, or the budget has
+    /// none: a chunk must be homed first, or a commit in flight must finish.
     func reserve(_ chunks: UnsafeBufferPointer<Int>, current: (Int) -> Int, into out: UnsafeMutableBufferPointer<Int>,
                  anyFree: Bool, poisoned: UnsafeMutablePointer<UInt64>) -> Reservation {
         lock()
@@ -132,7 +140,8 @@ final class ChunkPlacement: @unchecked Sendable {
         }
         let outside = chunks.count - homes
         if freeSpare.count < outside {
-            guard anyFree, freeSpare.count + freeHomes.count - homes >= outside else { return .needsRoom }
+            guard anyFree || away.count + leaving <= homingAway,
+                  freeSpare.count + freeHomes.count - homes >= outside else { return .needsRoom }
         }
         if leaving > 0 { guard reclaim(for: away.count + leaving) else { return .needsRoom } }
         for (i, l) in chunks.enumerated() {
@@ -195,16 +204,29 @@ final class ChunkPlacement: @unchecked Sendable {
 
     /// An away chunk whose home is free, for which `tryLock` (which must not
     /// block) returned true, leaving it locked; nil when there is none to
-    /// take now.
-    /// The caller homes it and unlocks it.
-    func nextToHome(tryLock: (Int) -> Bool) -> Int? {
+    /// take now. The caller homes it and unlocks it.
+    ///
+    /// When no away chunk's home is free but the spare region has room, an
+    /// away chunk for which `tryLock(l, true)` returned true instead: one
+    /// that sits in another's home, which the caller checks under its lock.
+    /// The caller's "homing" moves it into the spare region, which frees
+    /// that home. Away chunks that sit in each other's homes (a cycle) are
+    /// homed this way, one extra copy per cycle.
+    func nextToHome(tryLock: (_ chunk: Int, _ inAnotherHome: Bool) -> Bool) -> Int? {
         lock()
         defer { unlock() }
         let count = away.count
         guard count > 0 else { return nil }
         for i in 0..<count {
             let l = away.element(at: (homingCursor + i) % count)
-            guard owner[l] == -1, tryLock(l) else { continue }
+            guard owner[l] == -1, tryLock(l, false) else { continue }
+            homingCursor = (homingCursor + i + 1) % count
+            return l
+        }
+        guard freeSpare.count > 0 else { return nil }
+        for i in 0..<count {
+            let l = away.element(at: (homingCursor + i) % count)
+            guard tryLock(l, true) else { continue }
             homingCursor = (homingCursor + i + 1) % count
             return l
         }
