@@ -49,7 +49,7 @@ func simulatedPool(_ scratch: Scratch, chunkSize: Int = 4096, chunks: Int = 16, 
         : mode == .flushed ? domain.calls(word: .flushed, checksummedCopies: false)
         : mode == .byte ? domain.byteCalls : domain.calls
     let pool = try Pool.open(at: path, interposedBy: { _ in calls })
-    precondition(pool.defersToSync == (pageMode || mode == .msync) && pool.defersApply == (lanes >= 2))
+    precondition(pool.defersApply == (pageMode || mode == .msync))
     domain.attach(base: pool.file.base, size: pool.file.count)
     return (pool, domain)
 }
@@ -111,7 +111,6 @@ struct CrashModelTests {
         let (pool, domain) = try simulatedPool(scratch, mode: .byte)
         let checker = CrashChecker(pool: pool, domain: domain, seed: 0xB17E, mixes: 24)
         checker.processDeathEvery = 8
-        checker.recoveryCrashEvery = 16 // as the cache-line path's
         var g = SeededGenerator(state: 44)
         var operations = 0
         // A quarter of the cache-line path's images: the same engine, the
@@ -162,17 +161,12 @@ struct CrashModelTests {
         // take other chunks' free homes, then homing makes room (a large
         // pool's placement, at the scale of sixteen chunks).
         let (pool, domain) = try Pool.$forcedHomingAway.withValue(11) {
-            try simulatedPool(scratch, spares: 8, lanes: 4, pageMode: pageMode)
+            try simulatedPool(scratch, spares: 8, lanes: pageMode ? 4 : 2, pageMode: pageMode)
         }
         let checker = CrashChecker(pool: pool, domain: domain, seed: pageMode ? 0xFA6E : 0x5EED, mixes: 24)
         // A process death at one moment (fence, flush, acknowledgement) in
         // eight: about 40 % as many images as the power-loss ones.
         checker.processDeathEvery = 8
-        // With cache-line flushes, recovery crashed in one power-loss image
-        // in sixteen, not eight: with lanes in pairs an image holds up to two
-        // valid records per pair, so each recovery has more fences to crash
-        // at (still millions of images; the run's time stays about the same).
-        if !pageMode { checker.recoveryCrashEvery = 16 }
         var g = SeededGenerator(state: pageMode ? 43 : 42)
         var operations = 0
         var last: (offset: Int, bytes: [UInt8])? = nil
@@ -268,55 +262,9 @@ struct CrashModelTests {
         ([(15 * 4096 + 100, [UInt8](repeating: 40, count: 100))], false, 1),
         ([(8 * 4096 + 10, [UInt8](repeating: 41, count: 9)), (9 * 4096 + 10, [UInt8](repeating: 42, count: 9))], false, 1),
         ([(15 * 4096 + 120, [UInt8](repeating: 43, count: 50))], false, 1),
-        // Two records of one chunk in one pair, overlapping; a fence of
-        // this thread (a store + persist elsewhere), so that both applies
-        // are durable; then a write that leaves no record over both: the
-        // older dies, fenced, first.
-        ([(11 * 4096 + 1000, [UInt8](repeating: 46, count: 100))], false, 0),
-        ([(11 * 4096 + 1050, [UInt8](repeating: 47, count: 100))], false, 0),
-        ([(9 * 4096 + 2000, [UInt8](repeating: 63, count: 8))], true, nil),
-        ([(11 * 4096 + 1064, [UInt8](repeating: 48, count: 8))], false, nil),
-        // Records made on another thread, which never fences again, each then
-        // killed here: with cache-line flushes a deferred apply's lines are
-        // flushed again and fenced here first, and an apply fenced at once
-        // must have been. A logged write over part of the pair's older
-        // record of the chunk (the older dies first).
-        ([(15 * 4096 + 110, [UInt8](repeating: 44, count: 50))], false, 1),                    // another thread
-        ([(15 * 4096 + 112, [UInt8](repeating: 45, count: 8))], false, nil),
-        // A logged write past the deferred maximum (non-temporal, fenced).
-        ([(12 * 4096 + 100, [UInt8](repeating: 49, count: 1500))], false, 0),                  // another thread
-        ([(12 * 4096 + 200, [UInt8](repeating: 50, count: 8))], false, nil),
-        // A remap.
-        ([(4 * 4096, [UInt8](repeating: 51, count: 4096))], false, 0),                          // another thread
-        ([(4 * 4096 + 8, [UInt8](repeating: 52, count: 8))], false, nil),
-        // A transaction.
-        ([(13 * 4096 + 100, [UInt8](repeating: 53, count: 9)), (14 * 4096 + 100, [UInt8](repeating: 54, count: 9))], false, 1), // another thread
-        ([(13 * 4096 + 104, [UInt8](repeating: 55, count: 8))], false, nil),
-        // A logged write on another thread, then one here in the pair's
-        // other slot, then a transaction whose record overwrites the first.
-        ([(2 * 4096 + 100, [UInt8](repeating: 56, count: 40))], false, 1),                      // another thread
-        ([(2 * 4096 + 300, [UInt8](repeating: 57, count: 40))], false, nil),
-        ([(2 * 4096 + 120, [UInt8](repeating: 58, count: 9)), (3 * 4096 + 120, [UInt8](repeating: 59, count: 9))], false, nil),
-        // A chunk's record in a pair (made on another thread), a newer one
-        // of another chunk, then a remap of the first chunk: the first's
-        // apply flushed again and fenced, then the remap's record overwrites
-        // it (a data record a replay would write through the new page-table
-        // entry).
-        ([(12 * 4096 + 300, [UInt8](repeating: 60, count: 100))], false, 1),                    // another thread
-        ([(4 * 4096 + 300, [UInt8](repeating: 61, count: 100))], false, 1),
-        ([(12 * 4096, [UInt8](repeating: 62, count: 4096))], false, nil),
-        // Last, a logged write (on another thread) whose apply a close must
-        // make durable.
-        ([(14 * 4096 + 8, [UInt8](repeating: 34, count: 100))], false, 0),                       // another thread
+        // Last, a logged write whose apply a close must make durable.
+        ([(14 * 4096 + 8, [UInt8](repeating: 34, count: 100))], false, 0),
     ]
-
-    /// The operations of ``everyPath`` that run on a thread of their own.
-    static let everyPathOnAnotherThread: Set<Int> = Set([15, 13, 11, 9, 7, 4, 1].map { everyPath.count - $0 })
-
-    /// The pool's lanes in `mode`: lanes in pairs, but for one mode whose
-    /// pool has a single lane, so that its commits take the paths of lanes
-    /// that are not paired (every apply fenced at once).
-    static func lanes(in mode: EngineMode) -> Int { mode == .flushed ? 1 : 4 }
 
     @Test("2 MiB chunks: streamed logs, partial-chunk remaps and writes that leave no record, in every crash image (cache-line flushes, and msync with large copies by pwrite)",
           arguments: [false, true])
@@ -356,26 +304,7 @@ struct CrashModelTests {
     /// nothing to replay.
     static func runEveryPath(_ checker: CrashChecker) throws(PMemError) {
         for (i, op) in everyPath.enumerated() {
-            guard everyPathOnAnotherThread.contains(i) else {
-                try checker.run(op.writes, label: "path \(i)", storeAndPersist: op.storeAndPersist, lane: op.lane)
-                continue
-            }
-            // The task's hooks, on that thread too.
-            let dropped = Pool.droppedSite, recorder = Pool.siteRecorder
-            nonisolated(unsafe) var failure: PMemError?
-            nonisolated(unsafe) let checker = checker // used by one thread at a time
-            let done = DispatchSemaphore(value: 0)
-            Thread {
-                Pool.$droppedSite.withValue(dropped) {
-                    Pool.$siteRecorder.withValue(recorder) {
-                        do { try checker.run(op.writes, label: "path \(i) (another thread)", storeAndPersist: op.storeAndPersist, lane: op.lane) }
-                        catch { failure = error as? PMemError }
-                    }
-                }
-                done.signal()
-            }.start()
-            done.wait()
-            if let failure { throw failure }
+            try checker.run(op.writes, label: "path \(i)", storeAndPersist: op.storeAndPersist, lane: op.lane)
         }
         checker.close()
     }
@@ -383,7 +312,7 @@ struct CrashModelTests {
     /// The sites every path passes in `mode`, with every call in place.
     static func sitesReached(in mode: EngineMode) throws -> Set<PersistenceSite> {
         let scratch = Scratch(on: "/dev/shm")
-        let (pool, domain) = try simulatedPool(scratch, spares: Self.everyPathSpares, lanes: Self.lanes(in: mode), mode: mode)
+        let (pool, domain) = try simulatedPool(scratch, spares: Self.everyPathSpares, lanes: mode == .msync ? 4 : 2, mode: mode)
         let checker = CrashChecker(pool: pool, domain: domain, seed: 7, mixes: 2)
         checker.recoveryCrashEvery = 1
         let recorder = PersistenceSiteRecorder()
@@ -402,21 +331,13 @@ struct CrashModelTests {
     /// commit's apply fence orders nothing; the record it would protect dies
     /// only after a whole-file sync (which the simulated domain fences).
     static let redundant: [PersistenceSite: Set<EngineMode>] = [
+        .commitApplyFence: [.msync],
         // With cache-line flushes a page-table entry in the cache differs
         // from the media's only while the record that sets it is valid
         // (invariant I2 keeps an older record of the chunk from being valid
         // beside it), and recovery replays and flushes that entry before
         // applying anything through it.
         .recoveryPageTableReadFlush: [.streamed, .flushed],
-        // At byte granularity a store is durable once other threads can see
-        // it, and with lanes in pairs a record dies only after a fence of
-        // the thread that kills it, made after the apply: the thread that
-        // applied it fences again before (the pair's newer commit, a first
-        // wave, a remap's data fence), and another one took the pair's lock
-        // after the applier let it go. So neither a settle's fence nor an
-        // apply's own is needed there.
-        .settleFence: [.byte], .commitSettleFence: [.byte],
-        .logApplyFence: [.byte], .remapApplyFence: [.byte], .commitApplyFence: [.msync, .byte],
     ]
 
     @Test("every persistence call site runs in some mode of the every-path workload")
@@ -444,7 +365,7 @@ struct CrashModelTests {
                 continue
             }
             let scratch = Scratch(on: "/dev/shm")
-            let (pool, domain) = try simulatedPool(scratch, spares: Self.everyPathSpares, lanes: Self.lanes(in: mode), mode: mode)
+            let (pool, domain) = try simulatedPool(scratch, spares: Self.everyPathSpares, lanes: mode == .msync ? 4 : 2, mode: mode)
             let checker = CrashChecker(pool: pool, domain: domain, seed: 7, mixes: 16)
             checker.recoveryCrashEvery = 1
             checker.stopsAtFirstViolation = true
@@ -459,7 +380,7 @@ struct CrashModelTests {
     @Test("with every call in place the same operations pass, in every mode", arguments: EngineMode.allCases)
     func unmutated(mode: EngineMode) throws {
         let scratch = Scratch(on: "/dev/shm")
-        let (pool, domain) = try simulatedPool(scratch, spares: Self.everyPathSpares, lanes: Self.lanes(in: mode), mode: mode)
+        let (pool, domain) = try simulatedPool(scratch, spares: Self.everyPathSpares, lanes: mode == .msync ? 4 : 2, mode: mode)
         let checker = CrashChecker(pool: pool, domain: domain, seed: 7, mixes: 24)
         checker.recoveryCrashEvery = 1
         try Self.runEveryPath(checker)
@@ -511,7 +432,7 @@ extension CrashModelTests {
           arguments: [false, true])
     func twoLanes(pageMode: Bool) throws {
         let scratch = Scratch(on: "/dev/shm")
-        let (pool, domain) = try simulatedPool(scratch, lanes: 4, pageMode: pageMode)
+        let (pool, domain) = try simulatedPool(scratch, lanes: pageMode ? 4 : 2, pageMode: pageMode)
         let layout = pool.layout, chunk = layout.chunkSize, half = 8 * chunk
         let start = try pool.withUnsafeBytes { Array($0) }
         let states = HalfStates([Array(start[0..<half]), Array(start[half...])])

@@ -80,14 +80,4 @@ int pmem_lane_hint(uintptr_t pool);
 /// Remembers `lane` as this thread's lane in `pool`.
 void pmem_set_lane_hint(uintptr_t pool, int lane);
 
-/// A number that no other thread of the process has had (never 0), drawn
-/// when the thread first asks (thread_fences.c).
-uint64_t pmem_thread_token(void);
-
-/// The fences this thread has made through a pool so far. A fence orders
-/// only its own core's flushes: an apply this thread flushed is durable
-/// once this count has grown past its value at the flush.
-uint64_t pmem_thread_fences(void);
-void pmem_count_thread_fence(void);
-
 #endif

@@ -27,21 +27,15 @@ typedef struct pmem_stripe_line {
 } pmem_stripe_line;
 
 /// One lane: its lock word (a pair's is its even lane's), the sequence number
-/// of its last record, its counters (in PoolStatistics' order), and what its
-/// record's apply waits for to be durable: on the msync path the sync ticket
-/// (0: durable); with cache-line flushes the token of the thread that
-/// flushed it (0: durable), that thread's fence count then, and the range.
+/// of its last record, its counters (in PoolStatistics' order), and the sync
+/// ticket its record's apply waits for (0: durable).
 typedef struct pmem_lane_line {
     uint32_t lock;
     uint32_t unused0;
     uint64_t sequence;
     uint64_t counters[8];
     uint64_t pending_ticket;
-    uint64_t pending_token;
-    uint64_t pending_fences;
-    uint64_t pending_address;
-    uint64_t pending_count;
-    uint64_t unused[1];
+    uint64_t unused[5];
 } pmem_lane_line;
 
 _Static_assert(sizeof(pmem_stripe_line) == 64, "a stripe's line is one cache line");

@@ -46,13 +46,9 @@ public final class Pool: @unchecked Sendable {
     /// cache-line ones, measured at open (WordPersistence.swift) unless the
     /// persistence table fixes it; nil where flushes are `msync` calls.
     public let wordPersistence: WordPersistence?
-    /// Whether lanes go in pairs and one-write logged commits leave their
-    /// apply's durability to a later commit (docs/FORMAT.md, "Deferred
-    /// apply"): to the next whole-file sync where flushes are `msync` calls
-    /// (``defersToSync``), else to the flushing thread's next fence.
+    /// Whether one-write logged commits leave their apply to the next sync
+    /// (flushes are `msync` calls; docs/FORMAT.md, "Deferred apply").
     let defersApply: Bool
-    /// Deferred applies wait for a whole-file sync (flushes are `msync` calls).
-    let defersToSync: Bool
     /// Whether large copies go in by pwrite(2) (Pool+FileWrites.swift):
     /// where applies are deferred, so flushes are `msync` calls.
     let writesByFile: Bool
@@ -305,14 +301,11 @@ public final class Pool: @unchecked Sendable {
         }
         self.placement = placement
         self.mappingReserve = mappingReserve
-        // Applies are deferred, to the next sync where a flush is an msync,
-        // else to a later fence (docs/FORMAT.md, "Deferred apply"), which
-        // needs lanes in pairs.
-        self.defersApply = layout.laneCount >= 2
-        self.defersToSync = defersApply && !persistence.flushesLines
-        self.writesByFile = defersToSync && access == .readWrite
-        self.locks = ChunkLocks(chunks: layout.logicalChunks, lanes: layout.laneCount, placement: placement, pairs: defersApply,
-                                defersToFence: defersApply && !defersToSync)
+        // Where a flush is an msync, applies are deferred to the next sync
+        // (docs/FORMAT.md, "Deferred apply"), which needs lanes in pairs.
+        self.defersApply = !persistence.flushesLines && layout.laneCount >= 2
+        self.writesByFile = defersApply && access == .readWrite
+        self.locks = ChunkLocks(chunks: layout.logicalChunks, lanes: layout.laneCount, placement: placement, pairs: defersApply)
         self.pageTable = UnsafeMutableBufferPointer.allocate(capacity: layout.logicalChunks)
         _ = pageTable.initialize(from: table)
         ready = true
@@ -343,11 +336,7 @@ public final class Pool: @unchecked Sendable {
             locks.close()
             locks.waitForHolders()
             // Deferred applies durable, so that a clean pool needs no replay.
-            if defersToSync { syncAll(at: .closeSync) } else if defersApply {
-                let settled = flushPendingApplies(0..<layout.laneCount, at: .closeSettleFlush)
-                if !settled.isEmpty { fence(at: .closeSettleFence) }
-                for lane in settled { locks.clearPending(lane) }
-            }
+            if defersApply { syncAll(at: .closeSync) }
             markShutdownClean()
             Syscalls.unlockFile(descriptor)
             closed = true

@@ -65,9 +65,6 @@ struct ChunkLocks: @unchecked Sendable {
     /// Lanes taken two at a time (docs/FORMAT.md, "Deferred apply"): a
     /// pair is named by its even lane, whose lock word locks both.
     let pairs: Bool
-    /// Whether a deferred apply waits for a fence of the thread that flushed
-    /// it (cache-line flushes) rather than for a whole-file sync.
-    let defersToFence: Bool
     /// The sync tickets: the number of whole-file syncs begun at 0, the
     /// highest ticket of one that has ended at 64 (a line each).
     private let syncWords: UnsafeMutableRawPointer
@@ -80,7 +77,7 @@ struct ChunkLocks: @unchecked Sendable {
         return n
     }
 
-    init(chunks: Int, lanes: Int, placement: ChunkPlacement, pairs: Bool = false, defersToFence: Bool = false) {
+    init(chunks: Int, lanes: Int, placement: ChunkPlacement, pairs: Bool = false) {
         chunkCount = chunks
         laneCount = lanes
         var stripes = Self.stripes(for: chunks)
@@ -91,7 +88,6 @@ struct ChunkLocks: @unchecked Sendable {
         stripeCount = stripes
         stripeMask = stripes - 1
         self.pairs = pairs && lanes >= 2
-        self.defersToFence = defersToFence
         syncWords = .allocate(byteCount: 128, alignment: 64)
         syncWords.initializeMemory(as: UInt8.self, repeating: 0, count: 128)
         // Each line starts a cache line: the sizes are whole lines
@@ -341,40 +337,9 @@ struct ChunkLocks: @unchecked Sendable {
     func pendingTicket(_ lane: Int) -> UInt64 { pmem_load64(pmem_lane_pending_ticket(laneLines + lane)) }
     func setPendingTicket(_ lane: Int, _ ticket: UInt64) { pmem_store64(pmem_lane_pending_ticket(laneLines + lane), ticket) }
 
-    /// Whether `lane`'s record's apply is durable. On the msync path: a
-    /// sync that began after the apply ended has itself ended. With
-    /// cache-line flushes: nothing is pending, or this thread flushed it and
-    /// has fenced since.
-    func applyIsDurable(_ lane: Int) -> Bool {
-        if defersToFence {
-            let line = laneLines + lane
-            let token = line.pointee.pending_token
-            return token == 0 || (token == pmem_thread_token() && pmem_thread_fences() > line.pointee.pending_fences)
-        }
-        return pmem_load64(syncWords + 64) >= pendingTicket(lane)
-    }
-
-    /// With cache-line flushes: `lane`'s record's apply, `count` bytes at
-    /// `address`, was flushed by this thread, not yet fenced.
-    func noteFlushedApply(_ lane: Int, _ address: UnsafeRawPointer, _ count: Int) {
-        let line = laneLines + lane
-        line.pointee.pending_token = pmem_thread_token()
-        line.pointee.pending_fences = pmem_thread_fences()
-        line.pointee.pending_address = UInt64(UInt(bitPattern: address))
-        line.pointee.pending_count = UInt64(count)
-    }
-
-    /// The range of `lane`'s record's apply that may not be durable yet
-    /// (with cache-line flushes), for another flush.
-    func flushedApply(_ lane: Int) -> (address: UnsafeRawPointer, count: Int) {
-        let line = laneLines + lane
-        return (UnsafeRawPointer(bitPattern: UInt(line.pointee.pending_address))!, Int(line.pointee.pending_count))
-    }
-
-    /// `lane`'s record's apply is durable (or there is none yet).
-    func clearPending(_ lane: Int) {
-        if defersToFence { laneLines[lane].pending_token = 0 } else { setPendingTicket(lane, 0) }
-    }
+    /// Whether `lane`'s record's apply is durable: a sync that began after
+    /// the apply ended has itself ended.
+    func applyIsDurable(_ lane: Int) -> Bool { pmem_load64(syncWords + 64) >= pendingTicket(lane) }
 
     /// The ticket of a sync that begins now. A full barrier: every store made
     /// before is visible to the sync that follows.

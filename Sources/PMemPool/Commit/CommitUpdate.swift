@@ -51,7 +51,7 @@ protocol CommitUpdate {
     var isHoming: Bool { get }
     var requestedBytes: Int { get }
     var remapCount: Int { get }
-    func fences(in pool: Pool) -> Int
+    func fences(defersApply: Bool) -> Int
 }
 
 extension CommitUpdate {

@@ -3,12 +3,10 @@ import PMemMapping
 import CPMemAtomics
 
 /// One write inside one chunk, through the log: the record holds one data
-/// entry (docs/FORMAT.md, step 3), applied after the commit point, into the
-/// older slot of the chunk's pair where lanes go in pairs. With cache-line
-/// flushes: the record one flushed range, a fence; the apply copied through
-/// the cache and flushed, its fence left to the thread's next one (a write
-/// of at most ``deferredMaximum`` bytes), else fenced at once. With an
-/// msync per flush: one sync of the whole file (which also makes earlier
+/// entry (docs/FORMAT.md, step 3), applied after the commit point. With
+/// cache-line flushes: the record one flushed range, a fence; the apply, a
+/// fence. With an msync per flush: the record into the older slot of the
+/// chunk's pair, one sync of the whole file (which also makes earlier
 /// commits' applies durable); the apply left to the next sync.
 struct LoggedWrite: CommitUpdate {
     let bytes: UnsafeRawBufferPointer
@@ -20,13 +18,6 @@ struct LoggedWrite: CommitUpdate {
     /// pmem-compare; the figures are in docs/FORMAT.md, step 3).
     static let streamedMinimum = 256
 
-    /// Up to this many bytes, with cache-line flushes, the apply is copied
-    /// through the cache and its fence left to a later commit: a line
-    /// written through the cache can be flushed again by any thread that
-    /// must make it durable sooner, a non-temporal store only by its own
-    /// thread's fence. Past it, the copy is non-temporal and fenced at once.
-    static let deferredMaximum = 1024
-
     var touchedCount: Int { 1 }
     @inline(__always)
     func touched(_ i: Int) -> Int { logical }
@@ -37,11 +28,7 @@ struct LoggedWrite: CommitUpdate {
     var requestedBytes: Int { bytes.count }
     var remapCount: Int { 0 }
     @inline(__always)
-    func fences(in pool: Pool) -> Int { defers(in: pool) ? 1 : 2 }
-
-    /// Whether this write's apply is left to a later sync or fence.
-    @inline(__always)
-    func defers(in pool: Pool) -> Bool { pool.defersApply && (pool.defersToSync || bytes.count <= Self.deferredMaximum) }
+    func fences(defersApply: Bool) -> Int { defersApply ? 1 : 2 }
 
     /// The slot's own record dies when this one overwrites it; with deferred
     /// apply, its apply must be durable first. The pair's newer slot stays
@@ -65,7 +52,7 @@ struct LoggedWrite: CommitUpdate {
         CommitRecord.writeEntryHead(body, kind: 1, a: UInt64(offset), b: UInt64(bytes.count))
         let padded = PoolLayout.alignUp(bytes.count, 8)
         let length = CommitRecord.entryHeadSize + padded
-        if pool.defersToSync {
+        if pool.defersApply {
             if padded > bytes.count { (data + bytes.count).initializeMemory(as: UInt8.self, repeating: 0, count: padded - bytes.count) }
             // A failure leaves this slot torn (its record was settled) and
             // changes nothing else.
@@ -130,19 +117,11 @@ struct LoggedWrite: CommitUpdate {
 
     @inline(__always)
     func apply(in pool: Pool, slot: Int) throws(PMemError) -> Int {
-        if pool.defersToSync {
+        if pool.defersApply {
             // Plain stores, durable at the next sync; the record stays valid
             // (and nothing overwrites or kills it) until then.
             try pool.storeIntoFile(pool.fileAddress(ofLogical: offset), bytes.baseAddress!, bytes.count)
             pool.locks.setPendingTicket(slot, pool.locks.nextSyncTicket())
-        } else if defers(in: pool) {
-            // Through the cache and flushed, durable at this thread's next
-            // fence; until then the record stays valid, and whoever must
-            // overwrite or kill it first flushes these lines again and fences.
-            let destination = pool.fileAddress(ofLogical: offset)
-            destination.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
-            pool.flush(destination, bytes.count, at: .deferredApplyFlush)
-            pool.locks.noteFlushedApply(slot, destination, bytes.count)
         } else {
             pool.copyAndFlush(pool.fileAddress(ofLogical: offset), bytes.baseAddress!, bytes.count, at: .logApplyCopy)
             pool.fence(at: .logApplyFence)

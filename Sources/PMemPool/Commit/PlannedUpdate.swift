@@ -26,7 +26,7 @@ struct PlannedUpdate: CommitUpdate {
     var requestedBytes: Int { plan.requested }
     var remapCount: Int { plan.remapped.count }
     @inline(__always)
-    func fences(in pool: Pool) -> Int { plan.remapped.isEmpty ? 2 : 3 }
+    func fences(defersApply: Bool) -> Int { plan.remapped.isEmpty ? 2 : 3 }
 
     @inline(__always)
     mutating func reserveChunks(in pool: Pool) throws(PMemError) {
@@ -87,22 +87,17 @@ struct PlannedUpdate: CommitUpdate {
     func killRecords(in pool: Pool, slot: Int) {
         if pool.defersApply {
             let waves = pool.killWaves(touching: plan.touched, overwritten: slot)
-            let lanes = [slot] + waves.first + waves.second
-            if pool.defersToSync {
-                if lanes.contains(where: { !pool.locks.applyIsDurable($0) }) { pool.syncAll(at: .commitSettleSync) }
-            } else {
-                // Applies other threads flushed, flushed again here.
-                let settled = pool.flushPendingApplies(lanes, at: .commitSettleFlush)
-                if !settled.isEmpty { pool.fence(at: .commitSettleFence) }
-                for lane in settled { pool.locks.clearPending(lane) }
+            if !pool.locks.applyIsDurable(slot) || (waves.first + waves.second).contains(where: { !pool.locks.applyIsDurable($0) }) {
+                pool.syncAll(at: .commitSettleSync)
             }
             if !waves.first.isEmpty {
                 for j in waves.first { pool.kill(lane: j, at: .commitFirstWaveKillFlush) }
                 pool.fence(at: .commitFirstWaveKillFence)
             }
             for j in waves.second { pool.kill(lane: j, at: .commitSecondWaveKillFlush) }
+        } else {
+            for j in killedLanes { pool.kill(lane: j, at: .commitKillFlush) }
         }
-        // A pool of one lane has no other lane to kill.
     }
 
     @inline(__always)

@@ -47,16 +47,16 @@ extension Pool {
         update.releaseKilledLanes(to: locks)
         for i in 0..<update.touchedCount { noteRecord(lane: slot, sequence: sequence, logical: update.touched(i)) }
         locks.setLaneSequence(slot, sequence)
-        if defersApply { locks.clearPending(slot) } // until apply says otherwise
+        if defersApply { locks.setPendingTicket(slot, 0) } // until apply says otherwise
         try Self.simulateCrash(at: .afterCommitRecord)
-        // 5–6. Apply, durable (or, deferred, at a later sync or fence).
+        // 5–6. Apply, durable (or, deferred, at the next sync).
         let applied = try update.apply(in: self, slot: slot)
         try Self.simulateCrash(at: .afterApply)
         // 7. The view; the replaced chunks become free.
         try update.remapView(of: self)
         finished = true
         locks.add(lane: unit, commits: update.isHoming ? 0 : 1, bytesRequested: update.requestedBytes, logBytes: logBytes, appliedBytes: applied,
-                  remapBytes: remapBytes, remaps: update.remapCount, fences: update.fences(in: self))
+                  remapBytes: remapBytes, remaps: update.remapCount, fences: update.fences(defersApply: defersApply))
     }
 
     /// The lanes of an update of one chunk: the lane (pair) of the chunk's

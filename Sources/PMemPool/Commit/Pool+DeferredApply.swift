@@ -3,16 +3,13 @@ import PMemMapping
 import PMemSealing
 import CPMemAtomics
 
-/// Lanes in pairs and deferred applies (docs/FORMAT.md, "Deferred apply"):
-/// a new record overwrites the older slot of its pair, and a one-write
-/// logged commit is acknowledged with its apply stored but not yet durable,
-/// its record staying valid until it is; nothing may overwrite or kill a
-/// record before its apply is durable. Where a flush is an `msync`, the
-/// commit point is one sync of the whole file, which also makes every
-/// earlier apply durable. With cache-line flushes the apply is flushed, and
-/// the thread's next fence (normally its next commit's) makes it durable; a
-/// record that must die sooner has its apply's lines flushed again (by
-/// whichever thread holds it) and fenced.
+/// The commit paths where a flush is an `msync` (docs/FORMAT.md, "Deferred
+/// apply"): lanes are taken in pairs, a new record overwrites the older slot
+/// of its pair, and a one-write logged commit is acknowledged after one sync
+/// of the whole file, which makes its record durable together with every
+/// apply made before it. Its own apply is then left to the next sync, its
+/// record staying valid until then; nothing may overwrite or kill a record
+/// before its apply is durable.
 extension Pool {
     /// Makes everything stored into the file so far durable: one flush of
     /// the whole file mapping (one `msync`, which writes back only the dirty
@@ -25,29 +22,10 @@ extension Pool {
     }
 
     /// Before a record in `lane` is overwritten or killed: its apply
-    /// durable, with a sync (or, with cache-line flushes, a flush of its
-    /// lines and a fence) if it may not be yet. Under the pair's lock.
+    /// durable, with a sync if it may not be yet. Under the pair's lock.
     @inline(__always)
     func settle(_ lane: Int) {
-        guard !locks.applyIsDurable(lane) else { return }
-        if defersToSync { return syncAll(at: .settleSync) }
-        let (address, count) = locks.flushedApply(lane)
-        flush(address, count, at: .settleFlush)
-        fence(at: .settleFence)
-        locks.clearPending(lane)
-    }
-
-    /// With cache-line flushes: flushes again the lines of each of `lanes`'
-    /// applies that may not be durable yet, and returns those lanes. The
-    /// caller's next fence makes them durable; then it clears them.
-    func flushPendingApplies<Lanes: Sequence<Int>>(_ lanes: Lanes, at site: PersistenceSite) -> [Int] {
-        var pending: [Int] = []
-        for lane in lanes where !locks.applyIsDurable(lane) {
-            let (address, count) = locks.flushedApply(lane)
-            flush(address, count, at: site)
-            pending.append(lane)
-        }
-        return pending
+        if !locks.applyIsDurable(lane) { syncAll(at: .settleSync) }
     }
 
     /// The slot of `pair` that a new record overwrites: the older one (the
@@ -103,26 +81,15 @@ extension Pool {
         }
         let other = slot ^ 1
         let otherIsOlder = locks.laneSequence(other) < locks.laneSequence(slot)
-        if defersToSync {
-            if otherIsOlder {
-                settle(other)
-                killWord(other)
-                // Also makes the last record's apply durable (made before).
-                syncAll(at: .noRecordOlderSlotKillSync)
-            }
-            settle(slot)
-            killWord(slot)
-            syncAll(at: .noRecordLastSlotKillSync)
-            return pair
-        }
         if otherIsOlder {
             settle(other)
-            kill(lane: other, at: .noRecordOlderSlotKillFlush)
-            fence(at: .noRecordOlderSlotKillFence)
+            killWord(other)
+            // Also makes the last record's apply durable (made before).
+            syncAll(at: .noRecordOlderSlotKillSync)
         }
         settle(slot)
-        kill(lane: slot, at: .noRecordLastSlotKillFlush)
-        fence(at: .noRecordLastSlotKillFence)
+        killWord(slot)
+        syncAll(at: .noRecordLastSlotKillSync)
         return pair
     }
 

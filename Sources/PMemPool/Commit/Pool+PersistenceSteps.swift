@@ -11,11 +11,9 @@ extension Pool {
         if !Self.drops(site) { persistence.flush(address, count) }
     }
 
-    /// Counted per thread: a deferred apply this thread flushed is durable
-    /// after its next fence (docs/FORMAT.md, "Deferred apply").
     @inline(__always)
     func fence(at site: PersistenceSite) {
-        if !Self.drops(site) { persistence.drain(); pmem_count_thread_fence() }
+        if !Self.drops(site) { persistence.drain() }
     }
 
     /// Left out, the copy is made with ordinary stores and not flushed.

@@ -29,11 +29,8 @@ package enum PersistenceSite: String, Sendable, CaseIterable {
     // pair's older slot in a sync of its own, then the last record).
     case noRecordKillFlush, noRecordKillFence
     case noRecordOlderSlotKillSync, noRecordLastSlotKillSync
-    // The same with lanes in pairs and cache-line flushes: each kill its fence.
-    case noRecordOlderSlotKillFlush, noRecordOlderSlotKillFence, noRecordLastSlotKillFlush, noRecordLastSlotKillFence
-    /// A deferred apply made durable before its record is overwritten or
-    /// killed: a sync, or its lines flushed again and a fence.
-    case settleSync, settleFlush, settleFence
+    /// A deferred apply made durable before its record is overwritten or killed.
+    case settleSync
     // In place: the word (non-temporal, or stored and flushed), the fence.
     case inPlaceStream, inPlaceFlush, inPlaceFence
     // One logged write, cache-line flushes: the payload streamed and
@@ -42,9 +39,6 @@ package enum PersistenceSite: String, Sendable, CaseIterable {
     case streamedLogPayloadCopy, streamedLogHeaderFlush
     case copiedLogPayloadCopy, copiedLogHeaderFlush, copiedLogPaddingFlush
     case logRecordFlush, logCommitFence, logApplyCopy, logApplyFence
-    /// A deferred apply with cache-line flushes: copied through the cache and
-    /// flushed; a later fence makes it durable.
-    case deferredApplyFlush
     /// One logged write on the msync path: the commit point.
     case deferredLogCommitSync
     // One remapped chunk, cache-line flushes.
@@ -52,16 +46,12 @@ package enum PersistenceSite: String, Sendable, CaseIterable {
     case remapRecordFlush, remapCommitFence, remapPageTableFlush, remapApplyFence
     // One remapped chunk on the msync path (lanes in pairs).
     case pairedRemapDataSync, pairedRemapKillSync, pairedRemapCommitSync
-    // The same with cache-line flushes: both slots' applies flushed again if
-    // pending (fenced with the chunk's data), the older slot killed and
-    // fenced, the newer killed with the commit.
-    case pairedRemapSettleFlush, pairedRemapKillFlush, pairedRemapKillFence, pairedRemapSecondKillFlush
     // The general commit (any set of writes).
-    case commitSettleSync, commitSettleFlush, commitSettleFence, commitFirstWaveKillFlush, commitFirstWaveKillFence, commitSecondWaveKillFlush
+    case commitSettleSync, commitFirstWaveKillFlush, commitFirstWaveKillFence, commitSecondWaveKillFlush, commitKillFlush
     case commitRemapKeptBytesCopy, commitRemapWriteCopy, commitRemapDataFence
     case commitRecordFlush, commitFence, commitApplyCopy, commitPageTableFlush, commitApplyFence
     // Pool.persist, and a close on the msync path.
-    case persistFlush, persistFence, closeSync, closeSettleFlush, closeSettleFence
+    case persistFlush, persistFence, closeSync
     // Recovery: what it reads made durable (a dead process's stores may be
     // only in the cache), then each record applied, fenced, cleared, fenced.
     case recoveryLaneReadFlush, recoveryPageTableReadFlush, recoveryFileReadSync, recoveryReadFence

@@ -28,7 +28,7 @@ struct RemappedWrite: CommitUpdate {
     var isHoming: Bool { bytes.isEmpty }
     var remapCount: Int { 1 }
     @inline(__always)
-    func fences(in pool: Pool) -> Int { pool.defersToSync ? 2 : 3 }
+    func fences(defersApply: Bool) -> Int { defersApply ? 2 : 3 }
 
     @inline(__always)
     mutating func reserveChunks(in pool: Pool) throws(PMemError) {
@@ -71,7 +71,7 @@ struct RemappedWrite: CommitUpdate {
         let start = offset - logical * chunk, end = start + bytes.count
         let destination = pool.file.base + pool.layout.chunkOffset(spare)
         let current = pool.file.base + pool.layout.chunkOffset(pool.pageTable[logical])
-        if pool.defersToSync {
+        if pool.defersApply {
             let other = slot ^ 1
             let killsOther = pool.holdsLastRecord(other, of: logical)
             if start > 0 { try pool.storeIntoFile(destination, current, start) }
@@ -93,20 +93,8 @@ struct RemappedWrite: CommitUpdate {
             if end < chunk { pool.copyAndFlush(destination + end, current + end, chunk - end, at: .remapBytesAfterCopy) }
             if !bytes.isEmpty { pool.copyAndFlush(destination + start, bytes.baseAddress!, bytes.count, at: .remapWriteCopy) }
             // The record's checksum does not cover the chunk: its contents
-            // must be durable before a record can name it. With lanes in
-            // pairs, also the applies of both slots' records (flushed again
-            // where another thread flushed them), before one is overwritten
-            // and one killed.
-            let settled = pool.defersApply ? pool.flushPendingApplies([slot, slot ^ 1], at: .pairedRemapSettleFlush) : []
+            // must be durable before a record can name it.
             pool.fence(at: .remapDataFence)
-            for lane in settled { pool.locks.clearPending(lane) }
-            if pool.defersApply, pool.holdsLastRecord(slot ^ 1, of: logical) {
-                // The older slot (perhaps the chunk's previous record) dies
-                // with a fence of its own, then the newer one with the commit.
-                pool.kill(lane: slot, at: .pairedRemapKillFlush)
-                pool.fence(at: .pairedRemapKillFence)
-                pool.kill(lane: slot ^ 1, at: .pairedRemapSecondKillFlush)
-            }
         }
         return chunk
     }
@@ -117,7 +105,7 @@ struct RemappedWrite: CommitUpdate {
         CommitRecord.writeEntryHead(record + CommitRecord.headerSize, kind: 2, a: UInt64(logical), b: UInt64(spare))
         try Pool.simulateCrash(at: .afterLogBody)
         CommitRecord.writeHeader(record, sequence: sequence, entryCount: 1, bodyLength: CommitRecord.entryHeadSize)
-        if pool.defersToSync {
+        if pool.defersApply {
             pool.syncAll(at: .pairedRemapCommitSync)
         } else {
             pool.flush(record, CommitRecord.headerSize + CommitRecord.entryHeadSize, at: .remapRecordFlush)
@@ -130,7 +118,7 @@ struct RemappedWrite: CommitUpdate {
     func apply(in pool: Pool, slot: Int) throws(PMemError) -> Int {
         let entry = pool.file.base + PoolLayout.pageTableEntryOffset(logical)
         pmem_store64(entry, PageTableEntry.encode(logical: logical, physical: spare).littleEndian)
-        if pool.defersToSync {
+        if pool.defersApply {
             // Deferred like a logged write's apply (docs/FORMAT.md, "Deferred
             // apply"): durable at the next sync, its record valid (nothing
             // overwrites or kills it unsynced) until then.
