@@ -56,8 +56,10 @@ struct ChunkPlacementTests {
         let scratch = Scratch(on: "/dev/shm")
         let chunk = 4096
         var model = [UInt8](repeating: 0, count: 64 * chunk)
+        var awayBefore = 0
         do {
             let pool = try Pool.create(at: scratch.path("pool"), capacity: 64 * chunk, chunkSize: chunk, spareCapacity: 4 * chunk)
+            defer { awayBefore = Self.awayChunks(pool) }
             var rng = SeededGenerator(state: 17)
             for i in 0..<2000 {
                 let first = Int.random(in: 0..<64, using: &rng)
@@ -71,6 +73,9 @@ struct ChunkPlacementTests {
         let budget = ViewMappingBudget(limit: 8)
         let pool = try Pool.$forcedMappingBudget.withValue(budget) { try Pool.open(at: scratch.path("pool")) }
         #expect(Self.awayChunks(pool) <= 3)
+        // Homings that brought no chunk home: chunks moved out of another's
+        // home into the spare region.
+        #expect(pool.statistics.homings > awayBefore - Self.awayChunks(pool))
         #expect(pool.viewMappingCount < budget.limit)
         #expect(firstMismatch(try pool.read(at: 0, count: pool.capacity), model) == nil)
         pool.close()

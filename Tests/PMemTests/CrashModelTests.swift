@@ -93,7 +93,8 @@ struct CrashModelTests {
             homing += checker.homing
         }
         // CI requires these lines, each summed over both paths. Homing runs
-        // when the spare region is full and eleven chunks are away.
+        // when the spare region is full and more than eleven chunks would be
+        // away.
         print("after a process death: crash images checked: \(afterDeath.images), violations: \(afterDeath.violations)")
         print("during recovery: crash images checked: \(duringRecovery.images), violations: \(duringRecovery.violations)")
         print("homing: crash images checked: \(homing.images), violations: \(homing.violations)")

@@ -48,8 +48,9 @@ final class ChunkPlacement: @unchecked Sendable {
     /// Up to this many chunks away, a remap that finds the spare region full
     /// takes another chunk's free home instead of homing one (a copy of a
     /// whole chunk): at least the spare chunks (homing no sooner than a pool
-    /// whose away chunks all lie in the spare region), and a view of up to
-    /// an eighth of the budget's mappings.
+    /// whose away chunks all lie in the spare region), else 256 (a view of
+    /// up to 513 mappings: the process's budget, shared by its pools, holds
+    /// about sixty such), or less where the budget is small.
     let homingAway: Int
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let changed = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
@@ -66,7 +67,7 @@ final class ChunkPlacement: @unchecked Sendable {
         logicalChunks = table.count
         self.physicalChunks = physicalChunks
         self.budget = budget
-        self.homingAway = homingAway ?? max(physicalChunks - table.count, (budget.limit / 8 - 2) / 2)
+        self.homingAway = homingAway ?? max(physicalChunks - table.count, min(256, (budget.limit / 8 - 2) / 2))
         owner = .allocate(capacity: max(physicalChunks, 1))
         owner.initialize(repeating: -1, count: max(physicalChunks, 1))
         freeSpare = IndexedSet(universe: physicalChunks)
